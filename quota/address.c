@@ -1,0 +1,3 @@
+/* address - not written yet */
+#include "autoconf.h"
+#include "address.h"

@@ -1,0 +1,3 @@
+/* backend - not written yet */
+#include "autoconf.h"
+#include "backend.h"

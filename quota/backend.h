@@ -1,0 +1,69 @@
+/*
+ * backend - the one small interface every SQL driver implements.
+ *
+ * A backend connection is used by one thread at a time. query() runs one of
+ * the configured queries (prepared once, parameters bound from the key) and
+ * hands each row to the callback with its column names; a NULL value is SQL
+ * NULL. Backends return text: lookup.c turns it into typed records.
+ *
+ * Results: MQ_FOUND (one row or more), MQ_NOTFOUND (no row), MQ_TEMPFAIL
+ * (server down, timeout, query error: *error_r says why). A row callback that
+ * returns non-zero stops the query early with MQ_FOUND.
+ */
+#ifndef MQ_BACKEND_H
+#define MQ_BACKEND_H
+
+#include <stddef.h>
+#include "config.h"
+#include "sqltmpl.h"
+
+enum mq_result {
+	MQ_MISS = -2,		/* cache-only lookup: the answer is not cached */
+	MQ_TEMPFAIL = -1,
+	MQ_NOTFOUND = 0,
+	MQ_FOUND = 1,
+};
+
+typedef int mq_row_fn(void *ctx, size_t ncols, const char *const *names,
+    const char *const *values);
+
+struct mq_backend;
+
+struct mq_backend_ops {
+	const char *name;	/* "sqlite", "mysql", "pgsql" */
+	enum mq_sql_style style;
+	/* open - connect (or open the file); may return a handle that reconnects later. */
+	struct mq_backend *(*open)(const struct mq_db_config *db,
+	    char *const queries[MQ_Q_COUNT], char *error, size_t errlen);
+	int (*query)(struct mq_backend *be, enum mq_query_kind kind,
+	    const struct mq_key *key, mq_row_fn *fn, void *ctx,
+	    char *error, size_t errlen);
+	void (*close)(struct mq_backend *be);
+};
+
+/* mq_backend_find - the built-in driver for a config, or NULL when not compiled in. */
+const struct mq_backend_ops *mq_backend_find(enum mq_driver driver);
+
+/* Connection handle: the driver's ops plus its private state. */
+struct mq_backend_conn {
+	const struct mq_backend_ops *ops;
+	struct mq_backend *be;
+};
+
+int mq_backend_open(struct mq_backend_conn *conn, const struct mq_config *cfg,
+    char *error, size_t errlen);
+int mq_backend_query(struct mq_backend_conn *conn, enum mq_query_kind kind,
+    const struct mq_key *key, mq_row_fn *fn, void *ctx, char *error, size_t errlen);
+void mq_backend_close(struct mq_backend_conn *conn);
+
+#ifdef HAVE_SQLITE
+extern const struct mq_backend_ops mq_backend_sqlite;
+#endif
+#ifdef HAVE_MYSQL
+extern const struct mq_backend_ops mq_backend_mysql;
+#endif
+#ifdef HAVE_PGSQL
+extern const struct mq_backend_ops mq_backend_pgsql;
+#endif
+
+#endif

@@ -1,0 +1,3 @@
+/* cache - not written yet */
+#include "autoconf.h"
+#include "cache.h"

@@ -1,0 +1,3 @@
+/* decide - not written yet */
+#include "autoconf.h"
+#include "decide.h"

@@ -1,0 +1,3 @@
+/* engine - not written yet */
+#include "autoconf.h"
+#include "engine.h"

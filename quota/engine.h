@@ -1,0 +1,83 @@
+/*
+ * engine - the whole decision for one recipient: resolve, usage, decide,
+ * reply. The daemon and `mailquota check` both call it, so they agree.
+ *
+ * An engine holds the configuration and the caches shared by every thread.
+ * A session is one thread's database connection (opened lazily, reopened
+ * after a failure); it is not shared between threads.
+ *
+ * mq_engine_decide_cached answers from the caches alone and never blocks:
+ * it returns 0 with a verdict, or MQ_MISS when a figure is not cached, and
+ * the caller hands the request to a worker's mq_session_decide, which may
+ * block on the database and the disk and fills the caches.
+ */
+#ifndef MQ_ENGINE_H
+#define MQ_ENGINE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "config.h"
+#include "decide.h"
+#include "maildir.h"
+#include "resolve.h"
+
+enum mq_stage { MQ_STAGE_RCPT, MQ_STAGE_EOM, MQ_STAGE_OTHER };
+
+struct mq_check_request {
+	const char *recipient;		/* as Postfix sent it; may be empty */
+	size_t recipient_len;
+	uint64_t size;			/* 0 = unknown */
+	enum mq_stage stage;
+};
+
+#define MQ_VERDICT_BOXES 8		/* mailboxes reported in a verdict */
+
+struct mq_box_report {
+	char address[MQ_ADDRESS_MAX + 1];
+	char maildir[256];
+	struct mq_box_state state;
+	const char *limit_source;	/* "sql", "maildirsize", "none" */
+	enum mq_usage_origin usage_origin;
+	bool usage_cached;
+	enum mq_outcome outcome;
+};
+
+struct mq_verdict {
+	enum mq_outcome outcome;	/* what the rules say */
+	bool dry_run;			/* a reject was turned into reply_success */
+	bool on_error_pass;		/* a tempfail was turned into reply_success */
+	char action[MQ_REPLY_MAX + 1];	/* the text after "action=" */
+	char how[32];			/* "mailbox", "alias", "catch-all", "not local", ... */
+	char reason[256];		/* why, in a few words (errors, empty recipient) */
+	size_t nboxes;			/* every mailbox considered */
+	struct mq_box_report boxes[MQ_VERDICT_BOXES];
+	size_t decisive;		/* index into boxes of the mailbox that decided, or nboxes */
+	bool cached;			/* answered from caches without a worker */
+};
+
+struct mq_engine;
+struct mq_session;
+
+struct mq_engine_stats {
+	uint64_t cache_hits, cache_misses, usage_hits, usage_misses;
+	uint64_t db_errors, db_connects;
+};
+
+struct mq_engine *mq_engine_new(const struct mq_config *cfg);
+void mq_engine_free(struct mq_engine **engine);
+void mq_engine_flush(struct mq_engine *engine);
+const struct mq_config *mq_engine_config(const struct mq_engine *engine);
+void mq_engine_stats(struct mq_engine *engine, struct mq_engine_stats *st);
+
+int mq_engine_decide_cached(struct mq_engine *engine,
+    const struct mq_check_request *req, struct mq_verdict *verdict);
+
+struct mq_session *mq_session_new(struct mq_engine *engine);
+void mq_session_free(struct mq_session **session);
+void mq_session_decide(struct mq_session *session,
+    const struct mq_check_request *req, struct mq_verdict *verdict);
+/* mq_session_test - connect and run every configured query once (-t). */
+int mq_session_test(struct mq_session *session, char *error, size_t errlen);
+
+#endif

@@ -1,0 +1,3 @@
+/* lookup - not written yet */
+#include "autoconf.h"
+#include "lookup.h"

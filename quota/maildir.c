@@ -1,0 +1,3 @@
+/* maildir - not written yet */
+#include "autoconf.h"
+#include "maildir.h"

@@ -1,0 +1,3 @@
+/* maildirsize - not written yet */
+#include "autoconf.h"
+#include "maildirsize.h"

@@ -1,0 +1,3 @@
+/* reply - not written yet */
+#include "autoconf.h"
+#include "reply.h"

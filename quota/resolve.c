@@ -1,0 +1,3 @@
+/* resolve - not written yet */
+#include "autoconf.h"
+#include "resolve.h"

@@ -1,0 +1,3 @@
+/* sqltmpl - not written yet */
+#include "autoconf.h"
+#include "sqltmpl.h"

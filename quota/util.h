@@ -1,0 +1,46 @@
+/*
+ * util - allocation that never fails, strict number parsing, bounded string
+ * helpers and log sanitising. Knows nothing about mail.
+ *
+ * The x*alloc family either succeeds or exits (EX_OSERR): call sites never
+ * test for NULL. mq_parse_* accept only plain decimal digits: no sign, no
+ * blanks, no junk, no overflow; they return 0 on success, -1 otherwise.
+ */
+#ifndef MQ_UTIL_H
+#define MQ_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MQ_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define MQ_NORETURN __attribute__((noreturn))
+#define MQ_NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+void *xmalloc(size_t size);
+void *xcalloc(size_t n, size_t size);
+void *xreallocarray(void *p, size_t n, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) MQ_PRINTF(1, 2);
+
+int mq_parse_u64(const char *s, uint64_t *value_r);
+int mq_parse_u64n(const char *s, size_t len, uint64_t *value_r);
+int mq_parse_i64n(const char *s, size_t len, int64_t *value_r);
+
+/* mq_strlcpy - copy with truncation; returns strlen(src) like strlcpy(3). */
+size_t mq_strlcpy(char *dst, const char *src, size_t size);
+
+/*
+ * mq_sanitize - copy untrusted text for a log line: control and non-ASCII
+ * bytes become '?', and text longer than dst holds ends in "...".
+ */
+void mq_sanitize(char *dst, size_t size, const char *src, size_t len);
+
+/* mq_human_bytes - "1.5 GiB"-style binary units into buf; returns buf. */
+char *mq_human_bytes(char *buf, size_t size, uint64_t bytes);
+
+/* mq_now_monotonic_us - monotonic clock in microseconds. */
+uint64_t mq_now_monotonic_us(void);
+
+#endif
