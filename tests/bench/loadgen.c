@@ -678,17 +678,27 @@ report(void)
 	double p50 = hist_percentile(0.50) / 1e3, p90 = hist_percentile(0.90) / 1e3;
 	double p99 = hist_percentile(0.99) / 1e3, p999 = hist_percentile(0.999) / 1e3;
 	double max = lat_max / 1e3;
+	double own_cpu = 0;
+	struct rusage ru;
 	size_t i;
+
+	/* The generator's own CPU per request: what it leaves to the server. */
+	if (getrusage(RUSAGE_SELF, &ru) == 0 && completed > 0)
+		own_cpu = ((double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec) * 1e6 +
+		    (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec;
+	own_cpu = completed > 0 ? own_cpu / (double)completed : 0;
 
 	printf("target       %s\n", target);
 	printf("connections  %u active, %u idle\n", nconns, nidle);
 	printf("requests     %llu measured, %llu warm-up, %llu reconnects\n",
 	    (unsigned long long)measured, (unsigned long long)warm_done,
 	    (unsigned long long)reconnects);
-	printf("elapsed      %.3f s\n", secs);
+	printf("elapsed      %.3f s (%llu requests in all)\n", secs,
+	    (unsigned long long)completed);
 	printf("throughput   %.0f requests/s\n", rps);
 	printf("latency us   mean %.1f  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
 	    mean, p50, p90, p99, p999, max);
+	printf("own cpu      %.1f us/request\n", own_cpu);
 	for (i = 0; i < nactions; i++)
 		printf("action       %10llu  %.*s\n", (unsigned long long)actions[i].count,
 		    (int)actions[i].len, actions[i].text);
@@ -696,9 +706,10 @@ report(void)
 		printf("action       %10llu  (other texts)\n", (unsigned long long)other_actions);
 	printf("RESULT target=%s conns=%u idle=%u requests=%llu seconds=%.3f rps=%.0f "
 	    "mean_us=%.1f p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f "
-	    "reconnects=%llu error=0\n",
+	    "reconnects=%llu total=%llu loadgen_cpu_us=%.2f error=0\n",
 	    target, nconns, nidle, (unsigned long long)measured, secs, rps, mean,
-	    p50, p90, p99, p999, max, (unsigned long long)reconnects);
+	    p50, p90, p99, p999, max, (unsigned long long)reconnects,
+	    (unsigned long long)completed, own_cpu);
 	for (i = 0; i < nactions; i++)
 		printf("ACTION count=%llu text=%.*s\n", (unsigned long long)actions[i].count,
 		    (int)actions[i].len, actions[i].text);

@@ -160,6 +160,32 @@ sys.exit(1)
 EOF
 }
 
+# cpu_us PID - CPU time in microseconds used so far by PID and every
+# process below it (Dovecot's master, auth and quota-status processes),
+# reaped children included.
+cpu_us() {
+	python3 - "$1" <<'EOF'
+import os, sys
+root, procs = int(sys.argv[1]), {}
+for d in os.listdir("/proc"):
+    if not d.isdigit():
+        continue
+    try:
+        with open("/proc/%s/stat" % d) as f:
+            st = f.read()
+    except OSError:
+        continue
+    f = st[st.rindex(")") + 2:].split()
+    procs[int(d)] = (int(f[1]), sum(int(x) for x in f[11:15]))
+tree, todo = set(), [root]
+while todo:
+    p = todo.pop()
+    tree.add(p)
+    todo.extend(c for c, (pp, _) in procs.items() if pp == p and c not in tree)
+print(sum(procs[p][1] for p in tree if p in procs) * 1000000 // os.sysconf("SC_CLK_TCK"))
+EOF
+}
+
 rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
 hwm_kb() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
 
@@ -275,16 +301,22 @@ load() {
 	name=$1 tag=$2
 	shift 2
 	outf=$work/run-$name-$tag.txt
+	eval "spid=\$pid_$name"
+	c0=$(cpu_us "$spid")
 	if ! "$loadgen" -r "$rcpts" -s "$size" "$@" "inet:127.0.0.1:$(port_of "$name")" \
 	    >"$outf" 2>&1; then
 		cat "$outf" >&2
 		die "mq-loadgen failed against $name ($tag)"
 	fi
+	c1=$(cpu_us "$spid")
 	line=$(sed -n 's/^RESULT //p' "$outf")
+	total=$(echo "$line" | tr ' ' '\n' | sed -n 's/^total=//p')
+	line="$line server_cpu_us=$(awk "BEGIN { printf \"%.2f\", ($c1 - $c0) / $total }")"
 	printf '%s\t%s\t%s\n' "$name" "$tag" "$line" >>"$results"
 	get() { echo "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-	say "$(printf '%-8s %-14s %8s req/s  p50 %7s us  p99 %7s us' \
-	    "$name" "$tag" "$(get rps)" "$(get p50_us)" "$(get p99_us)")"
+	say "$(printf '%-8s %-8s %7s req/s  p50 %7s us  p99 %8s us  cpu/req: server %7s us, loadgen %5s us' \
+	    "$name" "$tag" "$(get rps)" "$(get p50_us)" "$(get p99_us)" \
+	    "$(get server_cpu_us)" "$(get loadgen_cpu_us)")"
 }
 
 if [ "$smoke" = yes ]; then
@@ -374,11 +406,11 @@ if [ "$callgrind" -gt 0 ]; then
 		"$loadgen" -r "$rcpts" -s "$size" -c 4 -n "$nrcpts" -t 120 \
 		    "inet:127.0.0.1:$port_cg" >"$cgdir/warm.txt" 2>&1 ||
 		    die "warm-up under callgrind failed"
-		(cd "$cgdir" && callgrind_control -z "$p" >/dev/null)
+		(cd "$cgdir" && callgrind_control -z "$p" >/dev/null 2>&1)
 		"$loadgen" -r "$rcpts" -s "$size" -c 10 -n "$callgrind" -t 120 \
 		    "inet:127.0.0.1:$port_cg" >"$cgdir/run.txt" 2>&1 ||
 		    die "run under callgrind failed"
-		(cd "$cgdir" && callgrind_control -d "$p" >/dev/null)
+		(cd "$cgdir" && callgrind_control -d "$p" >/dev/null 2>&1)
 		sleep 1
 		ir=$(cat "$cgdir"/callgrind.out.* 2>/dev/null |
 		    sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' | tail -n 1)
@@ -439,6 +471,17 @@ for k in keys:
         ratio(med("policyd", k, "rps"), med("ref", k, "rps")),
         ratio(med("policyd", k, "rps"), med("dovecot", k, "rps")),
         ratio(med("nocache", k, "rps"), med("dovecot", k, "rps"))))
+
+print("\nServer CPU time per request, us (median; user + system, all threads"
+      " and processes; the load generator's own in the last column)\n")
+print("| conns | reference | policyd | policyd cache off | Dovecot quota-status | loadgen |")
+print("|---:|---:|---:|---:|---:|---:|")
+for k in keys:
+    lg = [float(d["loadgen_cpu_us"]) for (s, kk), v in runs.items() if kk == k
+          for d in v]
+    print("| %s | %s | %s |" % (k[1:], " | ".join(fmt(med(s, k, "server_cpu_us"), 1)
+                                                  for s in names),
+                                fmt(statistics.median(lg), 1) if lg else "-"))
 
 print("\nOne connection, latency in us (median of runs)\n")
 print("| server | req/s | p50 | p90 | p99 | max |")
