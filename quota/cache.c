@@ -3,13 +3,16 @@
  * (query kind, key string). A NULL record is a negative entry ("no row").
  *
  * Layout: the cache is split into shards (16, fewer for a small cache), each
- * with its own mutex, a fixed array of entry slots allocated up front, an
- * open hash table of slot indices chained through the slots, and a FIFO
- * list of its entries in insertion order. max_entries is divided between
- * the shards. A shard that is full reuses an expired entry found near the
- * old end of its FIFO, else evicts the oldest inserted entry; an expired
- * entry met by a lookup is dropped there and then. Every step is O(1)
- * apart from the (short) hash chain.
+ * with its own mutex, a fixed array of entry slots, an open hash table of
+ * slot indices chained through the slots, and a FIFO list of its entries in
+ * insertion order. max_entries is divided between the shards. Slot 0 is
+ * never used, so index 0 means "none" and the zeroed arrays from calloc are
+ * already empty: pages of slots are only touched as the cache fills.
+ *
+ * A shard that is full reuses an expired entry found near the old end of
+ * its FIFO, else evicts the oldest inserted entry; an expired entry met by
+ * a lookup is dropped there and then. Every step is O(1) apart from the
+ * (short) hash chain.
  *
  * A hit costs a hash, a lock, a compare and an atomic increment of the
  * record's count; nothing is allocated. The cache holds one reference per
@@ -36,7 +39,7 @@
 #define SHARD_MIN	64		/* entries a shard should have room for */
 #define SHARD_MAX	(1u << 26)	/* slots per shard: keeps indices 32-bit */
 #define VICTIM_SCAN	8		/* FIFO entries looked at for an expired one */
-#define NIL		UINT32_MAX
+#define NIL		0		/* no slot; slots are 1..cap */
 
 struct entry {
 	char *key;			/* NULL: the slot is free */
@@ -53,6 +56,7 @@ struct shard {
 	struct entry *slots;
 	uint32_t *buckets;		/* slot index or NIL */
 	uint32_t cap, mask, count;
+	uint32_t unused;		/* first slot never used yet */
 	uint32_t oldest, newest, free_list;
 	uint64_t hits, negative_hits, misses, evictions;
 	char pad[64];			/* keep neighbouring shards' locks apart */
@@ -86,20 +90,20 @@ shard_for(struct mq_cache *cache, uint64_t hash)
 	return &cache->shards[(hash >> 32) % cache->nshards];
 }
 
-/* shard_reset - every slot free, no bucket used (the shard lock is held). */
+/* shard_clear - release every entry and empty the shard (lock held). */
 static void
-shard_reset(struct shard *sh)
+shard_clear(struct shard *sh)
 {
 	uint32_t i;
 
-	for (i = 0; i <= sh->mask; i++)
-		sh->buckets[i] = NIL;
-	for (i = 0; i < sh->cap; i++) {
+	for (i = sh->oldest; i != NIL; i = sh->slots[i].newer) {
+		free(sh->slots[i].key);
 		sh->slots[i].key = NULL;
-		sh->slots[i].rec = NULL;
-		sh->slots[i].newer = i + 1 < sh->cap ? i + 1 : NIL;
+		mq_record_unref(&sh->slots[i].rec);
 	}
-	sh->free_list = sh->cap > 0 ? 0 : NIL;
+	memset(sh->buckets, 0, ((size_t)sh->mask + 1) * sizeof(*sh->buckets));
+	sh->free_list = NIL;
+	sh->unused = 1;
 	sh->oldest = sh->newest = NIL;
 	sh->count = 0;
 }
@@ -189,9 +193,9 @@ mq_cache_new(size_t max_entries)
 			nb <<= 1;
 		sh->cap = (uint32_t)cap;
 		sh->mask = nb - 1;
-		sh->slots = xcalloc(cap, sizeof(*sh->slots));
+		sh->slots = xcalloc(cap + 1, sizeof(*sh->slots));
 		sh->buckets = xcalloc(nb, sizeof(*sh->buckets));
-		shard_reset(sh);
+		sh->unused = 1;
 		pthread_mutex_init(&sh->lock, NULL);
 	}
 	return cache;
@@ -220,7 +224,6 @@ void
 mq_cache_flush(struct mq_cache *cache)
 {
 	size_t s;
-	uint32_t i;
 
 	if (cache == NULL)
 		return;
@@ -228,11 +231,7 @@ mq_cache_flush(struct mq_cache *cache)
 		struct shard *sh = &cache->shards[s];
 
 		pthread_mutex_lock(&sh->lock);
-		for (i = 0; i < sh->cap; i++) {
-			free(sh->slots[i].key);
-			mq_record_unref(&sh->slots[i].rec);
-		}
-		shard_reset(sh);
+		shard_clear(sh);
 		pthread_mutex_unlock(&sh->lock);
 	}
 }
@@ -303,11 +302,16 @@ mq_cache_put(struct mq_cache *cache, enum mq_query_kind kind,
 		pthread_mutex_unlock(&sh->lock);
 		return;
 	}
-	if (sh->free_list == NIL)
-		make_room(sh, now_us);
-	i = sh->free_list;
-	e = &sh->slots[i];
-	sh->free_list = e->newer;
+	if (sh->free_list == NIL && sh->unused <= sh->cap) {
+		i = sh->unused++;
+		e = &sh->slots[i];
+	} else {
+		if (sh->free_list == NIL)
+			make_room(sh, now_us);
+		i = sh->free_list;
+		e = &sh->slots[i];
+		sh->free_list = e->newer;
+	}
 
 	ttl_us = (uint64_t)ttl_s * 1000000u;
 	e->key = copy;
