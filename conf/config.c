@@ -191,7 +191,7 @@ dotted_key(char *buf, size_t size, const cfg_t *sec, const char *name)
 }
 
 /* conf_error - libconfuse's own messages (syntax, unknown option, bad number). */
-static void
+static void MQ_PRINTF(2, 0)
 conf_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	struct loadctx *ctx = cur_ctx;
@@ -782,6 +782,10 @@ read_secret(const char *path, char **secret_r)
 	return NULL;
 }
 
+/*
+ * driver_built - whether this build has the driver (the same conditions
+ * that put it in backend.c's registry, without linking the backends).
+ */
 static bool
 driver_built(enum mq_driver d)
 {
