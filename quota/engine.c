@@ -448,6 +448,39 @@ mq_session_decide(struct mq_session *s, const struct mq_check_request *req,
 	(void)decide(&rq, req, verdict);
 }
 
+struct each_user {
+	int (*fn)(void *, const char *);
+	void *ctx;
+};
+
+static int
+each_user_row(void *ctx, size_t ncols, const char *const *names,
+    const char *const *values)
+{
+	struct each_user *eu = ctx;
+
+	if (ncols == 0 || values[0] == NULL || values[0][0] == '\0')
+		return 0;
+	return eu->fn(eu->ctx, values[0]);
+}
+
+int
+mq_session_each_user(struct mq_session *s, int (*fn)(void *, const char *),
+    void *ctx, char *error, size_t errlen)
+{
+	struct mq_key key = { .address = "", .local = "", .domain = "" };
+	struct each_user eu = { .fn = fn, .ctx = ctx };
+
+	if (!s->engine->has_query[MQ_Q_USERS]) {
+		snprintf(error, errlen, "no users query configured");
+		return MQ_TEMPFAIL;
+	}
+	if (session_connect(s, error, errlen) < 0)
+		return MQ_TEMPFAIL;
+	return mq_backend_query(&s->conn, MQ_Q_USERS, &key, each_user_row, &eu,
+	    error, errlen);
+}
+
 static int
 first_row_only(void *ctx, size_t ncols, const char *const *names,
     const char *const *values)
