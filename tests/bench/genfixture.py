@@ -13,8 +13,9 @@ N virtual users over M domains, the same users three ways:
                   maildirsize file and message files whose ,S= sizes add up
                   to the usage the maildirsize file states, so a recount by
                   any Maildir++ reader finds the same figure
-  recipients.txt  the load: every mailbox and alias once plus about 10 %
-                  unknown recipients, shuffled (one address per line)
+  recipients.txt  the load: every mailbox (or --load-users of them) and
+                  every alias once plus about 10 % unknown recipients,
+                  shuffled (one address per line)
   fixture.json    the parameters and how many addresses fall in each class
 
 The mix: most mailboxes under quota, some unlimited, some over quota, some
@@ -34,13 +35,14 @@ MIB = 1024 * 1024
 LIMITS = [100 * MIB, 512 * MIB, 1024 * MIB, 2048 * MIB, 5120 * MIB, 10240 * MIB]
 
 # Used when conf/schema-default.sql is absent or empty; the column set is the
-# tutorial schema's. "enabled" is written as '1'/'0' in dump.sql, which
-# MariaDB and PostgreSQL accept for integer and boolean columns alike.
+# tutorial schema's. BOOLEAN is TINYINT(1) to MariaDB, a real boolean to
+# PostgreSQL (whose preset queries say "u.enabled AND d.enabled"); dump.sql
+# writes '1'/'0', which both accept for integer and boolean columns alike.
 DEFAULT_DDL = """
 CREATE TABLE virtual_domains (
     id INTEGER NOT NULL PRIMARY KEY,
     name VARCHAR(255) NOT NULL UNIQUE,
-    enabled SMALLINT NOT NULL DEFAULT 1
+    enabled BOOLEAN NOT NULL DEFAULT TRUE
 );
 CREATE TABLE virtual_users (
     id INTEGER NOT NULL PRIMARY KEY,
@@ -48,14 +50,14 @@ CREATE TABLE virtual_users (
     email VARCHAR(255) NOT NULL UNIQUE,
     password VARCHAR(255) NOT NULL,
     quota BIGINT NOT NULL DEFAULT 0,
-    enabled SMALLINT NOT NULL DEFAULT 1
+    enabled BOOLEAN NOT NULL DEFAULT TRUE
 );
 CREATE TABLE virtual_aliases (
     id INTEGER NOT NULL PRIMARY KEY,
     domain_id INTEGER NOT NULL REFERENCES virtual_domains (id),
     source VARCHAR(255) NOT NULL,
     destination VARCHAR(255) NOT NULL,
-    enabled SMALLINT NOT NULL DEFAULT 1
+    enabled BOOLEAN NOT NULL DEFAULT TRUE
 );
 CREATE INDEX virtual_aliases_source ON virtual_aliases (source);
 """
@@ -79,8 +81,12 @@ def parse_args():
                    help="SQLite DDL for mail.db (default conf/schema-default.sql)")
     p.add_argument("--owner", default="",
                    help="UID:GID to own the Maildirs (and in users.passwd)")
-    p.add_argument("--no-maildirs", action="store_true",
-                   help="only the databases and lists, no Maildirs")
+    p.add_argument("--load-users", type=int, default=0,
+                   help="put only this many (random) users in recipients.txt, "
+                        "with the aliases; default all")
+    p.add_argument("--maildirs", choices=("all", "load", "none"), default="all",
+                   help="Maildirs for every user, for the users the load can reach "
+                        "(recipients and alias destinations), or none")
     p.add_argument("--data-only", action="store_true",
                    help="dump.sql without CREATE TABLE")
     return p.parse_args()
@@ -139,7 +145,9 @@ def make_users(rng, nusers, ndomains):
     return domains, users, aliases
 
 
-def make_recipients(rng, users, aliases, domains, unknown_pct):
+def make_recipients(rng, users, aliases, domains, unknown_pct, load_users):
+    if load_users and load_users < len(users):
+        users = rng.sample(users, load_users)
     known = [u["email"] for u in users] + [a["source"] for a in aliases]
     nunknown = int(round(len(known) * unknown_pct / (100.0 - unknown_pct)))
     unknown = []
@@ -274,18 +282,27 @@ def main():
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)
     base = os.path.join(out, "base")
-    if not a.no_maildirs and os.path.exists(base):
+    if a.maildirs != "none" and os.path.exists(base):
         sys.exit("genfixture: %s exists; use a fresh --out" % base)
     rng = random.Random(a.seed)
     domains, users, aliases = make_users(rng, a.users, ndomains)
-    rcpts, nunknown = make_recipients(rng, users, aliases, domains, a.unknown_pct)
+    rcpts, nunknown = make_recipients(rng, users, aliases, domains, a.unknown_pct,
+                                      a.load_users)
 
     write_sqlite(os.path.join(out, "mail.db"), a.schema, domains, users, aliases)
     write_dump(os.path.join(out, "dump.sql"), a.data_only, domains, users, aliases)
     write_passwd(os.path.join(out, "users.passwd"), base, users, uid, gid)
     with open(os.path.join(out, "recipients.txt"), "w") as f:
         f.write("\n".join(rcpts) + "\n")
-    if not a.no_maildirs:
+    if a.maildirs == "load":
+        # Only the mailboxes a request can reach: recipients and the local
+        # destinations of every alias. The others have no Maildir, which
+        # reads as nothing used yet.
+        reach = set(rcpts)
+        for al in aliases:
+            reach.update(d for d in al["destination"].split(","))
+        write_maildirs(base, [u for u in users if u["email"] in reach], owner)
+    elif a.maildirs == "all":
         write_maildirs(base, users, owner)
 
     classes = {}
@@ -295,7 +312,8 @@ def main():
         "users": len(users), "domains": len(domains), "aliases": len(aliases),
         "recipients": len(rcpts), "unknown_recipients": nunknown,
         "classes": classes, "seed": a.seed, "base": base,
-        "owner": [uid, gid],
+        "owner": [uid, gid], "load_users": a.load_users or len(users),
+        "maildirs": a.maildirs,
     }
     with open(os.path.join(out, "fixture.json"), "w") as f:
         json.dump(summary, f, indent=2, sort_keys=True)

@@ -26,6 +26,8 @@ usage: run.sh [options]
   --builddir DIR      build tree with the programs (default $MQ_BUILDDIR or the source tree)
   --no-build          do not run make first
   --users N           users in the fixture (default 10000)
+  --load-users K      recipients drawn from K of the users (default: all up to
+                      100000, else 100000; only their Maildirs are made)
   --fixture DIR       use this genfixture.py output instead of generating one
   --reps N            repetitions of each run (default 3)
   --duration S        seconds per measured run (default 5)
@@ -45,7 +47,7 @@ EOF
 here=$(cd "$(dirname "$0")" && pwd)
 srcdir=$(cd "$here/../.." && pwd)
 builddir=${MQ_BUILDDIR:-$srcdir}
-build=yes users=10000 fixture="" reps=3 duration=5 conns="10 50 200"
+build=yes users=10000 load_users=0 fixture="" reps=3 duration=5 conns="10 50 200"
 servers="ref policyd nocache dovecot" size=1024 idle=1000 callgrind=0
 smoke=no keep=no out=""
 
@@ -54,6 +56,7 @@ while [ $# -gt 0 ]; do
 	--builddir) builddir=$2; shift ;;
 	--no-build) build=no ;;
 	--users) users=$2; shift ;;
+	--load-users) load_users=$2; shift ;;
 	--fixture) fixture=$2; shift ;;
 	--reps) reps=$2; shift ;;
 	--duration) duration=$2; shift ;;
@@ -194,8 +197,11 @@ if [ -z "$fixture" ]; then
 	fixture=$work/fixture
 	owner=""
 	[ "$(id -u)" = 0 ] && owner="--owner 65534:65534"
+	[ "$load_users" = 0 ] && [ "$users" -gt 100000 ] && load_users=100000
+	sample=""
+	[ "$load_users" != 0 ] && sample="--load-users $load_users --maildirs load"
 	say "generating a fixture of $users users"
-	python3 "$here/genfixture.py" --out "$fixture" --users "$users" $owner >&2 ||
+	python3 "$here/genfixture.py" --out "$fixture" --users "$users" $owner $sample >&2 ||
 	    die "genfixture.py failed"
 fi
 fixture=$(cd "$fixture" && pwd)
