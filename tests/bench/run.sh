@@ -479,12 +479,11 @@ for k in keys:
         ratio(med("nocache", k, "rps"), med("dovecot", k, "rps"))))
 
 print("\nServer CPU time per request, us (median; user + system, all threads"
-      " and processes; the load generator's own in the last column)\n")
+      " and processes; last column: the load generator's own, against the reference)\n")
 print("| conns | reference | policyd | policyd cache off | Dovecot quota-status | loadgen |")
 print("|---:|---:|---:|---:|---:|---:|")
 for k in keys:
-    lg = [float(d["loadgen_cpu_us"]) for (s, kk), v in runs.items() if kk == k
-          for d in v]
+    lg = [float(d["loadgen_cpu_us"]) for d in runs.get(("ref", k), [])]
     print("| %s | %s | %s |" % (k[1:], " | ".join(fmt(med(s, k, "server_cpu_us"), 1)
                                                   for s in names),
                                 fmt(statistics.median(lg), 1) if lg else "-"))
