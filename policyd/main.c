@@ -7,7 +7,8 @@
  *   1. read the configuration (exit 78 with the loader's message);
  *   2. bind every policy.listen address (may need root: low ports, socket
  *      directories);
- *   3. drop to policy.user (before any database connection is made);
+ *   3. drop to policy.user (before any database connection is made; not
+ *      with -s, where spawn(8) has chosen the user already);
  *   4. without -f, become a daemon (fork, setsid, chdir /, stdio to
  *      /dev/null), before any thread exists;
  *   5. create the event base (threads enabled), the engine, the workers.
@@ -82,7 +83,8 @@ log_setup(const struct mq_config *cfg, bool debug, bool to_stderr,
 
 /*
  * drop_privileges - become policy.user (supplementary groups, gid, uid,
- * then check that root cannot come back). 0, or -1 with a message.
+ * then check that root cannot come back). 0, or a sysexits(3) code with a
+ * message: EX_NOUSER for a user that does not exist, EX_OSERR otherwise.
  */
 static int
 drop_privileges(const char *user, char *error, size_t errlen)
@@ -100,7 +102,7 @@ drop_privileges(const char *user, char *error, size_t errlen)
 	if ((pw = getpwnam(user)) == NULL) {
 		snprintf(error, errlen, "policy.user: no such user \"%s\"%s%s",
 		    user, errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
-		return -1;
+		return EX_NOUSER;
 	}
 	uid = pw->pw_uid;
 	gid = pw->pw_gid;
@@ -112,24 +114,24 @@ drop_privileges(const char *user, char *error, size_t errlen)
 	}
 	if (initgroups(pw->pw_name, gid) < 0) {
 		snprintf(error, errlen, "initgroups(%s): %s", user, strerror(errno));
-		return -1;
+		return EX_OSERR;
 	}
 	if (setresgid(gid, gid, gid) < 0) {
 		snprintf(error, errlen, "setresgid(%u): %s", (unsigned)gid,
 		    strerror(errno));
-		return -1;
+		return EX_OSERR;
 	}
 	if (setresuid(uid, uid, uid) < 0) {
 		snprintf(error, errlen, "setresuid(%u): %s", (unsigned)uid,
 		    strerror(errno));
-		return -1;
+		return EX_OSERR;
 	}
 	if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0 ||
 	    ruid != uid || euid != uid || suid != uid ||
 	    rgid != gid || egid != gid || sgid != gid ||
 	    (uid != 0 && setuid(0) == 0)) {
 		snprintf(error, errlen, "could not drop privileges to %s", user);
-		return -1;
+		return EX_OSERR;
 	}
 	mq_debug("running as %s (uid %u, gid %u)", user, (unsigned)uid,
 	    (unsigned)gid);
@@ -175,7 +177,7 @@ test_config(struct mq_config *cfg, bool debug)
 	int rc;
 
 	log_setup(cfg, debug, true, false);
-	if (drop_privileges(cfg->policy.user, error, sizeof(error)) < 0) {
+	if (drop_privileges(cfg->policy.user, error, sizeof(error)) != 0) {
 		fprintf(stderr, PROG ": %s\n", error);
 		mq_config_free(&cfg);
 		return 1;
@@ -359,10 +361,12 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* Before daemonizing, errors should reach the terminal too. */
 	log_setup(cfg, m.debug, m.foreground || !m.stdio, true);
-	if (!m.stdio)
+	/* spawn(8) has already chosen the user for -s. */
+	if (!m.stdio) {
 		open_listeners(cfg, &fds, &nfds);
-	if (drop_privileges(cfg->policy.user, msg, sizeof(msg)) < 0)
-		mq_fatal(EX_CONFIG, "%s", msg);
+		if ((ch = drop_privileges(cfg->policy.user, msg, sizeof(msg))) != 0)
+			mq_fatal(ch, "%s", msg);
+	}
 	if (!m.foreground && !m.stdio) {
 		daemonize();
 		log_setup(cfg, m.debug, false, true);

@@ -428,10 +428,13 @@ lb_via(struct linebuf *b, const char *how)
 		lb_str(b, "none");
 }
 
-/* log_decision - the one line per request (format fixed by the docs). */
+/*
+ * log_decision - the one line per request (format fixed by the docs).
+ * action is the reply decided (with dry_run: the one not sent).
+ */
 static void
 log_decision(const struct conn *c, const struct mq_verdict *v,
-    uint64_t latency_us)
+    const char *action, bool dry_run, uint64_t latency_us)
 {
 	struct linebuf b;
 	const struct mq_policy_request *r = &c->req;
@@ -487,8 +490,8 @@ log_decision(const struct conn *c, const struct mq_verdict *v,
 	    (unsigned long long)(latency_us % 1000));
 	lb_str(&b, ms);
 	lb_str(&b, " action=");
-	lb_value(&b, v->action, strnlen(v->action, sizeof(v->action)));
-	if (v->dry_run)
+	lb_value(&b, action, strlen(action));
+	if (dry_run)
 		lb_str(&b, " dry_run=yes");
 	mq_info("%s", b.buf);
 }
@@ -557,33 +560,44 @@ conn_write(struct conn *c, const char *buf, size_t len)
 	return 0;
 }
 
-/* conn_reply - answer the current request; -1 when the connection closed. */
+/*
+ * conn_reply - answer the current request with a verdict made under rt;
+ * -1 when the connection closed.
+ */
 static int
-conn_reply(struct conn *c, const struct mq_verdict *v)
+conn_reply(struct conn *c, const struct mq_verdict *v,
+    const struct mq_runtime *rt)
 {
 	struct mq_server *srv = c->srv;
+	const struct mq_config *cfg = rt->cfg;
+	const char *send = v->action;
+	bool dry_run = v->dry_run;
 	char buf[MQ_REPLY_MAX + 16];
 	size_t n;
 	int rc;
 
-	n = mq_proto_format(buf, sizeof(buf), v->action);
+	/* dry_run: the engine's rule, applied here so the log keeps the reply. */
+	if (cfg->policy.dry_run && strcmp(v->action, cfg->policy.reply_success) != 0) {
+		send = cfg->policy.reply_success;
+		dry_run = true;
+	}
+	n = mq_proto_format(buf, sizeof(buf), send);
 	if (n == 0) {
 		char act[64];
 
-		mq_sanitize(act, sizeof(act), v->action,
-		    strnlen(v->action, sizeof(v->action)));
+		mq_sanitize(act, sizeof(act), send, strlen(send));
 		mq_error("client %s: unusable action \"%s\"; closing the connection",
 		    c->peer, act);
 		conn_close(c);
 		return -1;
 	}
 	rc = conn_write(c, buf, n);
-	log_decision(c, v, mq_now_monotonic_us() - c->t0);
+	log_decision(c, v, v->action, dry_run, mq_now_monotonic_us() - c->t0);
 
 	srv->st.requests++;
 	if ((unsigned)v->outcome < MQ_OUT_COUNT)
 		srv->st.outcome[v->outcome]++;
-	if (v->dry_run)
+	if (dry_run)
 		srv->st.dry_run++;
 	if (v->on_error_pass)
 		srv->st.on_error_pass++;
@@ -615,7 +629,7 @@ conn_request(struct conn *c)
 
 	if (mq_engine_decide_cached(srv->rt->engine, &creq, &verdict) == 0) {
 		srv->st.on_loop++;
-		return conn_reply(c, &verdict);
+		return conn_reply(c, &verdict, srv->rt);
 	}
 	if (c->job == NULL)
 		c->job = xmalloc(sizeof(*c->job));
@@ -791,11 +805,12 @@ job_done(struct mq_job *job, void *arg)
 {
 	struct mq_server *srv = arg;
 	struct conn *c = job->owner;
+	struct mq_runtime *rt = job->rt;
 
+	/* Ours now: conn_reply may free the job along with a closing connection. */
+	job->rt = NULL;
 	srv->inflight--;
 	srv->st.by_workers++;
-	/* The verdict stays in the job; the runtime reference can go now. */
-	mq_job_clear(job);
 	if (c->dead) {
 		srv->st.dropped++;
 		mq_debug("client %s: gone before its reply; result dropped",
@@ -803,9 +818,10 @@ job_done(struct mq_job *job, void *arg)
 		conn_free(c);
 	} else {
 		c->busy = false;
-		if (conn_reply(c, &job->verdict) == 0)
+		if (conn_reply(c, &job->verdict, rt) == 0)
 			conn_process(c);
 	}
+	mq_runtime_unref(&rt);
 	if (srv->stopping && srv->nconns == 0 && srv->inflight == 0)
 		event_base_loopbreak(srv->base);
 }

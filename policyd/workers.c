@@ -48,7 +48,9 @@ mq_runtime_new(struct mq_config *cfg, unsigned generation)
 	struct mq_runtime *rt = xcalloc(1, sizeof(*rt));
 
 	rt->cfg = cfg;
-	rt->engine = mq_engine_new(cfg);
+	rt->engine_cfg = *cfg;		/* shares cfg's strings: freed after the engine */
+	rt->engine_cfg.policy.dry_run = false;
+	rt->engine = mq_engine_new(&rt->engine_cfg);
 	if (rt->engine == NULL)
 		mq_fatal(EX_SOFTWARE, "cannot build the quota engine");
 	atomic_init(&rt->refs, 1);
@@ -97,12 +99,6 @@ mq_job_set(struct mq_job *job, struct mq_runtime *rt,
 	job->rt = mq_runtime_ref(rt);
 	job->owner = owner;
 	job->next = NULL;
-}
-
-void
-mq_job_clear(struct mq_job *job)
-{
-	mq_runtime_unref(&job->rt);
 }
 
 /* done_cb - on the loop thread: hand every finished job to the server. */

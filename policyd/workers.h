@@ -30,7 +30,13 @@ struct event_base;
 
 struct mq_runtime {
 	struct mq_config *cfg;		/* owned */
-	struct mq_engine *engine;	/* owned, built from cfg */
+	/*
+	 * What the engine sees: cfg with dry_run off. The server applies
+	 * dry_run itself (same rule as the engine) so that it can log the
+	 * reply that was not sent, which a verdict does not keep.
+	 */
+	struct mq_config engine_cfg;
+	struct mq_engine *engine;	/* owned, built from engine_cfg */
 	atomic_uint refs;
 	unsigned generation;		/* 1 for the first, +1 per reload */
 };
@@ -65,12 +71,10 @@ struct mq_workers *mq_workers_new(struct event_base *base, int nthreads,
 /*
  * mq_job_set - fill a job for a request: copies the recipient (at most
  * MQ_ADDRESS_MAX + 1 bytes, enough to show it is too long) and takes a
- * reference on rt.
+ * reference on rt, which the done callback must release (mq_runtime_unref).
  */
 void mq_job_set(struct mq_job *job, struct mq_runtime *rt,
     const struct mq_check_request *req, void *owner);
-/* mq_job_clear - release the job's runtime reference (loop thread). */
-void mq_job_clear(struct mq_job *job);
 
 void mq_workers_submit(struct mq_workers *w, struct mq_job *job);
 /* mq_workers_set_runtime - new sessions for idle workers after a reload. */
