@@ -591,8 +591,12 @@ conn_reply(struct conn *c, const struct mq_verdict *v,
 		conn_close(c);
 		return -1;
 	}
-	rc = conn_write(c, buf, n);
+	/*
+	 * The reply is ready: log first, so the line exists by the time
+	 * Postfix has the answer, then the one write.
+	 */
 	log_decision(c, v, v->action, dry_run, mq_now_monotonic_us() - c->t0);
+	rc = conn_write(c, buf, n);
 
 	srv->st.requests++;
 	if ((unsigned)v->outcome < MQ_OUT_COUNT)
