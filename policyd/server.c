@@ -814,7 +814,6 @@ job_done(struct mq_job *job, void *arg)
 	/* Ours now: conn_reply may free the job along with a closing connection. */
 	job->rt = NULL;
 	srv->inflight--;
-	srv->st.by_workers++;
 	if (c->dead) {
 		srv->st.dropped++;
 		mq_debug("client %s: gone before its reply; result dropped",
@@ -822,6 +821,7 @@ job_done(struct mq_job *job, void *arg)
 		conn_free(c);
 	} else {
 		c->busy = false;
+		srv->st.by_workers++;
 		if (conn_reply(c, &job->verdict, rt) == 0)
 			conn_process(c);
 	}
@@ -1125,9 +1125,10 @@ mq_server_log_stats(struct mq_server *srv)
 	    (unsigned long long)s->accept_errors,
 	    mq_workers_queued(srv->workers), srv->inflight,
 	    mq_workers_count(srv->workers));
-	mq_info("stats: cache_hits=%llu cache_misses=%llu usage_hits=%llu"
+	/* A reload builds a new engine: these count from the last one. */
+	mq_info("stats: generation=%u cache_hits=%llu cache_misses=%llu usage_hits=%llu"
 	    " usage_misses=%llu db_errors=%llu db_connects=%llu",
-	    (unsigned long long)es.cache_hits, (unsigned long long)es.cache_misses,
+	    srv->rt->generation, (unsigned long long)es.cache_hits, (unsigned long long)es.cache_misses,
 	    (unsigned long long)es.usage_hits, (unsigned long long)es.usage_misses,
 	    (unsigned long long)es.db_errors, (unsigned long long)es.db_connects);
 }
