@@ -315,7 +315,7 @@ main(int argc, char **argv)
 	int **fds = NULL, ch;
 	size_t *nfds = NULL, i, j;
 	bool test = false;
-	char *error = NULL;
+	char *error = NULL, *abspath = NULL;
 	char msg[512];
 
 	memset(&m, 0, sizeof(m));
@@ -357,6 +357,9 @@ main(int argc, char **argv)
 	}
 	if (test)
 		return test_config(cfg, m.debug);
+	/* SIGHUP reads the file again, after the daemon's chdir("/"). */
+	if (m.path[0] != '/' && (abspath = realpath(m.path, NULL)) != NULL)
+		m.path = abspath;
 
 	signal(SIGPIPE, SIG_IGN);
 	/* Before daemonizing, errors should reach the terminal too. */
@@ -424,5 +427,6 @@ main(int argc, char **argv)
 	event_base_free(m.base);
 	if (!m.stdio)
 		mq_info("stopped");
+	free(abspath);
 	return 0;
 }

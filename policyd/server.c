@@ -10,9 +10,14 @@
  * bytes wait in the buffer (reading pauses when it is full).
  *
  * Hot path (a cache hit): one read, the parse, mq_engine_decide_cached, one
- * write, one log line. No allocation per request; the only system calls
- * are the read and the write (and syslog's own send: XXX syslog(3) is
- * synchronous, acceptable at these rates, a buffered logger would be next).
+ * write, one log line. No allocation per request in this file; the only
+ * system calls are the read and the write (and syslog's own send: XXX
+ * syslog(3) is synchronous, acceptable at these rates, a buffered logger
+ * would be next). Not a bufferevent: it would enable and disable its write
+ * event around every reply (epoll_ctl calls) and copy through evbuffers,
+ * while a reply of at most ~510 bytes nearly always leaves in one write(2).
+ * The idle timers share one libevent common timeout, so re-arming one
+ * after each reply is O(1).
  *
  * A connection that goes away while its request is at a worker is marked
  * dead and kept until the job comes back, then freed with the result
