@@ -688,7 +688,7 @@ conn_process(struct conn *c)
 		conn_close(c);
 		return;
 	}
-	if (c->read_paused && c->inlen < c->incap) {
+	if (c->read_paused && !c->eof && c->inlen < c->incap) {
 		c->read_paused = false;
 		event_add(c->rev, NULL);
 	}
