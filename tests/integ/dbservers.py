@@ -109,6 +109,32 @@ def _tail(path, lines=20):
         return "(no log)"
 
 
+def _proc_stat(pid):
+    """(state, ppid) of a process from /proc, or None when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return fields[0], int(fields[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _children(pid):
+    """PIDs of the direct children of pid."""
+    kids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            st = _proc_stat(int(name))
+            if st is not None and st[1] == pid:
+                kids.append(int(name))
+    return kids
+
+
+def _alive(pid):
+    st = _proc_stat(pid)
+    return st is not None and st[0] != "Z"
+
+
 class _Server:
     driver = None
     host = "127.0.0.1"
@@ -151,10 +177,23 @@ class _Server:
         self.proc = None
 
     def kill(self):
-        """SIGKILL by PID: a crash, as far as clients can tell."""
-        if self.running():
-            self.proc.kill()
-            self.proc.wait()
+        """SIGKILL to the server and to each of its children, by PID (the
+        PostgreSQL children sit in process groups of their own): a crash,
+        as far as clients can tell."""
+        if not self.running():
+            self.proc = None
+            return
+        children = _children(self.proc.pid)
+        self.proc.kill()
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while any(_alive(p) for p in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.proc = None
 
     def close(self):
@@ -170,16 +209,16 @@ class _Server:
         with open(path) as f:
             return self.sql(f.read(), database)
 
-    def load_preset(self, preset, fixture=True):
+    def load_preset(self, preset, fixture=True, database=None):
         """conf/schema-PRESET-DRIVER.sql, then tests/integ/fixture-PRESET.sql."""
         top = srcdir()
         self.load(os.path.join(top, "conf", "schema-%s-%s.sql" % (
-            preset, self.driver)))
+            preset, self.driver)), database)
         if fixture:
             self.load(os.path.join(top, "tests", "integ",
-                                   "fixture-%s.sql" % preset))
+                                   "fixture-%s.sql" % preset), database)
 
-    def conf_database(self, via="tcp", **extra):
+    def conf_database(self, via="tcp", database=None, **extra):
         """A mailquota.conf database {} block reaching this server."""
         if via == "unix":
             hosts = '{"unix:%s"}' % self.socket
@@ -191,7 +230,7 @@ class _Server:
             "driver": '"%s"' % self.driver,
             "hosts": hosts,
             "port": str(port),
-            "name": '"%s"' % self.database,
+            "name": '"%s"' % (database or self.database),
             "user": '"%s"' % self.user,
             "password": '"%s"' % self.password,
             "connect_timeout": "2",
@@ -264,7 +303,7 @@ class MariaDB(_Server):
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL,
-                                     cwd=self.dir)
+                                     cwd=self.dir, start_new_session=True)
         self._wait_ready()
 
     def _client(self, database=None):
@@ -291,14 +330,19 @@ class MariaDB(_Server):
         return r.stdout
 
     def setup(self):
-        """The database and a SELECT-only account, by socket and by TCP."""
-        q = "CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4;\n" % \
-            self.database
+        """A SELECT-only account, by socket and by TCP, and the database."""
+        q = ""
         for h in ("localhost", "127.0.0.1"):
             q += "CREATE USER IF NOT EXISTS '%s'@'%s' IDENTIFIED BY '%s';\n" \
                  % (self.user, h, self.password)
-            q += "GRANT SELECT ON `%s`.* TO '%s'@'%s';\n" % (
-                self.database, self.user, h)
+        self.sql(q, database="")
+        self.create_database(self.database)
+
+    def create_database(self, name):
+        """Another database the account may read (SELECT only)."""
+        q = "CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4;\n" % name
+        for h in ("localhost", "127.0.0.1"):
+            q += "GRANT SELECT ON `%s`.* TO '%s'@'%s';\n" % (name, self.user, h)
         self.sql(q, database="")
 
 
@@ -371,6 +415,7 @@ class PostgreSQL(_Server):
                 "-c", "max_connections=100", "-c", "logging_collector=off"]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                      stdout=log, stderr=log, cwd=self.dir,
+                                     start_new_session=True,
                                      **self._run_as_kw())
         log.close()
         self._wait_ready()
@@ -403,13 +448,19 @@ class PostgreSQL(_Server):
         return r.stdout
 
     def setup(self):
-        """The database and a SELECT-only role (also for tables made later)."""
+        """A SELECT-only role and the database."""
         self.sql("CREATE ROLE %s LOGIN PASSWORD '%s';\n"
-                 "CREATE DATABASE %s ENCODING 'UTF8' TEMPLATE template0;\n"
-                 % (self.user, self.password, self.database), database="")
+                 % (self.user, self.password), database="")
+        self.create_database(self.database)
+
+    def create_database(self, name):
+        """Another database the role may read (SELECT only, also on tables
+        created later by the superuser, e.g. by load_preset)."""
+        self.sql("CREATE DATABASE %s ENCODING 'UTF8' TEMPLATE template0;\n"
+                 % name, database="")
         self.sql("REVOKE CREATE ON SCHEMA public FROM PUBLIC;\n"
                  "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
-                 "GRANT SELECT ON TABLES TO %s;\n" % self.user)
+                 "GRANT SELECT ON TABLES TO %s;\n" % self.user, database=name)
 
 
 def _start(cls, tmpdir, **kw):
