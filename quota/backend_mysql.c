@@ -171,7 +171,6 @@ connect_host(void *ctx, const struct mq_net_host *h, char *error, size_t errlen)
 {
 	struct mq_backend *be = ctx;
 	unsigned ct = be->connect_timeout, rt = be->query_timeout;
-	my_bool off = 0;
 	MYSQL *my;
 
 	my = mysql_init(NULL);
@@ -182,14 +181,17 @@ connect_host(void *ctx, const struct mq_net_host *h, char *error, size_t errlen)
 	mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
 	mysql_options(my, MYSQL_OPT_READ_TIMEOUT, &rt);
 	mysql_options(my, MYSQL_OPT_WRITE_TIMEOUT, &rt);
-	mysql_options(my, MYSQL_OPT_RECONNECT, &off);
 	mysql_options(my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	if (h->socket != NULL) {
 		unsigned proto = MYSQL_PROTOCOL_SOCKET;
 
 		mysql_options(my, MYSQL_OPT_PROTOCOL, &proto);
 	}
-	/* No CLIENT_MULTI_STATEMENTS: one statement per prepare, always. */
+	/*
+	 * No CLIENT_MULTI_STATEMENTS: one statement per prepare, always. No
+	 * MYSQL_OPT_RECONNECT (off by default): we reconnect ourselves, so
+	 * prepared statements are never silently lost under us.
+	 */
 	if (mysql_real_connect(my, h->socket != NULL ? "localhost" : h->host,
 	    be->user, be->password, be->name, h->port, h->socket, 0) == NULL) {
 		set_error(error, errlen, "connect", mysql_errno(my), mysql_error(my));
