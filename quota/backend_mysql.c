@@ -538,6 +538,7 @@ my_close(struct mq_backend *be)
 
 	if (be == NULL)
 		return;
+	thread_setup();		/* closing may happen in a thread that never queried */
 	my_disconnect(be);
 	for (i = 0; i < MQ_Q_COUNT; i++)
 		if (be->configured[i])
@@ -561,6 +562,7 @@ my_open(const struct mq_db_config *db, char *const queries[MQ_Q_COUNT],
 		snprintf(error, errlen, "mysql_library_init failed");
 		return NULL;
 	}
+	thread_setup();
 	be = xcalloc(1, sizeof(*be));
 	if (mq_net_hosts_parse(db, "mysql", &be->hosts, error, errlen) < 0) {
 		free(be);
