@@ -574,18 +574,12 @@ conn_reply(struct conn *c, const struct mq_verdict *v,
     const struct mq_runtime *rt)
 {
 	struct mq_server *srv = c->srv;
-	const struct mq_config *cfg = rt->cfg;
 	const char *send = v->action;
 	bool dry_run = v->dry_run;
 	char buf[MQ_REPLY_MAX + 16];
 	size_t n;
 	int rc;
 
-	/* dry_run: the engine's rule, applied here so the log keeps the reply. */
-	if (cfg->policy.dry_run && strcmp(v->action, cfg->policy.reply_success) != 0) {
-		send = cfg->policy.reply_success;
-		dry_run = true;
-	}
 	n = mq_proto_format(buf, sizeof(buf), send);
 	if (n == 0) {
 		char act[64];
@@ -600,7 +594,8 @@ conn_reply(struct conn *c, const struct mq_verdict *v,
 	 * The reply is ready: log first, so the line exists by the time
 	 * Postfix has the answer, then the one write.
 	 */
-	log_decision(c, v, v->action, dry_run, mq_now_monotonic_us() - c->t0);
+	log_decision(c, v, dry_run ? v->withheld : v->action, dry_run,
+	    mq_now_monotonic_us() - c->t0);
 	rc = conn_write(c, buf, n);
 
 	srv->st.requests++;

@@ -48,9 +48,7 @@ mq_runtime_new(struct mq_config *cfg, unsigned generation)
 	struct mq_runtime *rt = xcalloc(1, sizeof(*rt));
 
 	rt->cfg = cfg;
-	rt->engine_cfg = *cfg;		/* shares cfg's strings: freed after the engine */
-	rt->engine_cfg.policy.dry_run = false;
-	rt->engine = mq_engine_new(&rt->engine_cfg);
+	rt->engine = mq_engine_new(cfg);
 	if (rt->engine == NULL)
 		mq_fatal(EX_SOFTWARE, "cannot build the quota engine");
 	atomic_init(&rt->refs, 1);

@@ -35,8 +35,7 @@ struct mq_runtime {
 	 * dry_run itself (same rule as the engine) so that it can log the
 	 * reply that was not sent, which a verdict does not keep.
 	 */
-	struct mq_config engine_cfg;
-	struct mq_engine *engine;	/* owned, built from engine_cfg */
+	struct mq_engine *engine;	/* owned, built from cfg */
 	atomic_uint refs;
 	unsigned generation;		/* 1 for the first, +1 per reload */
 };
