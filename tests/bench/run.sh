@@ -222,8 +222,12 @@ start_ref() {
 	started="$started ref"
 }
 
-# policyd_conf PORT CACHE_TTL - a configuration for the fixture.
+# policyd_conf PORT CACHE_TTL [NEGATIVE_TTL USAGE_TTL] - a configuration
+# for the fixture; the TTLs left out keep their defaults.
 policyd_conf() {
+	neg="" usage=""
+	[ $# -ge 3 ] && neg="negative_cache_ttl = $3"
+	[ $# -ge 4 ] && usage="usage_ttl = $4"
 	cat <<EOF
 # mailquota-policyd for the benchmark (tests/bench/run.sh)
 database {
@@ -235,9 +239,13 @@ maildir {
     base = "$fixture/base"
     path = "%d/%u"
 }
+quota {
+    $usage
+}
 policy {
     listen = {"inet:127.0.0.1:$1"}
     cache_ttl = $2
+    $neg
     max_connections = $((idle + 100))
     reply_nouser = "DUNNO"
     reply_overquota = "552 5.2.2 Mailbox is full"
@@ -371,6 +379,7 @@ for s in policyd ref; do
 	case " $servers " in *" $s "*) ;; *) continue ;; esac
 	eval "p=\$pid_$s"
 	outf=$work/idle-$s.txt
+	rss0=$(rss_kb "$p")
 	hold=3
 	[ "$smoke" = yes ] && hold=0.5
 	"$loadgen" -r "$rcpts" -s "$size" -c 10 -I $((idle - 10)) -n 2000 -H "$hold" \
@@ -386,8 +395,8 @@ for s in policyd ref; do
 		cat "$outf" >&2
 		die "mq-loadgen failed with $idle connections to $s"
 	fi
-	say "$s with $idle connections: VmRSS $rss kB, VmHWM $hwm kB"
-	mem_line="$mem_line $s:$rss:$hwm"
+	say "$s with $idle connections: VmRSS $rss kB (before: $rss0 kB), VmHWM $hwm kB"
+	mem_line="$mem_line $s:$rss:$hwm:$rss0"
 done
 
 # --- instructions per request ---------------------------------------------
@@ -401,7 +410,9 @@ if [ "$callgrind" -gt 0 ]; then
 		if [ "$s" = ref ]; then
 			set -- "$refserver" "inet:127.0.0.1:$port_cg"
 		else
-			policyd_conf "$port_cg" 60 >"$work/cg.conf"
+			# Valgrind runs it some 50 times slower: with the default
+			# TTLs the measured requests would mostly be expiries.
+			policyd_conf "$port_cg" 3600 3600 3600 >"$work/cg.conf"
 			set -- "$policyd" -f -c "$work/cg.conf"
 		fi
 		(cd "$cgdir" && exec valgrind --tool=callgrind \
@@ -430,10 +441,10 @@ fi
 
 # --- tables ---------------------------------------------------------------
 python3 - "$results" "$smoke" "$mem_line" "$cg_line" "$callgrind" "$rss_start" \
-    "$skipped" <<'EOF' | tee "$work/tables.md"
+    "$skipped" "$idle" <<'EOF' | tee "$work/tables.md"
 import statistics, sys
 
-results, smoke, mem, cg, cg_n, rss_start, skipped = sys.argv[1:8]
+results, smoke, mem, cg, cg_n, rss_start, skipped, idle = sys.argv[1:9]
 runs = {}
 for line in open(results):
     name, tag, kv = line.rstrip("\n").split("\t")
@@ -502,12 +513,15 @@ if p_pol is not None and p_ref is not None:
     print("\npolicyd p99 / reference p99 at one connection: %s" % ratio(p_pol, p_ref))
 
 if mem.strip():
-    print("\nResident memory with many mostly idle connections\n")
-    print("| server | VmRSS | VmHWM |")
-    print("|---|---:|---:|")
+    print("\nResident memory with %s connections, %d of them idle after one request\n"
+          % (idle, int(idle) - 10))
+    print("| server | VmRSS before | VmRSS with the connections | VmHWM | per connection |")
+    print("|---|---:|---:|---:|---:|")
     for item in mem.split():
-        s, rss, hwm = item.split(":")
-        print("| %s | %.1f MiB | %.1f MiB |" % (s, int(rss) / 1024, int(hwm) / 1024))
+        s, rss, hwm, rss0 = item.split(":")
+        print("| %s | %.1f MiB | %.1f MiB | %.1f MiB | %.1f KiB |" % (
+            s, int(rss0) / 1024, int(rss) / 1024, int(hwm) / 1024,
+            (int(rss) - int(rss0)) / float(idle)))
     if rss_start:
         print("\npolicyd right after start: %.1f MiB" % (int(rss_start) / 1024))
 
