@@ -13,9 +13,9 @@ N virtual users over M domains, the same users three ways:
                   maildirsize file and message files whose ,S= sizes add up
                   to the usage the maildirsize file states, so a recount by
                   any Maildir++ reader finds the same figure
-  recipients.txt  the load: every mailbox (or --load-users of them) and
-                  every alias once plus about 10 % unknown recipients,
-                  shuffled (one address per line)
+  recipients.txt  the load: every mailbox and alias once (or --load-users
+                  of the mailboxes and the same share of the aliases) plus
+                  about 10 % unknown recipients, shuffled, one per line
   fixture.json    the parameters and how many addresses fall in each class
 
 The mix: most mailboxes under quota, some unlimited, some over quota, some
@@ -83,7 +83,7 @@ def parse_args():
                    help="UID:GID to own the Maildirs (and in users.passwd)")
     p.add_argument("--load-users", type=int, default=0,
                    help="put only this many (random) users in recipients.txt, "
-                        "with the aliases; default all")
+                        "and the same share of the aliases; default all")
     p.add_argument("--maildirs", choices=("all", "load", "none"), default="all",
                    help="Maildirs for every user, for the users the load can reach "
                         "(recipients and alias destinations), or none")
@@ -146,7 +146,11 @@ def make_users(rng, nusers, ndomains):
 
 
 def make_recipients(rng, users, aliases, domains, unknown_pct, load_users):
+    """The load's addresses (shuffled), how many are unknown, and the aliases in it."""
     if load_users and load_users < len(users):
+        # The same share of the aliases as of the users, so the load looks
+        # like that of a smaller site drawn from a larger database.
+        aliases = rng.sample(aliases, max(1, len(aliases) * load_users // len(users)))
         users = rng.sample(users, load_users)
     known = [u["email"] for u in users] + [a["source"] for a in aliases]
     nunknown = int(round(len(known) * unknown_pct / (100.0 - unknown_pct)))
@@ -159,7 +163,7 @@ def make_recipients(rng, users, aliases, domains, unknown_pct, load_users):
             unknown.append("nobody%06d@%s" % (i, domains[rng.randrange(len(domains))]))
     rcpts = known + unknown
     rng.shuffle(rcpts)
-    return rcpts, len(unknown)
+    return rcpts, len(unknown), aliases
 
 
 def write_sqlite(path, schema, domains, users, aliases):
@@ -286,7 +290,7 @@ def main():
         sys.exit("genfixture: %s exists; use a fresh --out" % base)
     rng = random.Random(a.seed)
     domains, users, aliases = make_users(rng, a.users, ndomains)
-    rcpts, nunknown = make_recipients(rng, users, aliases, domains, a.unknown_pct,
+    rcpts, nunknown, load_aliases = make_recipients(rng, users, aliases, domains, a.unknown_pct,
                                       a.load_users)
 
     write_sqlite(os.path.join(out, "mail.db"), a.schema, domains, users, aliases)
@@ -299,7 +303,7 @@ def main():
         # destinations of every alias. The others have no Maildir, which
         # reads as nothing used yet.
         reach = set(rcpts)
-        for al in aliases:
+        for al in load_aliases:
             reach.update(d for d in al["destination"].split(","))
         write_maildirs(base, [u for u in users if u["email"] in reach], owner)
     elif a.maildirs == "all":

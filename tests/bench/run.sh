@@ -27,7 +27,8 @@ usage: run.sh [options]
   --no-build          do not run make first
   --users N           users in the fixture (default 10000)
   --load-users K      recipients drawn from K of the users (default: all up to
-                      100000, else 100000; only their Maildirs are made)
+                      10000 users, else 10000, so that a bigger database gets
+                      the same load; only the Maildirs it reaches are made)
   --fixture DIR       use this genfixture.py output instead of generating one
   --reps N            repetitions of each run (default 3)
   --duration S        seconds per measured run (default 5)
@@ -197,7 +198,7 @@ if [ -z "$fixture" ]; then
 	fixture=$work/fixture
 	owner=""
 	[ "$(id -u)" = 0 ] && owner="--owner 65534:65534"
-	[ "$load_users" = 0 ] && [ "$users" -gt 100000 ] && load_users=100000
+	[ "$load_users" = 0 ] && [ "$users" -gt 10000 ] && load_users=10000
 	sample=""
 	[ "$load_users" != 0 ] && sample="--load-users $load_users --maildirs load"
 	say "generating a fixture of $users users"
@@ -442,7 +443,7 @@ fi
 # --- tables ---------------------------------------------------------------
 python3 - "$results" "$smoke" "$mem_line" "$cg_line" "$callgrind" "$rss_start" \
     "$skipped" "$idle" <<'EOF' | tee "$work/tables.md"
-import statistics, sys
+import os, statistics, sys
 
 results, smoke, mem, cg, cg_n, rss_start, skipped, idle = sys.argv[1:9]
 runs = {}
@@ -498,6 +499,26 @@ for k in keys:
     print("| %s | %s | %s |" % (k[1:], " | ".join(fmt(med(s, k, "server_cpu_us"), 1)
                                                   for s in names),
                                 fmt(statistics.median(lg), 1) if lg else "-"))
+
+# What the CPU figures predict for an otherwise idle machine: every core
+# busy with either the generator or the server, nothing else.
+ncpu = os.cpu_count() or 1
+print("\nCPU-bound estimate for an idle machine, requests/s = %d cores / (server +"
+      " generator CPU per request); ratios of these\n" % ncpu)
+print("| conns | reference | policyd | policyd cache off | Dovecot quota-status "
+      "| policyd / ref | policyd / Dovecot | cache off / Dovecot |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+for k in keys:
+    est = {}
+    for s in names:
+        sc, lc = med(s, k, "server_cpu_us"), med(s, k, "loadgen_cpu_us")
+        if sc is not None and lc is not None and sc + lc > 0:
+            est[s] = ncpu * 1e6 / (sc + lc)
+    print("| %s | %s | %s | %s | %s |" % (
+        k[1:], " | ".join(fmt(est.get(s)) for s in names),
+        ratio(est.get("policyd"), est.get("ref")),
+        ratio(est.get("policyd"), est.get("dovecot")),
+        ratio(est.get("nocache"), est.get("dovecot"))))
 
 print("\nOne connection, latency in us (median of runs)\n")
 print("| server | req/s | p50 | p90 | p99 | max |")
