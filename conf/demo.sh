@@ -107,9 +107,10 @@ In another terminal, try:
   ./build/quota/mailquota -c demo/mailquota.conf check near@example.org --size 1000
   printf 'request=smtpd_access_policy\\nprotocol_state=RCPT\\nrecipient=over@example.org\\nsize=1000\\n\\n' | nc -q 1 127.0.0.1 $PORT
 
-To put it in front of Postfix, in main.cf (see docs/postfix.md):
+To put it in front of Postfix, in main.cf, after relay control (which
+Debian keeps in smtpd_relay_restrictions; see docs/postfix.md):
 
-  smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination,
+  smtpd_recipient_restrictions =
       check_policy_service { inet:127.0.0.1:$PORT, timeout=10s, default_action=DUNNO }
 
 Starting mailquota-policyd in the foreground (Ctrl-C stops it):
