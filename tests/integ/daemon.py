@@ -278,14 +278,15 @@ def t_fifo(res, e):
         res.check("blocking maildirsize (FIFO) does not delay other connections",
                   answered == 8 and took <= 5.0,
                   "%d/8 answered in %.2fs%s" % (answered, took, ", wrong %r" % wrong if wrong else ""))
+        # a maildirsize that is not a regular file is unreadable (tempfail)
+        # or unusable (recount: the Maildir is empty, so DUNNO)
+        name = "FIFO maildirsize itself answered"
         try:
             got = slow.read_reply(10.0)
-            res.check("FIFO maildirsize answered with reply_tempfail",
-                      got == REPLIES["reply_tempfail"], "got %r" % got)
+            res.check(name, got in (REPLIES["reply_tempfail"], DUNNO), "got %r" % got)
         except socket.timeout:
             release_fifo(e.fifo)
-            res.fail("FIFO maildirsize answered with reply_tempfail",
-                     "no answer within 10s (a worker blocked in the FIFO?)")
+            res.fail(name, "no answer within 10s (a worker blocked in the FIFO?)")
     finally:
         release_fifo(e.fifo)
         slow.close()
