@@ -1,3 +1,63 @@
-/* backend - not written yet */
+/*
+ * backend - the table of built-in drivers and the thin calls around them.
+ */
 #include "autoconf.h"
+
+#include <stdio.h>
+
 #include "backend.h"
+#include "util.h"
+
+const struct mq_backend_ops *
+mq_backend_find(enum mq_driver driver)
+{
+	switch (driver) {
+#ifdef HAVE_SQLITE
+	case MQ_DRIVER_SQLITE:
+		return &mq_backend_sqlite;
+#endif
+#ifdef HAVE_MYSQL
+	case MQ_DRIVER_MYSQL:
+		return &mq_backend_mysql;
+#endif
+#ifdef HAVE_PGSQL
+	case MQ_DRIVER_PGSQL:
+		return &mq_backend_pgsql;
+#endif
+	default:
+		return NULL;
+	}
+}
+
+int
+mq_backend_open(struct mq_backend_conn *conn, const struct mq_config *cfg,
+    char *error, size_t errlen)
+{
+	conn->ops = mq_backend_find(cfg->db.driver);
+	conn->be = NULL;
+	if (conn->ops == NULL) {
+		snprintf(error, errlen, "database driver not compiled in");
+		return MQ_TEMPFAIL;
+	}
+	conn->be = conn->ops->open(&cfg->db, cfg->queries, error, errlen);
+	return conn->be != NULL ? MQ_FOUND : MQ_TEMPFAIL;
+}
+
+int
+mq_backend_query(struct mq_backend_conn *conn, enum mq_query_kind kind,
+    const struct mq_key *key, mq_row_fn *fn, void *ctx, char *error, size_t errlen)
+{
+	if (conn->be == NULL) {
+		snprintf(error, errlen, "database not open");
+		return MQ_TEMPFAIL;
+	}
+	return conn->ops->query(conn->be, kind, key, fn, ctx, error, errlen);
+}
+
+void
+mq_backend_close(struct mq_backend_conn *conn)
+{
+	if (conn->be != NULL)
+		conn->ops->close(conn->be);
+	conn->be = NULL;
+}

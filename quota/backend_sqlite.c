@@ -1,2 +1,173 @@
+/*
+ * backend_sqlite - the SQLite driver: the database file opened read-only,
+ * one connection per thread, every configured query prepared once.
+ *
+ * A locked database (a writer holding it past query_timeout) or a file that
+ * cannot be opened is MQ_TEMPFAIL, never "not found". The file is opened
+ * lazily and reopened after a failure, so the daemon starts, and recovers,
+ * while the file is missing or being replaced.
+ */
 #include "autoconf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+
 #include "backend.h"
+#include "util.h"
+
+#define SQLITE_MAX_COLS 16
+
+struct mq_backend {
+	const struct mq_db_config *db;
+	char *const *queries;
+	sqlite3 *handle;
+	sqlite3_stmt *stmt[MQ_Q_COUNT];
+	struct mq_sql sql[MQ_Q_COUNT];
+	bool translated;
+};
+
+static void
+sqlite_disconnect(struct mq_backend *be)
+{
+	for (size_t i = 0; i < MQ_Q_COUNT; i++) {
+		if (be->stmt[i] != NULL)
+			sqlite3_finalize(be->stmt[i]);
+		be->stmt[i] = NULL;
+	}
+	if (be->handle != NULL)
+		sqlite3_close(be->handle);
+	be->handle = NULL;
+}
+
+/* sqlite_connect - open the file and prepare every configured query. */
+static int
+sqlite_connect(struct mq_backend *be, char *error, size_t errlen)
+{
+	int rc;
+
+	if (be->handle != NULL)
+		return 0;
+	rc = sqlite3_open_v2(be->db->path, &be->handle,
+	    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(error, errlen, "sqlite: %s: %s", be->db->path,
+		    be->handle != NULL ? sqlite3_errmsg(be->handle) : sqlite3_errstr(rc));
+		sqlite_disconnect(be);
+		return -1;
+	}
+	sqlite3_busy_timeout(be->handle, be->db->query_timeout * 1000);
+	for (size_t i = 0; i < MQ_Q_COUNT; i++) {
+		if (be->sql[i].text == NULL)
+			continue;
+		rc = sqlite3_prepare_v2(be->handle, be->sql[i].text, -1,
+		    &be->stmt[i], NULL);
+		if (rc != SQLITE_OK) {
+			snprintf(error, errlen, "sqlite: %s query: %s",
+			    mq_query_kind_name((enum mq_query_kind)i),
+			    sqlite3_errmsg(be->handle));
+			sqlite_disconnect(be);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static struct mq_backend *
+sqlite_open(const struct mq_db_config *db, char *const queries[MQ_Q_COUNT],
+    char *error, size_t errlen)
+{
+	struct mq_backend *be = xcalloc(1, sizeof(*be));
+	const char *why;
+
+	be->db = db;
+	be->queries = queries;
+	for (size_t i = 0; i < MQ_Q_COUNT; i++) {
+		if (queries[i] == NULL || queries[i][0] == '\0')
+			continue;
+		if (mq_sql_translate(queries[i], MQ_SQL_QMARK, &be->sql[i], &why) < 0) {
+			snprintf(error, errlen, "%s query: %s",
+			    mq_query_kind_name((enum mq_query_kind)i), why);
+			for (size_t j = 0; j < i; j++)
+				mq_sql_free(&be->sql[j]);
+			free(be);
+			return NULL;
+		}
+	}
+	/* A failed first connect is retried on the first query. */
+	(void)sqlite_connect(be, error, errlen);
+	return be;
+}
+
+static int
+sqlite_query(struct mq_backend *be, enum mq_query_kind kind,
+    const struct mq_key *key, mq_row_fn *fn, void *ctx, char *error, size_t errlen)
+{
+	const char *names[SQLITE_MAX_COLS], *values[SQLITE_MAX_COLS];
+	sqlite3_stmt *st;
+	int rc, ncols, result = MQ_NOTFOUND;
+
+	if (be->sql[kind].text == NULL) {
+		snprintf(error, errlen, "no %s query configured", mq_query_kind_name(kind));
+		return MQ_TEMPFAIL;
+	}
+	if (sqlite_connect(be, error, errlen) < 0)
+		return MQ_TEMPFAIL;
+	st = be->stmt[kind];
+	for (size_t i = 0; i < be->sql[kind].nparams; i++) {
+		const char *v = mq_sql_param_value(be->sql[kind].params[i], key);
+
+		if (sqlite3_bind_text(st, (int)i + 1, v, -1, SQLITE_STATIC) != SQLITE_OK) {
+			snprintf(error, errlen, "sqlite: bind: %s", sqlite3_errmsg(be->handle));
+			sqlite3_reset(st);
+			return MQ_TEMPFAIL;
+		}
+	}
+	ncols = sqlite3_column_count(st);
+	if (ncols > SQLITE_MAX_COLS)
+		ncols = SQLITE_MAX_COLS;
+	for (int i = 0; i < ncols; i++)
+		names[i] = sqlite3_column_name(st, i);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int i = 0; i < ncols; i++)
+			values[i] = (const char *)sqlite3_column_text(st, i);
+		result = MQ_FOUND;
+		if (fn(ctx, (size_t)ncols, names, values) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		snprintf(error, errlen, "sqlite: %s query: %s", mq_query_kind_name(kind),
+		    sqlite3_errmsg(be->handle));
+		result = MQ_TEMPFAIL;
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
+			/* Corrupt, replaced or vanished file: start over next time. */
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			sqlite_disconnect(be);
+			return result;
+		}
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return result;
+}
+
+static void
+sqlite_close(struct mq_backend *be)
+{
+	sqlite_disconnect(be);
+	for (size_t i = 0; i < MQ_Q_COUNT; i++)
+		mq_sql_free(&be->sql[i]);
+	free(be);
+}
+
+const struct mq_backend_ops mq_backend_sqlite = {
+	.name = "sqlite",
+	.style = MQ_SQL_QMARK,
+	.open = sqlite_open,
+	.query = sqlite_query,
+	.close = sqlite_close,
+};

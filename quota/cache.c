@@ -1,3 +1,354 @@
-/* cache - not written yet */
+/*
+ * cache - a bounded, thread-safe TTL cache of lookup records, keyed by
+ * (query kind, key string). A NULL record is a negative entry ("no row").
+ *
+ * Layout: the cache is split into shards (16, fewer for a small cache), each
+ * with its own mutex, a fixed array of entry slots, an open hash table of
+ * slot indices chained through the slots, and a FIFO list of its entries in
+ * insertion order. max_entries is divided between the shards. Slot 0 is
+ * never used, so index 0 means "none" and the zeroed arrays from calloc are
+ * already empty: pages of slots are only touched as the cache fills.
+ *
+ * A shard that is full reuses an expired entry found near the old end of
+ * its FIFO, else evicts the oldest inserted entry; an expired entry met by
+ * a lookup is dropped there and then. Every step is O(1) apart from the
+ * (short) hash chain.
+ *
+ * A hit costs a hash, a lock, a compare and an atomic increment of the
+ * record's count; nothing is allocated. The cache holds one reference per
+ * positive entry; a record evicted while a caller still holds its own
+ * reference stays valid until that caller drops it.
+ *
+ * Statistics are plain per-shard counters updated under the shard lock and
+ * summed on demand. They are cumulative across mq_cache_flush, except
+ * entries, which counts what is stored now (expired entries not yet dropped
+ * included). evictions counts fresh entries pushed out for room; dropping
+ * expired ones is not an eviction.
+ */
 #include "autoconf.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cache.h"
+#include "util.h"
+
+#define CACHE_SHARDS	16
+#define SHARD_MIN	64		/* entries a shard should have room for */
+#define SHARD_MAX	(1u << 26)	/* slots per shard: keeps indices 32-bit */
+#define VICTIM_SCAN	8		/* FIFO entries looked at for an expired one */
+#define NIL		0		/* no slot; slots are 1..cap */
+
+struct entry {
+	char *key;			/* NULL: the slot is free */
+	const struct mq_record *rec;	/* NULL: negative entry */
+	uint64_t hash;
+	uint64_t expires_us;		/* fresh while now < expires_us */
+	enum mq_query_kind kind;
+	uint32_t chain;			/* next slot in the same bucket */
+	uint32_t older, newer;		/* FIFO neighbours; newer links the free list */
+};
+
+struct shard {
+	pthread_mutex_t lock;
+	struct entry *slots;
+	uint32_t *buckets;		/* slot index or NIL */
+	uint32_t cap, mask, count;
+	uint32_t unused;		/* first slot never used yet */
+	uint32_t oldest, newest, free_list;
+	uint64_t hits, negative_hits, misses, evictions;
+	char pad[64];			/* keep neighbouring shards' locks apart */
+};
+
+struct mq_cache {
+	size_t nshards;
+	struct shard shards[];
+};
+
+/* hash_key - FNV-1a (64 bit) over the kind and the key. */
+static uint64_t
+hash_key(enum mq_query_kind kind, const char *key)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+	const unsigned char *p;
+
+	h ^= (unsigned char)kind;
+	h *= UINT64_C(1099511628211);
+	for (p = (const unsigned char *)key; *p != '\0'; p++) {
+		h ^= *p;
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+static struct shard *
+shard_for(struct mq_cache *cache, uint64_t hash)
+{
+	/* High bits pick the shard, low bits the bucket inside it. */
+	return &cache->shards[(hash >> 32) % cache->nshards];
+}
+
+/* shard_clear - release every entry and empty the shard (lock held). */
+static void
+shard_clear(struct shard *sh)
+{
+	uint32_t i;
+
+	for (i = sh->oldest; i != NIL; i = sh->slots[i].newer) {
+		free(sh->slots[i].key);
+		sh->slots[i].key = NULL;
+		mq_record_unref(&sh->slots[i].rec);
+	}
+	memset(sh->buckets, 0, ((size_t)sh->mask + 1) * sizeof(*sh->buckets));
+	sh->free_list = NIL;
+	sh->unused = 1;
+	sh->oldest = sh->newest = NIL;
+	sh->count = 0;
+}
+
+static uint32_t
+find(const struct shard *sh, uint64_t hash, enum mq_query_kind kind,
+    const char *key)
+{
+	uint32_t i;
+
+	for (i = sh->buckets[hash & sh->mask]; i != NIL; i = sh->slots[i].chain) {
+		const struct entry *e = &sh->slots[i];
+
+		if (e->hash == hash && e->kind == kind && strcmp(e->key, key) == 0)
+			return i;
+	}
+	return NIL;
+}
+
+/* drop - unlink an entry from its bucket and the FIFO and free its slot. */
+static void
+drop(struct shard *sh, uint32_t i)
+{
+	struct entry *e = &sh->slots[i];
+	uint32_t *link = &sh->buckets[e->hash & sh->mask];
+
+	while (*link != i)
+		link = &sh->slots[*link].chain;
+	*link = e->chain;
+
+	if (e->older != NIL)
+		sh->slots[e->older].newer = e->newer;
+	else
+		sh->oldest = e->newer;
+	if (e->newer != NIL)
+		sh->slots[e->newer].older = e->older;
+	else
+		sh->newest = e->older;
+
+	free(e->key);
+	e->key = NULL;
+	mq_record_unref(&e->rec);
+	e->newer = sh->free_list;
+	sh->free_list = i;
+	sh->count--;
+}
+
+/* make_room - free one slot in a full shard: an expired entry, else the oldest. */
+static void
+make_room(struct shard *sh, uint64_t now_us)
+{
+	uint32_t i, n;
+
+	for (i = sh->oldest, n = 0; i != NIL && n < VICTIM_SCAN;
+	    i = sh->slots[i].newer, n++) {
+		if (sh->slots[i].expires_us <= now_us) {
+			drop(sh, i);
+			return;
+		}
+	}
+	drop(sh, sh->oldest);
+	sh->evictions++;
+}
+
+struct mq_cache *
+mq_cache_new(size_t max_entries)
+{
+	struct mq_cache *cache;
+	size_t n, s;
+
+	/* A small cache gets fewer shards, so each still holds a fair number. */
+	n = max_entries / SHARD_MIN;
+	if (n < 1)
+		n = 1;
+	if (n > CACHE_SHARDS)
+		n = CACHE_SHARDS;
+	cache = xcalloc(1, sizeof(*cache) + n * sizeof(cache->shards[0]));
+	cache->nshards = n;
+	for (s = 0; s < n; s++) {
+		struct shard *sh = &cache->shards[s];
+		size_t cap = max_entries / n + (s < max_entries % n);
+		uint32_t nb = 1;
+
+		if (cap > SHARD_MAX)
+			cap = SHARD_MAX;
+		while (nb < cap)
+			nb <<= 1;
+		sh->cap = (uint32_t)cap;
+		sh->mask = nb - 1;
+		sh->slots = xcalloc(cap + 1, sizeof(*sh->slots));
+		sh->buckets = xcalloc(nb, sizeof(*sh->buckets));
+		sh->unused = 1;
+		pthread_mutex_init(&sh->lock, NULL);
+	}
+	return cache;
+}
+
+void
+mq_cache_free(struct mq_cache **cachep)
+{
+	struct mq_cache *cache;
+	size_t s;
+
+	if (cachep == NULL || (cache = *cachep) == NULL)
+		return;
+	mq_cache_flush(cache);
+	for (s = 0; s < cache->nshards; s++) {
+		pthread_mutex_destroy(&cache->shards[s].lock);
+		free(cache->shards[s].slots);
+		free(cache->shards[s].buckets);
+	}
+	free(cache);
+	*cachep = NULL;
+}
+
+/* mq_cache_flush - drop every entry (SIGHUP); statistics are kept. */
+void
+mq_cache_flush(struct mq_cache *cache)
+{
+	size_t s;
+
+	if (cache == NULL)
+		return;
+	for (s = 0; s < cache->nshards; s++) {
+		struct shard *sh = &cache->shards[s];
+
+		pthread_mutex_lock(&sh->lock);
+		shard_clear(sh);
+		pthread_mutex_unlock(&sh->lock);
+	}
+}
+
+int
+mq_cache_get(struct mq_cache *cache, enum mq_query_kind kind,
+    const char *key, uint64_t now_us, const struct mq_record **rec_r)
+{
+	struct shard *sh;
+	uint64_t hash;
+	uint32_t i;
+	int result = MQ_MISS;
+
+	*rec_r = NULL;
+	if (cache == NULL)
+		return MQ_MISS;
+	if (key == NULL)
+		key = "";
+	hash = hash_key(kind, key);
+	sh = shard_for(cache, hash);
+
+	pthread_mutex_lock(&sh->lock);
+	i = find(sh, hash, kind, key);
+	if (i != NIL && sh->slots[i].expires_us > now_us) {
+		if (sh->slots[i].rec != NULL) {
+			*rec_r = mq_record_ref(sh->slots[i].rec);
+			sh->hits++;
+			result = MQ_FOUND;
+		} else {
+			sh->negative_hits++;
+			result = MQ_NOTFOUND;
+		}
+	} else {
+		if (i != NIL)
+			drop(sh, i);	/* expired */
+		sh->misses++;
+	}
+	pthread_mutex_unlock(&sh->lock);
+	return result;
+}
+
+void
+mq_cache_put(struct mq_cache *cache, enum mq_query_kind kind,
+    const char *key, const struct mq_record *rec, uint64_t now_us, unsigned ttl_s)
+{
+	struct shard *sh;
+	struct entry *e;
+	uint64_t hash, ttl_us;
+	uint32_t i;
+	char *copy = NULL;
+
+	if (cache == NULL)
+		return;
+	if (key == NULL)
+		key = "";
+	hash = hash_key(kind, key);
+	sh = shard_for(cache, hash);
+	if (sh->cap == 0)
+		return;
+	/* Allocate before taking the lock; ttl 0 only forgets the old answer. */
+	if (ttl_s > 0)
+		copy = xstrdup(key);
+
+	pthread_mutex_lock(&sh->lock);
+	if ((i = find(sh, hash, kind, key)) != NIL)
+		drop(sh, i);		/* the newer answer replaces it */
+	if (copy == NULL) {
+		pthread_mutex_unlock(&sh->lock);
+		return;
+	}
+	if (sh->free_list == NIL && sh->unused <= sh->cap) {
+		i = sh->unused++;
+		e = &sh->slots[i];
+	} else {
+		if (sh->free_list == NIL)
+			make_room(sh, now_us);
+		i = sh->free_list;
+		e = &sh->slots[i];
+		sh->free_list = e->newer;
+	}
+
+	ttl_us = (uint64_t)ttl_s * 1000000u;
+	e->key = copy;
+	e->rec = rec != NULL ? mq_record_ref(rec) : NULL;
+	e->hash = hash;
+	e->kind = kind;
+	e->expires_us = now_us > UINT64_MAX - ttl_us ? UINT64_MAX : now_us + ttl_us;
+	e->chain = sh->buckets[hash & sh->mask];
+	sh->buckets[hash & sh->mask] = i;
+	e->older = sh->newest;
+	e->newer = NIL;
+	if (sh->newest != NIL)
+		sh->slots[sh->newest].newer = i;
+	else
+		sh->oldest = i;
+	sh->newest = i;
+	sh->count++;
+	pthread_mutex_unlock(&sh->lock);
+}
+
+void
+mq_cache_stats(struct mq_cache *cache, struct mq_cache_stats *st)
+{
+	size_t s;
+
+	memset(st, 0, sizeof(*st));
+	if (cache == NULL)
+		return;
+	for (s = 0; s < cache->nshards; s++) {
+		struct shard *sh = &cache->shards[s];
+
+		pthread_mutex_lock(&sh->lock);
+		st->hits += sh->hits;
+		st->negative_hits += sh->negative_hits;
+		st->misses += sh->misses;
+		st->evictions += sh->evictions;
+		st->entries += sh->count;
+		pthread_mutex_unlock(&sh->lock);
+	}
+}

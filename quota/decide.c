@@ -1,3 +1,151 @@
-/* decide - not written yet */
+/*
+ * decide - the quota arithmetic (Dovecot's rules, see decide.h) for one
+ * mailbox, and how several mailboxes of an alias combine. Pure.
+ *
+ * Every figure is a uint64_t that may come from a database row or a
+ * maildirsize file, so none of the comparisons may overflow: used + size is
+ * never computed, and limit + grace saturates at UINT64_MAX.
+ */
 #include "autoconf.h"
+
+#include <stdint.h>
+
 #include "decide.h"
+
+static const char *const outcome_names[MQ_OUT_COUNT] = {
+	[MQ_OUT_SUCCESS] = "success",
+	[MQ_OUT_NOUSER] = "nouser",
+	[MQ_OUT_DISABLED] = "disabled",
+	[MQ_OUT_OVERQUOTA] = "overquota",
+	[MQ_OUT_TOOLARGE] = "toolarge",
+	[MQ_OUT_TEMPFAIL] = "tempfail",
+};
+
+/* mq_grace_for - grace bytes for a limit: fixed, else limit * percent / 100. */
+uint64_t
+mq_grace_for(const struct mq_grace *grace, uint64_t limit_bytes)
+{
+	uint64_t q, r, whole, part;
+
+	if (grace == NULL)
+		return 0;
+	if (grace->bytes != 0)
+		return grace->bytes;
+	if (grace->percent == 0 || limit_bytes == 0)
+		return 0;
+	/*
+	 * limit * p / 100 == (q * 100 + r) * p / 100 == q * p + r * p / 100
+	 * exactly (integer division), where r * p < 100 * 2^32 cannot overflow.
+	 */
+	q = limit_bytes / 100;
+	r = limit_bytes % 100;
+	if (q > UINT64_MAX / grace->percent)
+		return UINT64_MAX;
+	whole = q * grace->percent;
+	part = r * grace->percent / 100;
+	if (whole > UINT64_MAX - part)
+		return UINT64_MAX;
+	return whole + part;
+}
+
+/* mq_decide_box - the outcome for one mailbox receiving size bytes. */
+enum mq_outcome
+mq_decide_box(const struct mq_box_state *box, uint64_t size,
+    const struct mq_grace *grace)
+{
+	if (!box->enabled)
+		return MQ_OUT_DISABLED;
+	if (box->limit_bytes != 0) {
+		uint64_t g, cap;
+
+		if (size > box->limit_bytes)
+			return MQ_OUT_TOOLARGE;
+		if (box->used_bytes >= box->limit_bytes)
+			return MQ_OUT_OVERQUOTA;
+		g = mq_grace_for(grace, box->limit_bytes);
+		cap = box->limit_bytes > UINT64_MAX - g ?
+		    UINT64_MAX : box->limit_bytes + g;
+		/* used + size > cap, with used < limit <= cap. */
+		if (size > cap - box->used_bytes)
+			return MQ_OUT_OVERQUOTA;
+	}
+	/* messages + 1 > limit, without the + 1 overflowing. */
+	if (box->limit_messages != 0 &&
+	    box->used_messages >= box->limit_messages)
+		return MQ_OUT_OVERQUOTA;
+	return MQ_OUT_SUCCESS;
+}
+
+/*
+ * mq_decide_boxes - combine the mailboxes of an alias. *which_r names the
+ * mailbox whose figures explain the answer: the first rejecting one (for
+ * OVERQUOTA one that said OVERQUOTA), the first accepting enabled one for
+ * SUCCESS, the first one for DISABLED, and n when there is no mailbox.
+ */
+enum mq_outcome
+mq_decide_boxes(const struct mq_box_state *boxes, size_t n,
+    enum mq_alias_overquota mode, uint64_t size, const struct mq_grace *grace,
+    size_t *which_r)
+{
+	size_t i, enabled = 0, rejects = 0, toolarge = 0;
+	size_t first_accept = n, first_over = n, first_large = n;
+	enum mq_outcome out, result;
+	size_t which;
+	bool rejected;
+
+	for (i = 0; i < n; i++) {
+		out = mq_decide_box(&boxes[i], size, grace);
+		switch (out) {
+		case MQ_OUT_DISABLED:
+			continue;
+		case MQ_OUT_SUCCESS:
+			if (first_accept == n)
+				first_accept = i;
+			break;
+		case MQ_OUT_TOOLARGE:
+			toolarge++;
+			rejects++;
+			if (first_large == n)
+				first_large = i;
+			break;
+		default:
+			rejects++;
+			if (first_over == n)
+				first_over = i;
+			break;
+		}
+		enabled++;
+	}
+
+	if (n == 0) {
+		result = MQ_OUT_SUCCESS;
+		which = n;
+	} else if (enabled == 0) {
+		result = MQ_OUT_DISABLED;
+		which = 0;
+	} else {
+		rejected = mode == MQ_ALIAS_ANY ? rejects > 0 : rejects == enabled;
+		if (!rejected) {
+			result = MQ_OUT_SUCCESS;
+			which = first_accept;
+		} else if (toolarge == rejects) {
+			result = MQ_OUT_TOOLARGE;
+			which = first_large;
+		} else {
+			result = MQ_OUT_OVERQUOTA;
+			which = first_over;
+		}
+	}
+	if (which_r != NULL)
+		*which_r = which;
+	return result;
+}
+
+/* mq_outcome_name - the log and metrics name of an outcome. */
+const char *
+mq_outcome_name(enum mq_outcome outcome)
+{
+	if ((unsigned)outcome >= MQ_OUT_COUNT)
+		return "unknown";
+	return outcome_names[outcome];
+}

@@ -1,3 +1,511 @@
-/* engine - not written yet */
+/*
+ * engine - one recipient's whole decision: resolve, usage, decide, reply.
+ *
+ * The same function runs in two modes. Cache-only (session NULL): every
+ * lookup and usage figure must come from the caches, else MQ_MISS and
+ * nothing is decided; this is what the event loop may call. With a session:
+ * misses go to the database and the disk and fill the caches.
+ */
 #include "autoconf.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
 #include "engine.h"
+#include "log.h"
+#include "lookup.h"
+#include "reply.h"
+#include "util.h"
+
+#define CACHE_ENTRIES 262144
+#define USAGE_CACHE_ENTRIES 131072
+
+struct mq_engine {
+	const struct mq_config *cfg;
+	struct mq_cache *cache;
+	struct mq_usage_cache *usage;
+	struct mq_maildir_opts mopts;
+	struct mq_grace grace;
+	bool has_query[MQ_Q_COUNT];
+	atomic_uint_fast64_t usage_hits, usage_misses, db_errors, db_connects;
+};
+
+struct mq_session {
+	struct mq_engine *engine;
+	struct mq_backend_conn conn;
+	bool open;
+};
+
+/* One request's lookup context. */
+struct request {
+	struct mq_engine *engine;
+	struct mq_session *session;	/* NULL: cache only */
+	uint64_t now_us;
+	char error[256];
+};
+
+struct mq_engine *
+mq_engine_new(const struct mq_config *cfg)
+{
+	struct mq_engine *e = xcalloc(1, sizeof(*e));
+
+	e->cfg = cfg;
+	e->cache = mq_cache_new(CACHE_ENTRIES);
+	e->usage = mq_usage_cache_new(USAGE_CACHE_ENTRIES);
+	e->mopts.base = cfg->maildir.base;
+	e->mopts.ignore = cfg->maildir.ignore;
+	e->mopts.nignore = cfg->maildir.nignore;
+	e->mopts.recalc = cfg->maildir.recalc;
+	e->mopts.usage_ttl = cfg->quota.usage_ttl;
+	e->grace.bytes = cfg->quota.grace_bytes;
+	e->grace.percent = cfg->quota.grace_percent;
+	for (size_t i = 0; i < MQ_Q_COUNT; i++)
+		e->has_query[i] = cfg->queries[i] != NULL && cfg->queries[i][0] != '\0';
+	return e;
+}
+
+void
+mq_engine_free(struct mq_engine **enginep)
+{
+	struct mq_engine *e = *enginep;
+
+	if (e == NULL)
+		return;
+	mq_cache_free(&e->cache);
+	mq_usage_cache_free(&e->usage);
+	free(e);
+	*enginep = NULL;
+}
+
+void
+mq_engine_flush(struct mq_engine *e)
+{
+	mq_cache_flush(e->cache);
+	mq_usage_cache_flush(e->usage);
+}
+
+const struct mq_config *
+mq_engine_config(const struct mq_engine *e)
+{
+	return e->cfg;
+}
+
+void
+mq_engine_stats(struct mq_engine *e, struct mq_engine_stats *st)
+{
+	struct mq_cache_stats cs;
+
+	mq_cache_stats(e->cache, &cs);
+	st->cache_hits = cs.hits + cs.negative_hits;
+	st->cache_misses = cs.misses;
+	st->usage_hits = atomic_load(&e->usage_hits);
+	st->usage_misses = atomic_load(&e->usage_misses);
+	st->db_errors = atomic_load(&e->db_errors);
+	st->db_connects = atomic_load(&e->db_connects);
+}
+
+/* cache_key - what a lookup is cached under: the domain, or the address. */
+static const char *
+cache_key(enum mq_query_kind kind, const struct mq_key *key)
+{
+	return kind == MQ_Q_DOMAIN || kind == MQ_Q_ALIAS_DOMAIN ? key->domain : key->address;
+}
+
+static int
+session_connect(struct mq_session *s, char *error, size_t errlen)
+{
+	if (s->open)
+		return 0;
+	if (mq_backend_open(&s->conn, s->engine->cfg, error, errlen) != MQ_FOUND)
+		return -1;
+	s->open = true;
+	atomic_fetch_add(&s->engine->db_connects, 1);
+	return 0;
+}
+
+/* request_get - struct mq_lookup's get: the cache, then (with a session) the database. */
+static int
+request_get(void *ctx, enum mq_query_kind kind, const struct mq_key *key,
+    const struct mq_record **rec_r)
+{
+	struct request *rq = ctx;
+	struct mq_engine *e = rq->engine;
+	const struct mq_config *cfg = e->cfg;
+	const char *ckey = cache_key(kind, key);
+	int r;
+
+	*rec_r = NULL;
+	if (!e->has_query[kind])
+		return MQ_NOTFOUND;
+	r = mq_cache_get(e->cache, kind, ckey, rq->now_us, rec_r);
+	if (r != MQ_MISS || rq->session == NULL)
+		return r;
+
+	if (session_connect(rq->session, rq->error, sizeof(rq->error)) < 0) {
+		atomic_fetch_add(&e->db_errors, 1);
+		return MQ_TEMPFAIL;
+	}
+	r = mq_lookup_backend(&rq->session->conn, kind, key, rec_r,
+	    rq->error, sizeof(rq->error));
+	if (r == MQ_FOUND)
+		mq_cache_put(e->cache, kind, ckey, *rec_r, rq->now_us,
+		    (unsigned)cfg->policy.cache_ttl);
+	else if (r == MQ_NOTFOUND)
+		mq_cache_put(e->cache, kind, ckey, NULL, rq->now_us,
+		    (unsigned)cfg->policy.negative_cache_ttl);
+	else
+		atomic_fetch_add(&e->db_errors, 1);
+	return r;
+}
+
+/* maildir_path - the user's maildir column, else maildir.path expanded. */
+static int
+maildir_path(const struct mq_config *cfg, const struct mq_mailbox *box,
+    char *out, size_t size)
+{
+	const char *t = box->user->u.user.maildir;
+	size_t n = 0;
+
+	if (t != NULL)
+		return mq_strlcpy(out, t, size) < size ? 0 : -1;
+	for (t = cfg->maildir.path; *t != '\0'; t++) {
+		const char *part = NULL;
+		char one[2] = { *t, '\0' };
+
+		if (*t == '%' && t[1] != '\0') {
+			switch (*++t) {
+			case 'd': part = box->addr.domain; break;
+			case 'u': part = box->addr.local; break;
+			case 's': part = box->addr.full; break;
+			default: one[0] = *t; part = one; break;
+			}
+		} else {
+			part = one;
+		}
+		n += mq_strlcpy(out + n, part, size - n);
+		if (n >= size)
+			return -1;
+	}
+	return 0;
+}
+
+static uint64_t
+max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+/*
+ * box_state - limits and usage of one mailbox: MQ_FOUND, MQ_MISS (cache
+ * only) or MQ_TEMPFAIL with rq->error set.
+ */
+static int
+box_state(struct request *rq, struct mq_lookup *lookup,
+    const struct mq_mailbox *box, struct mq_box_report *rep)
+{
+	struct mq_engine *e = rq->engine;
+	const struct mq_config *cfg = e->cfg;
+	const struct mq_record *user = box->user, *sqlu;
+	struct mq_usage mu = { .origin = MQ_ORIGIN_NONE };
+	struct mq_box_state *st = &rep->state;
+	char path[1024];
+	int r;
+
+	mq_strlcpy(rep->address, box->addr.full, sizeof(rep->address));
+	st->enabled = user->u.user.enabled && box->domain_enabled;
+	st->limit_bytes = user->u.user.quota_bytes;
+	st->limit_messages = user->u.user.quota_messages;
+	if (maildir_path(cfg, box, path, sizeof(path)) < 0) {
+		snprintf(rq->error, sizeof(rq->error), "%s: maildir path too long", box->addr.full);
+		return MQ_TEMPFAIL;
+	}
+	mq_strlcpy(rep->maildir, path, sizeof(rep->maildir));
+
+	if (cfg->quota.usage != MQ_USAGE_SQL) {
+		if (rq->session == NULL) {
+			r = mq_maildir_usage_cached(e->usage, &e->mopts, path, rq->now_us, &mu);
+			atomic_fetch_add(r == MQ_FOUND ? &e->usage_hits : &e->usage_misses, 1);
+		} else {
+			r = mq_maildir_usage(e->usage, &e->mopts, path, st->limit_bytes,
+			    st->limit_messages, &mu, rq->error, sizeof(rq->error));
+		}
+		if (r != MQ_FOUND)
+			return r;
+	}
+	if (cfg->quota.usage != MQ_USAGE_MAILDIRSIZE) {
+		struct mq_key key = mq_address_key(&box->addr);
+
+		r = lookup->get(lookup->ctx, MQ_Q_USAGE, &key, &sqlu);
+		if (r == MQ_FOUND) {
+			if (cfg->quota.usage == MQ_USAGE_SQL || sqlu->u.usage.bytes > mu.bytes)
+				mu.origin = MQ_ORIGIN_SQL;
+			mu.bytes = cfg->quota.usage == MQ_USAGE_SQL ? sqlu->u.usage.bytes :
+			    max_u64(mu.bytes, sqlu->u.usage.bytes);
+			mu.messages = cfg->quota.usage == MQ_USAGE_SQL ? sqlu->u.usage.messages :
+			    max_u64(mu.messages, sqlu->u.usage.messages);
+			mq_record_unref(&sqlu);
+		} else if (r != MQ_NOTFOUND) {
+			return r;
+		}
+	}
+	st->used_bytes = mu.bytes;
+	st->used_messages = mu.messages;
+	rep->usage_origin = mu.origin;
+	rep->usage_cached = mu.cached;
+	rep->limit_source = user->u.user.has_quota_bytes ? "sql" : "none";
+	if (!user->u.user.has_quota_bytes && mu.has_limit_bytes) {
+		st->limit_bytes = mu.limit_bytes;
+		rep->limit_source = "maildirsize";
+	}
+	if (!user->u.user.has_quota_messages && mu.has_limit_messages)
+		st->limit_messages = mu.limit_messages;
+	return MQ_FOUND;
+}
+
+static const char *
+reply_for(const struct mq_config *cfg, enum mq_outcome outcome)
+{
+	switch (outcome) {
+	case MQ_OUT_NOUSER: return cfg->policy.reply_nouser;
+	case MQ_OUT_DISABLED: return cfg->policy.reply_disabled;
+	case MQ_OUT_OVERQUOTA: return cfg->policy.reply_overquota;
+	case MQ_OUT_TOOLARGE: return cfg->policy.reply_toolarge;
+	case MQ_OUT_TEMPFAIL: return cfg->policy.reply_tempfail;
+	default: return cfg->policy.reply_success;
+	}
+}
+
+/* finish - the action text for the outcome, with on_error and dry_run applied. */
+static void
+finish(const struct mq_config *cfg, const char *user, struct mq_verdict *v)
+{
+	struct mq_reply_vars vars = { .user = user };
+	const struct mq_box_report *b = v->decisive < v->nboxes &&
+	    v->decisive < MQ_VERDICT_BOXES ? &v->boxes[v->decisive] : NULL;
+
+	if (b != NULL) {
+		vars.limit_bytes = b->state.limit_bytes;
+		vars.used_bytes = b->state.used_bytes;
+	}
+	mq_reply_expand(v->action, sizeof(v->action), reply_for(cfg, v->outcome), &vars);
+	if (v->outcome == MQ_OUT_TEMPFAIL && cfg->policy.on_error == MQ_ON_ERROR_PASS) {
+		v->on_error_pass = true;
+		mq_strlcpy(v->action, cfg->policy.reply_success, sizeof(v->action));
+	}
+	if (cfg->policy.dry_run && strcmp(v->action, cfg->policy.reply_success) != 0) {
+		v->dry_run = true;
+		mq_strlcpy(v->action, cfg->policy.reply_success, sizeof(v->action));
+	}
+}
+
+static const char *const via_name[] = {
+	[MQ_VIA_MAILBOX] = "mailbox",
+	[MQ_VIA_ALIAS] = "alias",
+	[MQ_VIA_CATCHALL] = "catchall",
+};
+
+static int
+decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict *v)
+{
+	const struct mq_config *cfg = rq->engine->cfg;
+	struct mq_lookup lookup = { .get = request_get, .ctx = rq };
+	struct mq_box_state states[MQ_MAX_MAILBOXES];
+	struct mq_resolution *res;
+	const char *user = "";
+	int r = 0;
+
+	memset(v, 0, offsetof(struct mq_verdict, boxes));
+	v->outcome = MQ_OUT_SUCCESS;
+	mq_strlcpy(v->how, "none", sizeof(v->how));
+	v->cached = rq->session == NULL;
+	if (req->stage == MQ_STAGE_OTHER) {
+		mq_strlcpy(v->reason, "protocol state not checked", sizeof(v->reason));
+		goto done;
+	}
+	if (req->recipient_len == 0) {
+		mq_strlcpy(v->reason, "no single recipient", sizeof(v->reason));
+		goto done;
+	}
+	memcpy(lookup.has_query, rq->engine->has_query, sizeof(lookup.has_query));
+
+	res = xmalloc(sizeof(*res));
+	r = mq_resolve(&lookup, req->recipient, req->recipient_len,
+	    cfg->policy.recipient_delimiter, res);
+	user = res->status == MQ_RES_INVALID ? "" : res->matched.full;
+	switch (r) {
+	case MQ_RES_MISS:
+		free(res);
+		return MQ_MISS;
+	case MQ_RES_TEMPFAIL:
+		v->outcome = MQ_OUT_TEMPFAIL;
+		snprintf(v->reason, sizeof(v->reason), "lookup failed: %.200s", rq->error);
+		break;
+	case MQ_RES_INVALID:
+		v->outcome = MQ_OUT_NOUSER;
+		mq_strlcpy(v->how, "invalid", sizeof(v->how));
+		mq_strlcpy(v->reason, "not a valid address", sizeof(v->reason));
+		break;
+	case MQ_RES_NOUSER:
+		v->outcome = res->domain_enabled ? MQ_OUT_NOUSER : MQ_OUT_DISABLED;
+		mq_strlcpy(v->how, "nouser", sizeof(v->how));
+		break;
+	case MQ_RES_NOTLOCAL:
+		mq_strlcpy(v->how, "notlocal", sizeof(v->how));
+		mq_strlcpy(v->reason, "domain not in the database", sizeof(v->reason));
+		break;
+	case MQ_RES_TOOBIG:
+		mq_strlcpy(v->how, "alias", sizeof(v->how));
+		mq_strlcpy(v->reason, "alias expansion past the bounds: not checked", sizeof(v->reason));
+		break;
+	case MQ_RES_FOUND:
+		mq_strlcpy(v->how, via_name[res->via], sizeof(v->how));
+		if (!res->domain_enabled) {
+			v->outcome = MQ_OUT_DISABLED;
+			mq_strlcpy(v->reason, "domain disabled", sizeof(v->reason));
+			break;
+		}
+		v->nboxes = res->nboxes;
+		for (size_t i = 0; i < res->nboxes; i++) {
+			struct mq_box_report tmp, *rep = i < MQ_VERDICT_BOXES ? &v->boxes[i] : &tmp;
+
+			memset(rep, 0, sizeof(*rep));
+			r = box_state(rq, &lookup, &res->boxes[i], rep);
+			if (r == MQ_MISS) {
+				mq_resolution_release(res);
+				free(res);
+				return MQ_MISS;
+			}
+			if (r != MQ_FOUND) {
+				v->outcome = MQ_OUT_TEMPFAIL;
+				v->decisive = i;
+				mq_strlcpy(v->reason, rq->error, sizeof(v->reason));
+				break;
+			}
+			states[i] = rep->state;
+		}
+		if (v->outcome == MQ_OUT_TEMPFAIL)
+			break;
+		v->outcome = mq_decide_boxes(states, res->nboxes, cfg->policy.alias_overquota,
+		    req->size, &rq->engine->grace, &v->decisive);
+		for (size_t i = 0; i < res->nboxes && i < MQ_VERDICT_BOXES; i++)
+			v->boxes[i].outcome = mq_decide_box(&states[i], req->size, &rq->engine->grace);
+		if (v->outcome == MQ_OUT_SUCCESS && res->nboxes == 0)
+			mq_strlcpy(v->reason, "no local mailbox: every destination is remote", sizeof(v->reason));
+		break;
+	}
+	mq_resolution_release(res);
+	finish(cfg, user, v);
+	free(res);
+	return 0;
+done:
+	v->decisive = 0;
+	finish(cfg, user, v);
+	return 0;
+}
+
+int
+mq_engine_decide_cached(struct mq_engine *e, const struct mq_check_request *req,
+    struct mq_verdict *verdict)
+{
+	struct request rq = { .engine = e, .now_us = mq_now_monotonic_us() };
+
+	return decide(&rq, req, verdict);
+}
+
+struct mq_session *
+mq_session_new(struct mq_engine *e)
+{
+	struct mq_session *s = xcalloc(1, sizeof(*s));
+
+	s->engine = e;
+	return s;
+}
+
+void
+mq_session_free(struct mq_session **sp)
+{
+	struct mq_session *s = *sp;
+
+	if (s == NULL)
+		return;
+	if (s->open)
+		mq_backend_close(&s->conn);
+	free(s);
+	*sp = NULL;
+}
+
+void
+mq_session_decide(struct mq_session *s, const struct mq_check_request *req,
+    struct mq_verdict *verdict)
+{
+	struct request rq = { .engine = s->engine, .session = s,
+	    .now_us = mq_now_monotonic_us() };
+
+	(void)decide(&rq, req, verdict);
+}
+
+struct each_user {
+	int (*fn)(void *, const char *);
+	void *ctx;
+};
+
+static int
+each_user_row(void *ctx, size_t ncols, const char *const *names,
+    const char *const *values)
+{
+	struct each_user *eu = ctx;
+
+	if (ncols == 0 || values[0] == NULL || values[0][0] == '\0')
+		return 0;
+	return eu->fn(eu->ctx, values[0]);
+}
+
+int
+mq_session_each_user(struct mq_session *s, int (*fn)(void *, const char *),
+    void *ctx, char *error, size_t errlen)
+{
+	struct mq_key key = { .address = "", .local = "", .domain = "" };
+	struct each_user eu = { .fn = fn, .ctx = ctx };
+
+	if (!s->engine->has_query[MQ_Q_USERS]) {
+		snprintf(error, errlen, "no users query configured");
+		return MQ_TEMPFAIL;
+	}
+	if (session_connect(s, error, errlen) < 0)
+		return MQ_TEMPFAIL;
+	return mq_backend_query(&s->conn, MQ_Q_USERS, &key, each_user_row, &eu,
+	    error, errlen);
+}
+
+static int
+first_row_only(void *ctx, size_t ncols, const char *const *names,
+    const char *const *values)
+{
+	return 1;
+}
+
+int
+mq_session_test(struct mq_session *s, char *error, size_t errlen)
+{
+	struct mq_key key = { .address = "postmaster@mailquota.invalid",
+	    .local = "postmaster", .domain = "mailquota.invalid" };
+
+	if (session_connect(s, error, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < MQ_Q_COUNT; i++) {
+		char why[256];
+
+		if (!s->engine->has_query[i])
+			continue;
+		if (mq_backend_query(&s->conn, (enum mq_query_kind)i, &key,
+		    first_row_only, NULL, why, sizeof(why)) == MQ_TEMPFAIL) {
+			snprintf(error, errlen, "%s", why);
+			return -1;
+		}
+	}
+	return 0;
+}

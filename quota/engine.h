@@ -77,6 +77,14 @@ struct mq_session *mq_session_new(struct mq_engine *engine);
 void mq_session_free(struct mq_session **session);
 void mq_session_decide(struct mq_session *session,
     const struct mq_check_request *req, struct mq_verdict *verdict);
+/*
+ * mq_session_each_user - call fn for every address the users query returns
+ * (report, sweep); fn returning non-zero stops early. MQ_FOUND, MQ_NOTFOUND
+ * (no rows) or MQ_TEMPFAIL with error set.
+ */
+int mq_session_each_user(struct mq_session *session,
+    int (*fn)(void *ctx, const char *address), void *ctx,
+    char *error, size_t errlen);
 /* mq_session_test - connect and run every configured query once (-t). */
 int mq_session_test(struct mq_session *session, char *error, size_t errlen);
 

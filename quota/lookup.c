@@ -1,3 +1,251 @@
-/* lookup - not written yet */
+/*
+ * lookup - typed, reference-counted records built from a backend's rows.
+ *
+ * Backends hand over text; this file alone knows the column contract and
+ * turns it into numbers and flags with strict parsers. A value that does
+ * not parse makes the lookup a temporary failure: a broken row must never
+ * become a reject.
+ */
 #include "autoconf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
 #include "lookup.h"
+#include "util.h"
+
+#define ALIAS_MAX_DEST 1024	/* destinations kept from one alias lookup */
+
+struct mq_record *
+mq_record_ref(const struct mq_record *rec)
+{
+	struct mq_record *r = (struct mq_record *)rec;
+
+	atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+	return r;
+}
+
+void
+mq_record_unref(const struct mq_record **recp)
+{
+	struct mq_record *rec = (struct mq_record *)*recp;
+
+	*recp = NULL;
+	if (rec == NULL || atomic_fetch_sub_explicit(&rec->refs, 1,
+	    memory_order_acq_rel) != 1)
+		return;
+	switch (rec->kind) {
+	case MQ_Q_USER:
+		free(rec->u.user.maildir);
+		break;
+	case MQ_Q_ALIAS:
+		for (size_t i = 0; i < rec->u.alias.ndest; i++)
+			free(rec->u.alias.dest[i]);
+		free(rec->u.alias.dest);
+		break;
+	case MQ_Q_ALIAS_DOMAIN:
+	case MQ_Q_USERS:
+		free(rec->u.text.value);
+		break;
+	default:
+		break;
+	}
+	free(rec);
+}
+
+int
+mq_parse_bool(const char *s, bool *value_r)
+{
+	static const char *const yes[] = { "1", "t", "true", "y", "yes", "on" };
+	static const char *const no[] = { "0", "f", "false", "n", "no", "off" };
+
+	for (size_t i = 0; i < MQ_NELEM(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*value_r = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*value_r = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Row collection state for one lookup. */
+struct collect {
+	struct mq_record *rec;
+	char *error;
+	size_t errlen;
+	bool failed;
+	size_t rows;
+};
+
+static int
+column(size_t ncols, const char *const *names, const char *name)
+{
+	for (size_t i = 0; i < ncols; i++)
+		if (names[i] != NULL && strcasecmp(names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+bad_value(struct collect *c, const char *col, const char *value)
+{
+	char clean[64];
+
+	mq_sanitize(clean, sizeof(clean), value, strlen(value));
+	snprintf(c->error, c->errlen, "%s query: column %s: not a number or flag: \"%s\"",
+	    mq_query_kind_name(c->rec->kind), col, clean);
+	c->failed = true;
+	return 1;
+}
+
+/* get_u64 - an optional numeric column: absent or NULL leaves *has_r false. */
+static int
+get_u64(struct collect *c, size_t ncols, const char *const *names,
+    const char *const *values, const char *col, bool *has_r, uint64_t *value_r)
+{
+	int i = column(ncols, names, col);
+	const char *v;
+	size_t len;
+
+	*has_r = false;
+	if (i < 0 || values[i] == NULL)
+		return 0;
+	v = values[i];
+	len = strlen(v);
+	/* Some drivers render integral NUMERIC/REAL columns as "1024.0". */
+	if (len > 2 && strcmp(v + len - 2, ".0") == 0)
+		len -= 2;
+	if (mq_parse_u64n(v, len, value_r) < 0)
+		return bad_value(c, col, v);
+	*has_r = true;
+	return 0;
+}
+
+static int
+get_flag(struct collect *c, size_t ncols, const char *const *names,
+    const char *const *values, bool *value_r)
+{
+	int i = column(ncols, names, "enabled");
+
+	*value_r = true;		/* no enabled column: enabled */
+	if (i < 0)
+		return 0;
+	if (values[i] == NULL) {
+		*value_r = false;	/* NULL AND ...: not known to be enabled */
+		return 0;
+	}
+	if (mq_parse_bool(values[i], value_r) < 0)
+		return bad_value(c, "enabled", values[i]);
+	return 0;
+}
+
+static void
+add_destinations(struct mq_record *rec, const char *list)
+{
+	const char *p = list;
+
+	while (*p != '\0' && rec->u.alias.ndest < ALIAS_MAX_DEST) {
+		size_t n;
+
+		p += strspn(p, ", \t\r\n");
+		n = strcspn(p, ", \t\r\n");
+		if (n == 0)
+			break;
+		rec->u.alias.dest = xreallocarray(rec->u.alias.dest,
+		    rec->u.alias.ndest + 1, sizeof(char *));
+		rec->u.alias.dest[rec->u.alias.ndest++] = xstrndup(p, n);
+		p += n;
+	}
+}
+
+static int
+collect_row(void *ctx, size_t ncols, const char *const *names,
+    const char *const *values)
+{
+	struct collect *c = ctx;
+	struct mq_record *rec = c->rec;
+	bool has;
+	uint64_t v;
+	int i;
+
+	c->rows++;
+	switch (rec->kind) {
+	case MQ_Q_USER:
+		if (get_u64(c, ncols, names, values, "quota", &has, &v))
+			return 1;
+		rec->u.user.has_quota_bytes = has;
+		rec->u.user.quota_bytes = has ? v : 0;
+		if (get_u64(c, ncols, names, values, "messages", &has, &v))
+			return 1;
+		rec->u.user.has_quota_messages = has;
+		rec->u.user.quota_messages = has ? v : 0;
+		if (get_flag(c, ncols, names, values, &rec->u.user.enabled))
+			return 1;
+		i = column(ncols, names, "maildir");
+		if (i >= 0 && values[i] != NULL && values[i][0] != '\0')
+			rec->u.user.maildir = xstrdup(values[i]);
+		return 1;	/* the first row decides */
+	case MQ_Q_ALIAS:
+		i = column(ncols, names, "destination");
+		if (i < 0)
+			i = 0;
+		if (ncols > 0 && values[i] != NULL)
+			add_destinations(rec, values[i]);
+		return rec->u.alias.ndest >= ALIAS_MAX_DEST;
+	case MQ_Q_DOMAIN:
+		if (get_flag(c, ncols, names, values, &rec->u.domain.enabled))
+			return 1;
+		return 1;
+	case MQ_Q_USAGE:
+		if (get_u64(c, ncols, names, values, "bytes", &has, &v))
+			return 1;
+		rec->u.usage.bytes = has ? v : 0;
+		if (get_u64(c, ncols, names, values, "messages", &has, &v))
+			return 1;
+		rec->u.usage.messages = has ? v : 0;
+		return 1;
+	case MQ_Q_ALIAS_DOMAIN:
+	case MQ_Q_USERS:
+		if (ncols > 0 && values[0] != NULL && values[0][0] != '\0') {
+			rec->u.text.value = xstrdup(values[0]);
+			return 1;
+		}
+		c->rows--;	/* a NULL target is no target */
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+int
+mq_lookup_backend(struct mq_backend_conn *conn, enum mq_query_kind kind,
+    const struct mq_key *key, const struct mq_record **rec_r,
+    char *error, size_t errlen)
+{
+	struct collect c = { .error = error, .errlen = errlen };
+	const struct mq_record *done;
+	int r;
+
+	*rec_r = NULL;
+	c.rec = xcalloc(1, sizeof(*c.rec));
+	atomic_init(&c.rec->refs, 1);
+	c.rec->kind = kind;
+	r = mq_backend_query(conn, kind, key, collect_row, &c, error, errlen);
+	done = c.rec;
+	if (c.failed)
+		r = MQ_TEMPFAIL;
+	else if (r == MQ_FOUND && c.rows == 0)
+		r = MQ_NOTFOUND;
+	if (r != MQ_FOUND) {
+		mq_record_unref(&done);
+		return r;
+	}
+	*rec_r = done;
+	return MQ_FOUND;
+}
