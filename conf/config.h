@@ -67,7 +67,7 @@ struct mq_config {
 	char *file;		/* the path it was read from */
 	struct mq_db_config db;
 	enum mq_schema schema;
-	char *queries[MQ_Q_COUNT];	/* NULL = not configured (usage, alias_domain) */
+	char *queries[MQ_Q_COUNT];	/* NULL = not configured (usage, alias_domain; any but user/domain when set to "") */
 
 	struct {
 		char *base;	/* absolute, no trailing slash */

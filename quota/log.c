@@ -59,7 +59,7 @@ mq_log_enabled(enum mq_log_level level)
 	return level >= min_level;
 }
 
-static void
+static void MQ_PRINTF(2, 0)
 vlog(enum mq_log_level level, const char *fmt, va_list ap)
 {
 	char line[2048];

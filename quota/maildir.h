@@ -79,7 +79,11 @@ int mq_maildir_usage(struct mq_usage_cache *cache,
 int mq_maildir_open(const char *base, const char *path, int *fd_r,
     char *error, size_t errlen);
 
-/* mq_maildir_recount - count every folder's cur/ and new/ below dirfd. */
+/*
+ * mq_maildir_recount - count every folder's cur/ and new/ below dirfd
+ * (folders named in ignore, as "Trash" or ".Trash", are skipped; symlinks
+ * are never followed): 0, or -1 with the reason in error.
+ */
 int mq_maildir_recount(int dirfd, char *const *ignore, size_t nignore,
     uint64_t *bytes_r, uint64_t *messages_r, char *error, size_t errlen);
 
