@@ -107,7 +107,9 @@ show_test_logs() {
 	fi
 	for l in "$1"/tests/integ/*.log; do
 		[ -f "$l" ] || continue
-		echo "--- $l: $(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$l" | tail -n 1)"
+		last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$l" | tail -n 1)
+		[ -n "$last" ] || last=$(tail -n 1 "$l")
+		echo "--- $l: $last"
 	done
 }
 
