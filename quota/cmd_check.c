@@ -80,7 +80,7 @@ mq_cmd_check(const struct mq_config *cfg, int argc, char **argv)
 	struct mq_verdict v;
 	int c;
 
-	optind = 0;
+	optind = 0;	/* glibc: re-initialise after main's getopt */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':

@@ -95,7 +95,7 @@ mq_cmd_get(const struct mq_config *cfg, int argc, char **argv)
 	char error[256], shown[MQ_ADDRESS_MAX + 8];
 	int c, r;
 
-	optind = 0;
+	optind = 0;	/* glibc: re-initialise after main's getopt */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':

@@ -327,7 +327,7 @@ mq_cmd_recalc(const struct mq_config *cfg, int argc, char **argv)
 	bool all = false;
 	int c, rc;
 
-	optind = 0;
+	optind = 0;	/* glibc: re-initialise after main's getopt */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':

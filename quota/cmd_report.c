@@ -115,7 +115,7 @@ mq_cmd_report(const struct mq_config *cfg, int argc, char **argv)
 	uint64_t top, start;
 	int c, r, rc = MQ_EXIT_OK;
 
-	optind = 0;
+	optind = 0;	/* glibc: re-initialise after main's getopt */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
