@@ -771,9 +771,9 @@ write_json(FILE *out, const struct mq_report *r)
 
 #define BAR_W 240
 #define BAR_H 14
-#define HIST_W 440
+#define HIST_W 490
 #define HIST_H 160
-#define HIST_BAR 32
+#define HIST_BAR 36
 
 static const char html_style[] =
 	"body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}"
@@ -781,7 +781,7 @@ static const char html_style[] =
 	"table{border-collapse:collapse}"
 	"th,td{padding:.25em .7em;text-align:right;border-bottom:1px solid #ddd}"
 	"th:first-child,td:first-child{text-align:left}"
-	"td.bar{text-align:left}"
+	"th.bar,td.bar{text-align:left}"
 	".meta{color:#666}"
 	"svg .track{fill:#e8e8e8}svg .fill{fill:#3a7bd5}"
 	"svg .warn{fill:#e0a030}svg .over{fill:#d33}"
@@ -899,7 +899,7 @@ write_html(FILE *out, const struct mq_report *r)
 
 	fputs("<h2>Domains</h2>\n<table id=\"domains\">\n<thead><tr>"
 	    "<th>Domain</th><th>Users</th><th>Quota</th><th>Used</th>"
-	    "<th>Use</th><th>Over</th><th>Usage</th></tr></thead>\n<tbody>\n",
+	    "<th>Use</th><th>Over</th><th class=\"bar\">Usage</th></tr></thead>\n<tbody>\n",
 	    out);
 	for (i = 0; i < r->ndomains; i++)
 		html_domain_row(out, &r->domains[i], raw, false);
