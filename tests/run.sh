@@ -24,10 +24,11 @@ MQ_REQUIRE_ALL=1
 export MQ_REQUIRE_ALL
 
 # postfix, mariadb-server and postgresql only provide the programs the tests
-# start as private instances in temporary directories.
+# start as private instances in temporary directories; chromium loads the
+# HTML report headless.
 PKGS="build-essential autoconf automake pkg-config libevent-dev libconfuse-dev
 libsqlite3-dev libmariadb-dev libpq-dev check sqlite3 netcat-openbsd postfix
-mariadb-server postgresql python3 clang libclang-rt-14-dev"
+mariadb-server postgresql chromium python3 clang libclang-rt-14-dev"
 
 SUMMARY=""
 FAILED=0
