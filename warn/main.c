@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,26 @@ struct warn {
 	struct mq_state *state;		/* NULL: hook mode without a usable state */
 	bool dry_run;
 };
+
+static bool log_on_stderr;	/* the logger writes to stderr already */
+
+/*
+ * report - a problem for the log and for stderr: cron mails a sweep's
+ * stderr, and Dovecot logs what a quota_warning script prints there.
+ */
+static void MQ_PRINTF(2, 3)
+report(enum mq_log_level level, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	mq_log(level, "%s", line);
+	if (!log_on_stderr)
+		fprintf(stderr, "mailquota-warn: %s\n", line);
+}
 
 static void
 usage(FILE *out)
@@ -145,26 +166,26 @@ load_templates(struct warn *w, unsigned extra)
 		r = -1;
 	}
 	if (r <= 0) {
-		mq_error("%s", error);
+		report(MQ_LOG_ERR, "%s", error);
 		return EX_CONFIG;
 	}
 	for (size_t i = 0; i < w->cfg->warn.nthresholds; i++) {
 		(void)template_for(w, w->cfg->warn.thresholds[i], error, sizeof(error), &err);
 		if (err < 0) {
-			mq_error("%s", error);
+			report(MQ_LOG_ERR, "%s", error);
 			return EX_CONFIG;
 		}
 	}
 	if (extra > 0 && extra < MQ_WARN_SLOTS) {
 		(void)template_for(w, extra, error, sizeof(error), &err);
 		if (err < 0) {
-			mq_error("%s", error);
+			report(MQ_LOG_ERR, "%s", error);
 			return EX_CONFIG;
 		}
 	}
 	(void)template_for(w, MQ_WARN_BELOW, error, sizeof(error), &err);
 	if (err < 0) {
-		mq_error("%s", error);
+		report(MQ_LOG_ERR, "%s", error);
 		return EX_CONFIG;
 	}
 	w->pol.below_notice = w->variant[MQ_WARN_BELOW] != NULL;
@@ -391,8 +412,8 @@ run_hook(struct warn *w, const char *percent_arg, const char *user)
 		return r;
 	r = lookup(w, user, &f, error, sizeof(error));
 	if (r != MQ_FOUND) {
-		mq_warn("not sent: user=%s threshold=%u: %s", shown(u, sizeof(u), user),
-		    thr, error);
+		report(MQ_LOG_WARNING, "not sent: user=%s threshold=%u: %s",
+		    shown(u, sizeof(u), user), thr, error);
 		return EX_TEMPFAIL;
 	}
 	if (w->cfg->warn.state[0] != '\0') {
@@ -416,7 +437,8 @@ run_hook(struct warn *w, const char *percent_arg, const char *user)
 		    "template, nothing sent", f.user, thr);
 		r = 0;
 	} else if ((r = hand_over(w, &f, &plan, now, error, sizeof(error))) < 0) {
-		mq_warn("not sent: user=%s threshold=%u: %s", f.user, thr, error);
+		report(MQ_LOG_WARNING, "not sent: user=%s threshold=%u: %s", f.user, thr,
+		    error);
 	}
 	if (w->state != NULL && mq_state_bloated(w->state) &&
 	    mq_state_compact(w->state, false, error, sizeof(error)) < 0)
@@ -460,11 +482,11 @@ run_sweep(struct warn *w)
 	else
 		r = mq_state_open(w->cfg->warn.state, 0, &w->state, error, sizeof(error));
 	if (r == MQ_STATE_BUSY) {
-		mq_warn("another sweep is running (%s)", error);
+		report(MQ_LOG_WARNING, "another sweep is running (%s)", error);
 		return EX_TEMPFAIL;
 	}
 	if (r != MQ_STATE_OK) {
-		mq_error("state: %s", error);
+		report(MQ_LOG_ERR, "state: %s", error);
 		return EX_TEMPFAIL;
 	}
 	if (mq_state_skipped(w->state) > 0)
@@ -473,7 +495,7 @@ run_sweep(struct warn *w)
 
 	r = mq_session_each_user(w->session, collect_user, &users, error, sizeof(error));
 	if (r == MQ_TEMPFAIL) {
-		mq_error("users query: %s", error);
+		report(MQ_LOG_ERR, "users query: %s", error);
 		mq_state_close(&w->state);
 		return EX_TEMPFAIL;
 	}
@@ -485,7 +507,8 @@ run_sweep(struct warn *w)
 
 		r = lookup(w, users.v[i], &f, error, sizeof(error));
 		if (r == MQ_TEMPFAIL) {
-			mq_warn("user=%s: %s", shown(u, sizeof(u), users.v[i]), error);
+			report(MQ_LOG_WARNING, "user=%s: %s", shown(u, sizeof(u), users.v[i]),
+			    error);
 			lookups_failed++;
 			mq_state_get(w->state, users.v[i], &marks);	/* keep its state */
 			continue;
@@ -501,13 +524,16 @@ run_sweep(struct warn *w)
 		}
 		mq_warn_plan(&w->pol, &marks, f.used, f.limit, now, &plan);
 		if (w->dry_run) {
-			if (plan.send != MQ_SEND_NONE &&
-			    send_mail(w, &f, plan.send, plan.threshold, error, sizeof(error)) < 0)
-				mq_warn("user=%s: %s", f.user, error);
+			if (plan.send == MQ_SEND_NONE)
+				continue;
+			if (send_mail(w, &f, plan.send, plan.threshold, error, sizeof(error)) < 0)
+				report(MQ_LOG_WARNING, "user=%s: %s", f.user, error);
+			else
+				sent++;
 			continue;
 		}
 		if (mq_state_put(w->state, f.user, &plan.now, false, error, sizeof(error)) < 0) {
-			mq_error("state: %s; stopping", error);
+			report(MQ_LOG_ERR, "state: %s; stopping", error);
 			stopped = true;
 			break;
 		}
@@ -518,15 +544,15 @@ run_sweep(struct warn *w)
 			    "was interrupted", f.user, kind_name(plan.send), plan.threshold);
 		r = hand_over(w, &f, &plan, now, error, sizeof(error));
 		if (r == -2) {
-			mq_error("%s; stopping", error);
+			report(MQ_LOG_ERR, "%s; stopping", error);
 			stopped = true;
 		} else if (r < 0) {
-			mq_warn("not sent: user=%s kind=%s threshold=%u: %s", f.user,
-			    kind_name(plan.send), plan.threshold, error);
+			report(MQ_LOG_WARNING, "not sent: user=%s kind=%s threshold=%u: %s",
+			    f.user, kind_name(plan.send), plan.threshold, error);
 			failed++;
 			if (++in_a_row >= MAX_FAILS_IN_A_ROW) {
-				mq_error("%u deliveries failed in a row: stopping the sweep",
-				    MAX_FAILS_IN_A_ROW);
+				report(MQ_LOG_ERR, "%u deliveries failed in a row: "
+				    "stopping the sweep", MAX_FAILS_IN_A_ROW);
 				stopped = true;
 			}
 		} else {
@@ -621,9 +647,9 @@ main(int argc, char **argv)
 		free(error);
 		return EX_CONFIG;
 	}
+	log_on_stderr = debug || dry_run || isatty(STDERR_FILENO);
 	mq_log_open("mailquota-warn", cfg->log.facility,
-	    debug ? MQ_LOG_DEBUG : (enum mq_log_level)cfg->log.level,
-	    debug || dry_run || isatty(STDERR_FILENO), true);
+	    debug ? MQ_LOG_DEBUG : (enum mq_log_level)cfg->log.level, log_on_stderr, true);
 
 	w.cfg = cfg;
 	w.dry_run = dry_run;
