@@ -475,6 +475,11 @@ run_sweep(struct warn *w)
 	bool complete = true, stopped = false;
 	int r;
 
+	if (w->cfg->warn.state[0] == '\0') {
+		report(MQ_LOG_ERR, "%s: warn.state is empty; --sweep needs a state file",
+		    w->cfg->file);
+		return EX_CONFIG;
+	}
 	if ((r = load_templates(w, 0)) != 0)
 		return r;
 	if (w->dry_run)
@@ -636,7 +641,8 @@ main(int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
-	if ((sweep && argc - i != 0) || (!sweep && argc - i != 2) || (dry_run && !sweep)) {
+	/* hook mode: more words after USER (some sites pass %d too) are ignored */
+	if ((sweep && argc - i != 0) || (!sweep && argc - i < 2) || (dry_run && !sweep)) {
 		usage(stderr);
 		return EX_USAGE;
 	}
