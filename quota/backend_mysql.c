@@ -1,2 +1,639 @@
+/*
+ * backend_mysql - the MariaDB/MySQL driver (libmariadb), behind backend.h.
+ *
+ * Each configured query is translated once per handle to '?' parameters and
+ * prepared once per connection (on first use) with mysql_stmt_prepare; the
+ * key is only ever bound as a parameter. Every result column is fetched as
+ * a string; a value longer than the column buffer is fetched again with
+ * mysql_stmt_fetch_column into a buffer of its real size.
+ *
+ * Connections are made lazily, on the first query, through backend_net's
+ * failover and circuit breaker, so a handle opens while the server is down
+ * and recovers by itself. Timeouts: MYSQL_OPT_CONNECT_TIMEOUT, and
+ * MYSQL_OPT_READ_TIMEOUT / MYSQL_OPT_WRITE_TIMEOUT = query_timeout, which
+ * cut a hung query on the client side (the connection is then closed and
+ * reopened on the next query); on MariaDB the session's
+ * max_statement_time stops the statement on the server at the same time.
+ * A connection lost under a query (server restart, idle connection
+ * dropped) is reopened and the query run once more before it is a
+ * TEMPFAIL.
+ *
+ * Threads: mysql_library_init runs once (pthread_once) before the first
+ * mysql_init. Each thread that queries calls mysql_thread_init once and
+ * mysql_thread_end when it exits (a pthread key destructor); libmariadb 3
+ * needs neither, libmysqlclient needs both, and both accept them.
+ */
 #include "autoconf.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+
 #include "backend.h"
+#include "backend_net.h"
+#include "log.h"
+#include "util.h"
+
+#define MY_COLBUF	256		/* first buffer per result column */
+#define MY_VALUE_MAX	(1u << 20)	/* a longer column value is an error */
+
+/* How a query run went wrong, which decides what happens to the connection. */
+enum my_fail {
+	MY_OK,
+	MY_SQL,		/* the server refused the statement: keep the connection */
+	MY_LOST,	/* connection-level failure: reconnect, retry once */
+	MY_TIMEOUT,	/* client-side timeout: drop the connection, no retry */
+	MY_SERVER_TIMEOUT, /* max_statement_time: the connection is fine */
+};
+
+struct mq_backend {
+	struct mq_net_hosts hosts;
+	char *name;
+	char *user;		/* NULL: the library's default */
+	char *password;		/* NULL: none */
+	unsigned connect_timeout;
+	unsigned query_timeout;
+	bool configured[MQ_Q_COUNT];
+	struct mq_sql sql[MQ_Q_COUNT];
+
+	MYSQL *my;		/* NULL: not connected */
+	size_t host;		/* index in hosts of the live connection */
+	MYSQL_STMT *stmt[MQ_Q_COUNT];	/* prepared on first use */
+};
+
+static pthread_once_t library_once = PTHREAD_ONCE_INIT;
+static int library_status;
+static pthread_key_t thread_key;
+static _Thread_local bool thread_ready;
+
+/* thread_done - pthread key destructor: the thread is exiting. */
+static void
+thread_done(void *arg)
+{
+	(void)arg;
+	mysql_thread_end();
+}
+
+/* library_init - once per process, before any other client call. */
+static void
+library_init(void)
+{
+	library_status = mysql_library_init(0, NULL, NULL);
+	if (library_status == 0 && pthread_key_create(&thread_key, thread_done) != 0)
+		library_status = -1;
+}
+
+/* thread_setup - mysql_thread_init once in each thread that uses the library. */
+static void
+thread_setup(void)
+{
+	if (thread_ready)
+		return;
+	mysql_thread_init();
+	pthread_setspecific(thread_key, &thread_ready);
+	thread_ready = true;
+}
+
+/* wipe - clear a secret before freeing it. */
+static void
+wipe(char *s)
+{
+	if (s == NULL)
+		return;
+#ifdef HAVE_EXPLICIT_BZERO
+	explicit_bzero(s, strlen(s));
+#else
+	{
+		volatile char *p = s;
+
+		while (*p != '\0')
+			*p++ = '\0';
+	}
+#endif
+	free(s);
+}
+
+/* set_error - "what: message (code)" from a client or server error. */
+static void
+set_error(char *error, size_t errlen, const char *what, unsigned code,
+    const char *text)
+{
+	char clean[256];
+
+	mq_net_message(clean, sizeof(clean), text);
+	snprintf(error, errlen, "%s: %s (%u)", what, clean, code);
+}
+
+static void
+my_disconnect(struct mq_backend *be)
+{
+	size_t i;
+
+	for (i = 0; i < MQ_Q_COUNT; i++) {
+		if (be->stmt[i] != NULL) {
+			mysql_stmt_close(be->stmt[i]);
+			be->stmt[i] = NULL;
+		}
+	}
+	if (be->my != NULL) {
+		mysql_close(be->my);
+		be->my = NULL;
+	}
+}
+
+/* set_server_timeout - ask MariaDB (or MySQL) to stop statements at query_timeout. */
+static void
+set_server_timeout(struct mq_backend *be, MYSQL *my)
+{
+	char sql[96];
+
+	/* Built from a configured integer only, never from a request. */
+	snprintf(sql, sizeof(sql), "SET SESSION max_statement_time = %u",
+	    be->query_timeout);
+	if (mysql_real_query(my, sql, strlen(sql)) == 0)
+		return;
+	snprintf(sql, sizeof(sql), "SET SESSION max_execution_time = %u",
+	    be->query_timeout * 1000u);
+	if (mysql_real_query(my, sql, strlen(sql)) != 0)
+		mq_debug("mysql: no server-side statement timeout: %s",
+		    mysql_error(my));
+}
+
+/* connect_host - one attempt on one host (mq_net_connect_fn). */
+static int
+connect_host(void *ctx, const struct mq_net_host *h, char *error, size_t errlen)
+{
+	struct mq_backend *be = ctx;
+	unsigned ct = be->connect_timeout, rt = be->query_timeout;
+	MYSQL *my;
+
+	my = mysql_init(NULL);
+	if (my == NULL) {
+		snprintf(error, errlen, "mysql_init: out of memory");
+		return -1;
+	}
+	mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
+	mysql_options(my, MYSQL_OPT_READ_TIMEOUT, &rt);
+	mysql_options(my, MYSQL_OPT_WRITE_TIMEOUT, &rt);
+	mysql_options(my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (h->socket != NULL) {
+		unsigned proto = MYSQL_PROTOCOL_SOCKET;
+
+		mysql_options(my, MYSQL_OPT_PROTOCOL, &proto);
+	}
+	/*
+	 * No CLIENT_MULTI_STATEMENTS: one statement per prepare, always. No
+	 * MYSQL_OPT_RECONNECT (off by default): we reconnect ourselves, so
+	 * prepared statements are never silently lost under us.
+	 */
+	if (mysql_real_connect(my, h->socket != NULL ? "localhost" : h->host,
+	    be->user, be->password, be->name, h->port, h->socket, 0) == NULL) {
+		set_error(error, errlen, "connect", mysql_errno(my), mysql_error(my));
+		mysql_close(my);
+		return -1;
+	}
+	set_server_timeout(be, my);
+	be->my = my;
+	return 0;
+}
+
+static int
+my_connect(struct mq_backend *be, char *error, size_t errlen)
+{
+	size_t i;
+
+	if (mq_net_connect(&be->hosts, "mysql", connect_host, be, &i,
+	    error, errlen) < 0)
+		return -1;
+	be->host = i;
+	mq_debug("mysql: connected to %s", be->hosts.v[i].spec);
+	return 0;
+}
+
+/*
+ * classify - what an error code means for the connection. Client-library
+ * errors (2000-2999, 5000-5999) are connection-level; a few server errors
+ * are too (killed, shutting down, statement handle gone).
+ */
+static enum my_fail
+classify(unsigned code, uint64_t started_us, unsigned timeout_s)
+{
+	if ((code >= CR_MIN_ERROR && code <= CR_MAX_ERROR) ||
+	    (code >= CER_MIN_ERROR && code <= CER_MAX_ERROR)) {
+		/* A read that took the whole timeout was cut by it. */
+		if (mq_now_monotonic_us() - started_us + 250000u >=
+		    (uint64_t)timeout_s * 1000000u)
+			return MY_TIMEOUT;
+		return MY_LOST;
+	}
+	switch (code) {
+	case ER_SERVER_SHUTDOWN:
+	case ER_CONNECTION_KILLED:
+	case ER_UNKNOWN_STMT_HANDLER:
+	case ER_NEED_REPREPARE:
+	case 4031:	/* MySQL 8: disconnected by the server (idle timeout) */
+		return MY_LOST;
+	case ER_STATEMENT_TIMEOUT:
+	case 3024:	/* MySQL: max_execution_time exceeded */
+		return MY_SERVER_TIMEOUT;
+	default:
+		return MY_SQL;
+	}
+}
+
+/* stmt_fail - record a statement error and classify it. */
+static enum my_fail
+stmt_fail(struct mq_backend *be, MYSQL_STMT *st, const char *what,
+    uint64_t started_us, char *error, size_t errlen)
+{
+	unsigned code = mysql_stmt_errno(st);
+	enum my_fail f;
+
+	if (code == 0) {
+		/* Some paths leave the error on the connection only. */
+		code = mysql_errno(be->my);
+		set_error(error, errlen, what, code, mysql_error(be->my));
+	} else
+		set_error(error, errlen, what, code, mysql_stmt_error(st));
+	f = classify(code, started_us, be->query_timeout);
+	if (f == MY_TIMEOUT || f == MY_SERVER_TIMEOUT)
+		snprintf(error, errlen, "query timed out after %u s",
+		    be->query_timeout);
+	return f;
+}
+
+/*
+ * charset_miss - the server could not compare a parameter with a column of
+ * another character set (an emoji against PostfixAdmin's latin1 columns).
+ * Such a key equals no row: not found. Only for keys with non-ASCII bytes;
+ * with a plain ASCII key the same error means the query itself is wrong.
+ */
+static bool
+charset_miss(unsigned code, const struct mq_sql *sql, const struct mq_key *key)
+{
+	size_t i;
+
+	if (code != ER_CANT_AGGREGATE_2COLLATIONS &&
+	    code != ER_CANT_AGGREGATE_3COLLATIONS &&
+	    code != ER_CANT_AGGREGATE_NCOLLATIONS &&
+	    code != ER_TRUNCATED_WRONG_VALUE_FOR_FIELD)
+		return false;
+	for (i = 0; i < sql->nparams; i++) {
+		const unsigned char *v = (const unsigned char *)
+		    mq_sql_param_value(sql->params[i], key);
+
+		for (; *v != '\0'; v++)
+			if (*v >= 0x80)
+				return true;
+	}
+	return false;
+}
+
+/* prepare - the statement for kind on the current connection. */
+static MYSQL_STMT *
+prepare(struct mq_backend *be, enum mq_query_kind kind, uint64_t started_us,
+    enum my_fail *fail, char *error, size_t errlen)
+{
+	const struct mq_sql *sql = &be->sql[kind];
+	MYSQL_STMT *st;
+
+	if (be->stmt[kind] != NULL)
+		return be->stmt[kind];
+	st = mysql_stmt_init(be->my);
+	if (st == NULL) {
+		set_error(error, errlen, "prepare", mysql_errno(be->my),
+		    mysql_error(be->my));
+		*fail = MY_LOST;
+		return NULL;
+	}
+	if (mysql_stmt_prepare(st, sql->text, strlen(sql->text)) != 0) {
+		*fail = stmt_fail(be, st, "prepare", started_us, error, errlen);
+		mysql_stmt_close(st);
+		return NULL;
+	}
+	if (mysql_stmt_param_count(st) != sql->nparams) {
+		snprintf(error, errlen, "prepare: the server counts %lu "
+		    "parameters, the query has %zu",
+		    mysql_stmt_param_count(st), sql->nparams);
+		mysql_stmt_close(st);
+		*fail = MY_SQL;
+		return NULL;
+	}
+	be->stmt[kind] = st;
+	return st;
+}
+
+/* Result buffers for one execution: one block per column. */
+struct my_cols {
+	size_t n;
+	MYSQL_BIND *bind;
+	const char **names;
+	const char **values;
+	char (*buf)[MY_COLBUF + 1];
+	unsigned long *len;
+	my_bool *null;
+	my_bool *err;
+	char **big;		/* per column, grown on truncation */
+	size_t *bigcap;
+};
+
+static void
+cols_free(struct my_cols *c)
+{
+	size_t i;
+
+	if (c->big != NULL)
+		for (i = 0; i < c->n; i++)
+			free(c->big[i]);
+	free(c->bind);
+	free(c->names);
+	free(c->values);
+	free(c->buf);
+	free(c->len);
+	free(c->null);
+	free(c->err);
+	free(c->big);
+	free(c->bigcap);
+}
+
+/*
+ * row_values - point values[] at each column of the fetched row, fetching
+ * again a column longer than its buffer. Returns 0, or -1 with error.
+ */
+static int
+row_values(MYSQL_STMT *st, struct my_cols *c, char *error, size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		MYSQL_BIND b;
+		unsigned long got = 0;
+		my_bool isnull = 0, err = 0;
+
+		if (c->null[i]) {
+			c->values[i] = NULL;
+			continue;
+		}
+		if (c->len[i] <= MY_COLBUF) {
+			c->buf[i][c->len[i]] = '\0';
+			c->values[i] = c->buf[i];
+			continue;
+		}
+		if (c->len[i] > MY_VALUE_MAX) {
+			snprintf(error, errlen, "column %s: value of %lu bytes "
+			    "is too long", c->names[i], c->len[i]);
+			return -1;
+		}
+		if (c->bigcap[i] < c->len[i] + 1) {
+			free(c->big[i]);
+			c->bigcap[i] = c->len[i] + 1;
+			c->big[i] = xmalloc(c->bigcap[i]);
+		}
+		memset(&b, 0, sizeof(b));
+		b.buffer_type = MYSQL_TYPE_STRING;
+		b.buffer = c->big[i];
+		b.buffer_length = c->bigcap[i];
+		b.length = &got;
+		b.is_null = &isnull;
+		b.error = &err;
+		if (mysql_stmt_fetch_column(st, &b, (unsigned)i, 0) != 0) {
+			set_error(error, errlen, "fetch", mysql_stmt_errno(st),
+			    mysql_stmt_error(st));
+			return -1;
+		}
+		if (got > c->bigcap[i] - 1)
+			got = c->bigcap[i] - 1;
+		c->big[i][got] = '\0';
+		c->values[i] = isnull ? NULL : c->big[i];
+	}
+	return 0;
+}
+
+/*
+ * run - prepare (once), bind, execute and fetch one query. *rows_r counts
+ * rows handed to fn, so the caller never retries after some were.
+ */
+static int
+run(struct mq_backend *be, enum mq_query_kind kind, const struct mq_key *key,
+    mq_row_fn *fn, void *ctx, size_t *rows_r, enum my_fail *fail,
+    char *error, size_t errlen)
+{
+	const struct mq_sql *sql = &be->sql[kind];
+	MYSQL_BIND params[MQ_SQL_MAX_PARAMS];
+	unsigned long plen[MQ_SQL_MAX_PARAMS];
+	uint64_t started = mq_now_monotonic_us();
+	struct my_cols c;
+	MYSQL_FIELD *fields;
+	MYSQL_RES *meta = NULL;
+	MYSQL_STMT *st;
+	int rc, result = MQ_TEMPFAIL;
+	size_t i;
+
+	*fail = MY_OK;
+	memset(&c, 0, sizeof(c));
+	st = prepare(be, kind, started, fail, error, errlen);
+	if (st == NULL)
+		return MQ_TEMPFAIL;
+
+	memset(params, 0, sizeof(params));
+	for (i = 0; i < sql->nparams; i++) {
+		const char *v = mq_sql_param_value(sql->params[i], key);
+
+		plen[i] = strlen(v);
+		params[i].buffer_type = MYSQL_TYPE_STRING;
+		params[i].buffer = (void *)(uintptr_t)v;
+		params[i].buffer_length = plen[i];
+		params[i].length = &plen[i];
+	}
+	if (sql->nparams > 0 && mysql_stmt_bind_param(st, params) != 0) {
+		*fail = stmt_fail(be, st, "bind", started, error, errlen);
+		goto out;
+	}
+	if (mysql_stmt_execute(st) != 0) {
+		if (charset_miss(mysql_stmt_errno(st), sql, key)) {
+			result = MQ_NOTFOUND;
+			goto out;
+		}
+		*fail = stmt_fail(be, st, "execute", started, error, errlen);
+		goto out;
+	}
+	meta = mysql_stmt_result_metadata(st);
+	if (meta == NULL) {
+		if (mysql_stmt_errno(st) != 0)
+			*fail = stmt_fail(be, st, "metadata", started, error, errlen);
+		else {
+			snprintf(error, errlen, "the query returns no rows "
+			    "(not a SELECT?)");
+			*fail = MY_SQL;
+		}
+		goto out;
+	}
+
+	c.n = mysql_num_fields(meta);
+	fields = mysql_fetch_fields(meta);
+	c.bind = xcalloc(c.n, sizeof(*c.bind));
+	c.names = xcalloc(c.n, sizeof(*c.names));
+	c.values = xcalloc(c.n, sizeof(*c.values));
+	c.buf = xcalloc(c.n, sizeof(*c.buf));
+	c.len = xcalloc(c.n, sizeof(*c.len));
+	c.null = xcalloc(c.n, sizeof(*c.null));
+	c.err = xcalloc(c.n, sizeof(*c.err));
+	c.big = xcalloc(c.n, sizeof(*c.big));
+	c.bigcap = xcalloc(c.n, sizeof(*c.bigcap));
+	for (i = 0; i < c.n; i++) {
+		c.names[i] = fields[i].name;
+		c.bind[i].buffer_type = MYSQL_TYPE_STRING;
+		c.bind[i].buffer = c.buf[i];
+		c.bind[i].buffer_length = MY_COLBUF;
+		c.bind[i].length = &c.len[i];
+		c.bind[i].is_null = &c.null[i];
+		c.bind[i].error = &c.err[i];
+	}
+	if (c.n > 0 && mysql_stmt_bind_result(st, c.bind) != 0) {
+		*fail = stmt_fail(be, st, "bind result", started, error, errlen);
+		goto out;
+	}
+
+	result = MQ_NOTFOUND;
+	while ((rc = mysql_stmt_fetch(st)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
+		if (row_values(st, &c, error, errlen) < 0) {
+			*fail = MY_SQL;
+			result = MQ_TEMPFAIL;
+			break;
+		}
+		(*rows_r)++;
+		result = MQ_FOUND;
+		if (fn(ctx, c.n, c.names, c.values) != 0)
+			break;
+	}
+	if (rc == 1) {
+		*fail = stmt_fail(be, st, "fetch", started, error, errlen);
+		result = MQ_TEMPFAIL;
+	}
+out:
+	/* Drops unread rows, so the statement can run again. */
+	if (*fail != MY_LOST && *fail != MY_TIMEOUT)
+		mysql_stmt_free_result(st);
+	if (*fail == MY_SQL || *fail == MY_SERVER_TIMEOUT) {
+		/* Prepare afresh next time: cheap, and clears any odd state. */
+		mysql_stmt_close(st);
+		be->stmt[kind] = NULL;
+	}
+	if (meta != NULL)
+		mysql_free_result(meta);
+	cols_free(&c);
+	return *fail == MY_OK ? result : MQ_TEMPFAIL;
+}
+
+static void
+my_close(struct mq_backend *be)
+{
+	size_t i;
+
+	if (be == NULL)
+		return;
+	thread_setup();		/* closing may happen in a thread that never queried */
+	my_disconnect(be);
+	for (i = 0; i < MQ_Q_COUNT; i++)
+		if (be->configured[i])
+			mq_sql_free(&be->sql[i]);
+	mq_net_hosts_free(&be->hosts);
+	free(be->name);
+	free(be->user);
+	wipe(be->password);
+	free(be);
+}
+
+static struct mq_backend *
+my_open(const struct mq_db_config *db, char *const queries[MQ_Q_COUNT],
+    char *error, size_t errlen)
+{
+	struct mq_backend *be;
+	size_t i;
+
+	pthread_once(&library_once, library_init);
+	if (library_status != 0) {
+		snprintf(error, errlen, "mysql_library_init failed");
+		return NULL;
+	}
+	thread_setup();
+	be = xcalloc(1, sizeof(*be));
+	if (mq_net_hosts_parse(db, "mysql", &be->hosts, error, errlen) < 0) {
+		free(be);
+		return NULL;
+	}
+	for (i = 0; i < MQ_Q_COUNT; i++) {
+		const char *why = "invalid template";
+
+		if (queries[i] == NULL || queries[i][0] == '\0')
+			continue;
+		if (mq_sql_translate(queries[i], MQ_SQL_QMARK, &be->sql[i],
+		    &why) < 0) {
+			snprintf(error, errlen, "queries.%s: %s",
+			    mq_query_kind_name((enum mq_query_kind)i), why);
+			my_close(be);
+			return NULL;
+		}
+		be->configured[i] = true;
+	}
+	be->name = xstrdup(db->name != NULL ? db->name : "");
+	be->user = db->user != NULL && db->user[0] != '\0' ?
+	    xstrdup(db->user) : NULL;
+	be->password = db->password != NULL && db->password[0] != '\0' ?
+	    xstrdup(db->password) : NULL;
+	be->connect_timeout = db->connect_timeout > 0 ?
+	    (unsigned)db->connect_timeout : 5;
+	be->query_timeout = db->query_timeout > 0 ?
+	    (unsigned)db->query_timeout : 5;
+	/* No connection yet: the first query makes one (see the top). */
+	return be;
+}
+
+static int
+my_query(struct mq_backend *be, enum mq_query_kind kind,
+    const struct mq_key *key, mq_row_fn *fn, void *ctx,
+    char *error, size_t errlen)
+{
+	enum my_fail fail;
+	size_t rows;
+	int attempt, r;
+
+	if ((unsigned)kind >= MQ_Q_COUNT || !be->configured[kind]) {
+		snprintf(error, errlen, "no %s query configured",
+		    (unsigned)kind < MQ_Q_COUNT ? mq_query_kind_name(kind) : "such");
+		return MQ_TEMPFAIL;
+	}
+	/* Bytes that are not UTF-8 cannot equal any utf8mb4 value. */
+	if (!mq_net_key_ok(&be->sql[kind], key))
+		return MQ_NOTFOUND;
+	thread_setup();
+	for (attempt = 0;; attempt++) {
+		if (be->my == NULL && my_connect(be, error, errlen) < 0)
+			return MQ_TEMPFAIL;
+		rows = 0;
+		r = run(be, kind, key, fn, ctx, &rows, &fail, error, errlen);
+		if (fail == MY_OK)
+			return r;
+		if (fail == MY_LOST || fail == MY_TIMEOUT) {
+			mq_debug("mysql: %s: dropping the connection: %s",
+			    be->hosts.v[be->host].spec, error);
+			my_disconnect(be);
+		}
+		if (fail != MY_LOST || attempt > 0 || rows > 0)
+			return MQ_TEMPFAIL;
+	}
+}
+
+const struct mq_backend_ops mq_backend_mysql = {
+	.name = "mysql",
+	.style = MQ_SQL_QMARK,
+	.open = my_open,
+	.query = my_query,
+	.close = my_close,
+};

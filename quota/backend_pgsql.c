@@ -1,2 +1,574 @@
+/*
+ * backend_pgsql - the PostgreSQL driver (libpq), behind backend.h.
+ *
+ * Each configured query is translated once per handle to $n parameters and
+ * prepared once per connection (on first use) as "mq_<kind>"; it runs with
+ * PQsendQueryPrepared, text parameters and text results. The key is only
+ * ever sent as a parameter.
+ *
+ * Connections are made lazily, on the first query, through backend_net's
+ * failover and circuit breaker, so a handle opens while the server is down
+ * and recovers by itself. Timeouts: connect_timeout in the connection
+ * parameters (libpq's minimum is 2 s); statement_timeout = query_timeout
+ * for the session, so the server stops a slow statement itself; and a
+ * client-side deadline of query_timeout for prepare + execute (poll() on
+ * the socket), which also covers a server or network that stops answering.
+ * At that deadline the connection is closed (reopened on the next query)
+ * and a cancel request is sent from a short-lived detached thread, because
+ * PQcancel blocks on its own connect and must not hold up the caller.
+ * A connection lost under a query is reopened and the query run once more
+ * before it is a TEMPFAIL.
+ *
+ * "unix:/path" names the socket directory, or the socket itself
+ * (/run/postgresql/.s.PGSQL.5432: the port is then taken from the name).
+ */
 #include "autoconf.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
 #include "backend.h"
+#include "backend_net.h"
+#include "log.h"
+#include "util.h"
+
+#define PG_MAX_CANCELS	4	/* cancel threads under way at once */
+
+enum pg_fail {
+	PG_OK,
+	PG_SQL,		/* the server refused the statement: keep the connection */
+	PG_LOST,	/* connection-level failure: reconnect, retry once */
+	PG_TIMEOUT,	/* client-side deadline: drop the connection, no retry */
+	PG_SERVER_TIMEOUT, /* statement_timeout: the connection is fine */
+};
+
+struct mq_backend {
+	struct mq_net_hosts hosts;
+	char *name;
+	char *user;
+	char *password;
+	unsigned connect_timeout;
+	unsigned query_timeout;
+	bool configured[MQ_Q_COUNT];
+	struct mq_sql sql[MQ_Q_COUNT];
+
+	PGconn *pg;		/* NULL: not connected */
+	size_t host;		/* index in hosts of the live connection */
+	bool prepared[MQ_Q_COUNT];
+};
+
+static const char *const stmt_name[MQ_Q_COUNT] = {
+	[MQ_Q_USER] = "mq_user",
+	[MQ_Q_ALIAS] = "mq_alias",
+	[MQ_Q_DOMAIN] = "mq_domain",
+	[MQ_Q_USERS] = "mq_users",
+	[MQ_Q_USAGE] = "mq_usage",
+	[MQ_Q_ALIAS_DOMAIN] = "mq_alias_domain",
+};
+
+static atomic_int cancels_running;
+
+/* wipe - clear a secret before freeing it. */
+static void
+wipe(char *s)
+{
+	if (s == NULL)
+		return;
+#ifdef HAVE_EXPLICIT_BZERO
+	explicit_bzero(s, strlen(s));
+#else
+	{
+		volatile char *p = s;
+
+		while (*p != '\0')
+			*p++ = '\0';
+	}
+#endif
+	free(s);
+}
+
+/* cancel_main - send one cancel request, then go away. */
+static void *
+cancel_main(void *arg)
+{
+	PGcancel *cancel = arg;
+	char buf[256];
+
+	PQcancel(cancel, buf, sizeof(buf));
+	PQfreeCancel(cancel);
+	atomic_fetch_sub(&cancels_running, 1);
+	return NULL;
+}
+
+/*
+ * cancel_async - ask the server to stop the running statement without
+ * waiting: PQcancel connects anew and could block for as long as the
+ * network does. At most PG_MAX_CANCELS at once; statement_timeout is the
+ * server-side backstop when one is skipped.
+ */
+static void
+cancel_async(PGconn *pg)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	PGcancel *cancel;
+
+	if (atomic_fetch_add(&cancels_running, 1) >= PG_MAX_CANCELS) {
+		atomic_fetch_sub(&cancels_running, 1);
+		return;
+	}
+	cancel = PQgetCancel(pg);
+	if (cancel == NULL) {
+		atomic_fetch_sub(&cancels_running, 1);
+		return;
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&tid, &attr, cancel_main, cancel) != 0) {
+		PQfreeCancel(cancel);
+		atomic_fetch_sub(&cancels_running, 1);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static void
+pg_disconnect(struct mq_backend *be)
+{
+	size_t i;
+
+	if (be->pg != NULL) {
+		PQfinish(be->pg);
+		be->pg = NULL;
+	}
+	for (i = 0; i < MQ_Q_COUNT; i++)
+		be->prepared[i] = false;
+}
+
+/* conn_error - "what: libpq's message" for the connection. */
+static void
+conn_error(PGconn *pg, const char *what, char *error, size_t errlen)
+{
+	char clean[256];
+
+	mq_net_message(clean, sizeof(clean), PQerrorMessage(pg));
+	snprintf(error, errlen, "%s: %s", what, clean[0] != '\0' ? clean :
+	    "connection failed");
+}
+
+/* connect_host - one attempt on one host (mq_net_connect_fn). */
+static int
+connect_host(void *ctx, const struct mq_net_host *h, char *error, size_t errlen)
+{
+	struct mq_backend *be = ctx;
+	const char *keys[12], *vals[12];
+	char port[16], ctimeout[16], options[64], *dir = NULL;
+	unsigned portnum = h->port;
+	size_t n = 0;
+	PGconn *pg;
+	int r;
+
+	if (h->socket != NULL) {
+		const char *slash = strrchr(h->socket, '/');
+
+		/* A socket file "DIR/.s.PGSQL.PORT" names its directory and port. */
+		if (strncmp(slash + 1, ".s.PGSQL.", 9) == 0) {
+			uint64_t v;
+
+			if (mq_parse_u64(slash + 10, &v) == 0 && v > 0 && v <= 65535)
+				portnum = (unsigned)v;
+			dir = xstrndup(h->socket, slash == h->socket ? 1 :
+			    (size_t)(slash - h->socket));
+		} else
+			dir = xstrdup(h->socket);
+	}
+	keys[n] = "host";
+	vals[n++] = dir != NULL ? dir : h->host;
+	if (portnum != 0) {
+		snprintf(port, sizeof(port), "%u", portnum);
+		keys[n] = "port";
+		vals[n++] = port;
+	}
+	keys[n] = "dbname";
+	vals[n++] = be->name;
+	if (be->user != NULL) {
+		keys[n] = "user";
+		vals[n++] = be->user;
+	}
+	if (be->password != NULL) {
+		keys[n] = "password";
+		vals[n++] = be->password;
+	}
+	snprintf(ctimeout, sizeof(ctimeout), "%u", be->connect_timeout);
+	keys[n] = "connect_timeout";
+	vals[n++] = ctimeout;
+	snprintf(options, sizeof(options), "-c statement_timeout=%u",
+	    be->query_timeout * 1000u);
+	keys[n] = "options";
+	vals[n++] = options;
+	keys[n] = "client_encoding";
+	vals[n++] = "UTF8";
+	keys[n] = "fallback_application_name";
+	vals[n++] = "mailquota";
+	keys[n] = NULL;
+	vals[n] = NULL;
+
+	/* expand_dbname = 0: a database name is never parsed as a conninfo. */
+	pg = PQconnectdbParams(keys, vals, 0);
+	free(dir);
+	if (pg == NULL) {
+		snprintf(error, errlen, "connect: out of memory");
+		return -1;
+	}
+	if (PQstatus(pg) != CONNECTION_OK) {
+		conn_error(pg, "connect", error, errlen);
+		PQfinish(pg);
+		return -1;
+	}
+	r = PQsetnonblocking(pg, 1);
+	if (r != 0) {
+		conn_error(pg, "connect", error, errlen);
+		PQfinish(pg);
+		return -1;
+	}
+	be->pg = pg;
+	return 0;
+}
+
+static int
+pg_connect(struct mq_backend *be, char *error, size_t errlen)
+{
+	size_t i;
+
+	if (mq_net_connect(&be->hosts, "pgsql", connect_host, be, &i,
+	    error, errlen) < 0)
+		return -1;
+	be->host = i;
+	mq_debug("pgsql: connected to %s", be->hosts.v[i].spec);
+	return 0;
+}
+
+/*
+ * wait_ready - flush what was sent and read until a whole result is in,
+ * or the deadline passes. 0 ready, PG_LOST or PG_TIMEOUT otherwise.
+ */
+static int
+wait_ready(struct mq_backend *be, uint64_t deadline_us, char *error,
+    size_t errlen)
+{
+	PGconn *pg = be->pg;
+	int fd = PQsocket(pg);
+
+	if (fd < 0) {
+		conn_error(pg, "socket", error, errlen);
+		return PG_LOST;
+	}
+	for (;;) {
+		struct pollfd p;
+		uint64_t now;
+		int fl, r, ms;
+
+		fl = PQflush(pg);
+		if (fl < 0) {
+			conn_error(pg, "send", error, errlen);
+			return PG_LOST;
+		}
+		if (fl == 0 && !PQisBusy(pg))
+			return 0;
+		now = mq_now_monotonic_us();
+		if (now >= deadline_us) {
+			snprintf(error, errlen, "query timed out after %u s",
+			    be->query_timeout);
+			return PG_TIMEOUT;
+		}
+		ms = (int)((deadline_us - now + 999) / 1000);
+		p.fd = fd;
+		p.events = POLLIN | (fl == 1 ? POLLOUT : 0);
+		p.revents = 0;
+		r = poll(&p, 1, ms);
+		if (r < 0 && errno != EINTR) {
+			snprintf(error, errlen, "poll: %s", strerror(errno));
+			return PG_LOST;
+		}
+		if (r > 0 && (p.revents & (POLLIN | POLLERR | POLLHUP)) != 0 &&
+		    !PQconsumeInput(pg)) {
+			conn_error(pg, "receive", error, errlen);
+			return PG_LOST;
+		}
+	}
+}
+
+/* classify - what a failed result means for the connection. */
+static enum pg_fail
+classify(PGconn *pg, const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	if (PQstatus(pg) == CONNECTION_BAD || state == NULL)
+		return PG_LOST;
+	if (strncmp(state, "08", 2) == 0 ||	/* connection exception */
+	    strcmp(state, "57P01") == 0 ||	/* admin_shutdown */
+	    strcmp(state, "57P02") == 0 ||	/* crash_shutdown */
+	    strcmp(state, "57P03") == 0 ||	/* cannot_connect_now */
+	    strcmp(state, "26000") == 0)	/* prepared statement gone */
+		return PG_LOST;
+	if (strcmp(state, "57014") == 0)	/* query_canceled: statement_timeout */
+		return PG_SERVER_TIMEOUT;
+	return PG_SQL;
+}
+
+/*
+ * collect - wait for and take every result of what was sent. Returns the
+ * one result that carries rows (or NULL for a command), or NULL with *fail.
+ */
+static PGresult *
+collect(struct mq_backend *be, uint64_t deadline_us, const char *what,
+    enum pg_fail *fail, char *error, size_t errlen)
+{
+	PGresult *keep = NULL, *res;
+	char clean[256];
+
+	for (;;) {
+		int w = wait_ready(be, deadline_us, error, errlen);
+
+		if (w != 0) {
+			*fail = (enum pg_fail)w;
+			PQclear(keep);
+			return NULL;
+		}
+		res = PQgetResult(be->pg);
+		if (res == NULL)
+			break;
+		switch (PQresultStatus(res)) {
+		case PGRES_TUPLES_OK:
+		case PGRES_COMMAND_OK:
+			if (keep == NULL && *fail == PG_OK) {
+				keep = res;
+				continue;
+			}
+			break;
+		case PGRES_FATAL_ERROR:
+			if (*fail == PG_OK) {
+				*fail = classify(be->pg, res);
+				mq_net_message(clean, sizeof(clean),
+				    PQresultErrorMessage(res));
+				if (*fail == PG_SERVER_TIMEOUT)
+					snprintf(error, errlen, "query timed out "
+					    "after %u s", be->query_timeout);
+				else
+					snprintf(error, errlen, "%s: %s", what,
+					    clean);
+			}
+			break;
+		default:
+			/* COPY and the like: never from a SELECT. */
+			if (*fail == PG_OK) {
+				snprintf(error, errlen, "%s: unexpected %s", what,
+				    PQresStatus(PQresultStatus(res)));
+				*fail = PG_LOST;
+			}
+			break;
+		}
+		PQclear(res);
+		if (*fail == PG_LOST && PQstatus(be->pg) == CONNECTION_BAD)
+			break;
+	}
+	if (*fail != PG_OK) {
+		PQclear(keep);
+		return NULL;
+	}
+	return keep;
+}
+
+/* prepare - the statement for kind on the current connection. */
+static int
+prepare(struct mq_backend *be, enum mq_query_kind kind, uint64_t deadline_us,
+    enum pg_fail *fail, char *error, size_t errlen)
+{
+	const struct mq_sql *sql = &be->sql[kind];
+	PGresult *res;
+
+	if (be->prepared[kind])
+		return 0;
+	if (!PQsendPrepare(be->pg, stmt_name[kind], sql->text,
+	    (int)sql->nparams, NULL)) {
+		conn_error(be->pg, "prepare", error, errlen);
+		*fail = PG_LOST;
+		return -1;
+	}
+	res = collect(be, deadline_us, "prepare", fail, error, errlen);
+	if (*fail != PG_OK)
+		return -1;
+	PQclear(res);
+	be->prepared[kind] = true;
+	return 0;
+}
+
+/* run - prepare (once), execute and hand over the rows of one query. */
+static int
+run(struct mq_backend *be, enum mq_query_kind kind, const struct mq_key *key,
+    mq_row_fn *fn, void *ctx, size_t *rows_r, enum pg_fail *fail,
+    char *error, size_t errlen)
+{
+	const struct mq_sql *sql = &be->sql[kind];
+	const char *values[MQ_SQL_MAX_PARAMS];
+	uint64_t deadline = mq_now_monotonic_us() +
+	    (uint64_t)be->query_timeout * 1000000u;
+	const char **names = NULL, **row = NULL;
+	PGresult *res;
+	int nrows, ncols, i, j, result;
+
+	*fail = PG_OK;
+	if (prepare(be, kind, deadline, fail, error, errlen) < 0)
+		goto failed;
+	for (i = 0; i < (int)sql->nparams; i++)
+		values[i] = mq_sql_param_value(sql->params[i], key);
+	if (!PQsendQueryPrepared(be->pg, stmt_name[kind], (int)sql->nparams,
+	    values, NULL, NULL, 0)) {
+		conn_error(be->pg, "execute", error, errlen);
+		*fail = PG_LOST;
+		goto failed;
+	}
+	res = collect(be, deadline, "execute", fail, error, errlen);
+	if (*fail != PG_OK)
+		goto failed;
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		PQclear(res);
+		snprintf(error, errlen, "the query returns no rows (not a SELECT?)");
+		*fail = PG_SQL;
+		goto failed;
+	}
+
+	nrows = PQntuples(res);
+	ncols = PQnfields(res);
+	result = nrows > 0 ? MQ_FOUND : MQ_NOTFOUND;
+	if (nrows > 0 && ncols > 0) {
+		names = xcalloc((size_t)ncols, sizeof(*names));
+		row = xcalloc((size_t)ncols, sizeof(*row));
+		for (j = 0; j < ncols; j++)
+			names[j] = PQfname(res, j);
+	}
+	for (i = 0; i < nrows; i++) {
+		for (j = 0; j < ncols; j++)
+			row[j] = PQgetisnull(res, i, j) ? NULL :
+			    PQgetvalue(res, i, j);
+		(*rows_r)++;
+		if (fn(ctx, (size_t)ncols, names, row) != 0)
+			break;
+	}
+	free(names);
+	free(row);
+	PQclear(res);
+	return result;
+
+failed:
+	if (*fail == PG_TIMEOUT) {
+		cancel_async(be->pg);
+		pg_disconnect(be);
+	} else if (*fail == PG_LOST)
+		pg_disconnect(be);
+	/* PG_SQL, PG_SERVER_TIMEOUT: the connection and statement stay good. */
+	return MQ_TEMPFAIL;
+}
+
+static void
+pg_close(struct mq_backend *be)
+{
+	size_t i;
+
+	if (be == NULL)
+		return;
+	pg_disconnect(be);
+	for (i = 0; i < MQ_Q_COUNT; i++)
+		if (be->configured[i])
+			mq_sql_free(&be->sql[i]);
+	mq_net_hosts_free(&be->hosts);
+	free(be->name);
+	free(be->user);
+	wipe(be->password);
+	free(be);
+}
+
+static struct mq_backend *
+pg_open(const struct mq_db_config *db, char *const queries[MQ_Q_COUNT],
+    char *error, size_t errlen)
+{
+	struct mq_backend *be;
+	size_t i;
+
+	be = xcalloc(1, sizeof(*be));
+	if (mq_net_hosts_parse(db, "pgsql", &be->hosts, error, errlen) < 0) {
+		free(be);
+		return NULL;
+	}
+	for (i = 0; i < MQ_Q_COUNT; i++) {
+		const char *why = "invalid template";
+
+		if (queries[i] == NULL || queries[i][0] == '\0')
+			continue;
+		if (mq_sql_translate(queries[i], MQ_SQL_DOLLAR, &be->sql[i],
+		    &why) < 0) {
+			snprintf(error, errlen, "queries.%s: %s",
+			    mq_query_kind_name((enum mq_query_kind)i), why);
+			pg_close(be);
+			return NULL;
+		}
+		be->configured[i] = true;
+	}
+	be->name = xstrdup(db->name != NULL ? db->name : "");
+	be->user = db->user != NULL && db->user[0] != '\0' ?
+	    xstrdup(db->user) : NULL;
+	be->password = db->password != NULL && db->password[0] != '\0' ?
+	    xstrdup(db->password) : NULL;
+	be->connect_timeout = db->connect_timeout > 0 ?
+	    (unsigned)db->connect_timeout : 5;
+	be->query_timeout = db->query_timeout > 0 ?
+	    (unsigned)db->query_timeout : 5;
+	/* No connection yet: the first query makes one (see the top). */
+	return be;
+}
+
+static int
+pg_query(struct mq_backend *be, enum mq_query_kind kind,
+    const struct mq_key *key, mq_row_fn *fn, void *ctx,
+    char *error, size_t errlen)
+{
+	enum pg_fail fail;
+	size_t rows;
+	int attempt, r;
+
+	if ((unsigned)kind >= MQ_Q_COUNT || !be->configured[kind]) {
+		snprintf(error, errlen, "no %s query configured",
+		    (unsigned)kind < MQ_Q_COUNT ? mq_query_kind_name(kind) : "such");
+		return MQ_TEMPFAIL;
+	}
+	/* Bytes that are not UTF-8 cannot equal any value; the server would refuse them. */
+	if (!mq_net_key_ok(&be->sql[kind], key))
+		return MQ_NOTFOUND;
+	for (attempt = 0;; attempt++) {
+		if (be->pg == NULL && pg_connect(be, error, errlen) < 0)
+			return MQ_TEMPFAIL;
+		rows = 0;
+		r = run(be, kind, key, fn, ctx, &rows, &fail, error, errlen);
+		if (fail == PG_OK)
+			return r;
+		if (fail != PG_LOST || attempt > 0 || rows > 0)
+			return MQ_TEMPFAIL;
+		mq_debug("pgsql: connection lost, retrying once: %s", error);
+	}
+}
+
+const struct mq_backend_ops mq_backend_pgsql = {
+	.name = "pgsql",
+	.style = MQ_SQL_DOLLAR,
+	.open = pg_open,
+	.query = pg_query,
+	.close = pg_close,
+};

@@ -1,0 +1,89 @@
+/*
+ * backend_net - what the MariaDB and PostgreSQL drivers share: the host
+ * list, failover across it, and a per-host circuit breaker.
+ *
+ * Hosts come from database.hosts: "name", "name:port", "[v6addr]:port",
+ * a bare IPv6 address, or "unix:/path" for a socket. A host without its own
+ * port uses database.port (0 = the driver's default).
+ *
+ * Circuit breaker: every connection of the process to one host shares one
+ * breaker. A failed connect opens it for a back-off delay (0.5 s, doubled
+ * after each failed retry up to 30 s); while it is open no connection to
+ * that host is tried and callers get "database unavailable (retrying in N s)"
+ * at once. When the delay is over one caller (the probe) tries; the others
+ * keep failing fast until the probe reports. A successful connect closes the
+ * breaker. So a dead server costs at most one connect timeout per back-off
+ * period, never one per request.
+ *
+ * Breakers live for the whole process (one per distinct configured host,
+ * a handful of bytes each); they are not freed on reload.
+ */
+#ifndef MQ_BACKEND_NET_H
+#define MQ_BACKEND_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+#include "sqltmpl.h"
+
+#define MQ_NET_BACKOFF_MIN_US	500000u		/* first back-off delay */
+#define MQ_NET_BACKOFF_MAX_US	30000000u	/* cap */
+
+struct mq_breaker;
+
+struct mq_net_host {
+	char *spec;		/* as configured, for messages */
+	char *host;		/* TCP name or address; NULL for a socket */
+	char *socket;		/* unix socket path; NULL for TCP */
+	unsigned port;		/* 0 = the driver's default */
+	struct mq_breaker *breaker;	/* shared by the whole process */
+};
+
+struct mq_net_hosts {
+	struct mq_net_host *v;
+	size_t n;
+};
+
+/*
+ * mq_net_hosts_parse - split db->hosts; driver ("mysql", "pgsql") keeps the
+ * breakers of different drivers apart. Returns 0, or -1 with *error set.
+ */
+int mq_net_hosts_parse(const struct mq_db_config *db, const char *driver,
+    struct mq_net_hosts *hosts, char *error, size_t errlen);
+void mq_net_hosts_free(struct mq_net_hosts *hosts);
+
+/*
+ * One connection attempt to one host: 0 when connected, -1 with a message
+ * (the server's or the library's own words) in error.
+ */
+typedef int mq_net_connect_fn(void *ctx, const struct mq_net_host *host,
+    char *error, size_t errlen);
+
+/*
+ * mq_net_connect - try the hosts in order, skipping those whose breaker is
+ * open. Returns 0 with the index of the host that answered in *index_r, or
+ * -1 with a message for the caller's TEMPFAIL.
+ */
+int mq_net_connect(struct mq_net_hosts *hosts, const char *driver,
+    mq_net_connect_fn *fn, void *ctx, size_t *index_r,
+    char *error, size_t errlen);
+
+/*
+ * mq_net_key_ok - false when a parameter of sql cannot match any row: a
+ * missing key part or bytes that are not UTF-8 (the connection's encoding).
+ * The caller answers MQ_NOTFOUND without asking the server.
+ */
+bool mq_net_key_ok(const struct mq_sql *sql, const struct mq_key *key);
+
+/* mq_net_utf8_valid - strict UTF-8 (no overlong forms, surrogates, > U+10FFFF). */
+bool mq_net_utf8_valid(const char *s);
+
+/*
+ * mq_net_message - copy a driver message for an error string or a log line:
+ * runs of blanks and line breaks become one space, other control and
+ * non-ASCII bytes '?', no trailing blank.
+ */
+void mq_net_message(char *dst, size_t size, const char *src);
+
+#endif
