@@ -509,6 +509,7 @@ class Dovecot:
             "service quota-warning {",
             "  executable = script %s" % " ".join(self.service_argv),
             "  user = %s" % user,
+            "  vsz_limit = 0",     # no address-space limit: lets sanitizer builds run
             "  unix_listener quota-warning {",
             "    user = %s" % user,
             "    mode = 0600",
