@@ -515,7 +515,11 @@ run_sweep(struct warn *w)
 			report(MQ_LOG_WARNING, "user=%s: %s", shown(u, sizeof(u), users.v[i]),
 			    error);
 			lookups_failed++;
-			mq_state_get(w->state, users.v[i], &marks);	/* keep its state */
+			/* keep its state: mark it seen under the engine's lower-case key */
+			for (char *c = users.v[i]; *c != '\0'; c++)
+				if (*c >= 'A' && *c <= 'Z')
+					*c = (char)(*c - 'A' + 'a');
+			mq_state_get(w->state, users.v[i], &marks);
 			continue;
 		}
 		if (r == MQ_NOTFOUND) {
