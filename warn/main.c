@@ -113,7 +113,7 @@ shown(char *buf, size_t size, const char *s)
 	return buf;
 }
 
-/* load_variant - the template for a slot: its own file if present, else the main one. */
+/* template_for - the template for a slot: its own file if present, else the main one. */
 static const struct mq_template *
 template_for(struct warn *w, unsigned slot, char *error, size_t errlen, int *err_r)
 {
@@ -420,7 +420,7 @@ run_hook(struct warn *w, const char *percent_arg, const char *user)
 		r = mq_state_open(w->cfg->warn.state, HOOK_LOCK_WAIT, &w->state,
 		    error, sizeof(error));
 		if (r != MQ_STATE_OK)
-			mq_warn("state not recorded: %s", error);
+			report(MQ_LOG_WARNING, "state not recorded: %s", error);
 	}
 	if (w->state != NULL)
 		mq_state_get(w->state, f.user, &marks);
@@ -429,16 +429,24 @@ run_hook(struct warn *w, const char *percent_arg, const char *user)
 	mq_warn_hook_plan(&w->pol, &marks, dir, thr, f.used, f.limit, now, &plan);
 	if (w->state != NULL &&
 	    mq_state_put(w->state, f.user, &plan.now, false, error, sizeof(error)) < 0) {
-		mq_warn("state not recorded: %s", error);
+		report(MQ_LOG_WARNING, "state not recorded: %s", error);
 		mq_state_close(&w->state);
 	}
 	if (plan.send == MQ_SEND_NONE) {
 		mq_info("user=%s is back under %u %%: re-armed; no back-under "
 		    "template, nothing sent", f.user, thr);
 		r = 0;
-	} else if ((r = hand_over(w, &f, &plan, now, error, sizeof(error))) < 0) {
-		report(MQ_LOG_WARNING, "not sent: user=%s threshold=%u: %s", f.user, thr,
-		    error);
+	} else {
+		r = hand_over(w, &f, &plan, now, error, sizeof(error));
+		if (r == -2) {
+			/* Dovecot does not ask twice: send it unrecorded */
+			report(MQ_LOG_WARNING, "state not recorded: %s", error);
+			mq_state_close(&w->state);
+			r = hand_over(w, &f, &plan, now, error, sizeof(error));
+		}
+		if (r < 0)
+			report(MQ_LOG_WARNING, "not sent: user=%s threshold=%u: %s", f.user,
+			    thr, error);
 	}
 	if (w->state != NULL && mq_state_bloated(w->state) &&
 	    mq_state_compact(w->state, false, error, sizeof(error)) < 0)
