@@ -65,13 +65,19 @@ ms_left(uint64_t deadline)
 	return (int)((deadline - now) / 1000 + 1);
 }
 
-/* wait_child - reap pid before deadline, else kill it. -1 on timeout. */
+/*
+ * wait_child - reap pid before deadline, else kill it. -1 on timeout.
+ * Polls with a growing sleep (1 ms, 2 ms, ... 50 ms): a sendmail that is
+ * done in a few milliseconds costs no more than that.
+ */
 static int
 wait_child(pid_t pid, uint64_t deadline, int *status)
 {
+	long nap = 1000 * 1000;
+
 	for (;;) {
 		pid_t r = waitpid(pid, status, WNOHANG);
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		struct timespec ts = { 0, nap };
 
 		if (r == pid)
 			return 0;
@@ -84,6 +90,8 @@ wait_child(pid_t pid, uint64_t deadline, int *status)
 			return -1;
 		}
 		nanosleep(&ts, NULL);
+		if (nap < 50 * 1000 * 1000)
+			nap *= 2;
 	}
 }
 

@@ -348,14 +348,19 @@ hand_over(struct warn *w, const struct figures *f, const struct mq_warn_plan *pl
 			return -2;
 		}
 	}
+	/*
+	 * The records after the hand-over need no fsync of their own: the
+	 * next "sending" (or closing the state) flushes them, and if a crash
+	 * loses one, its "sending" is on disk and only that mail goes again.
+	 */
 	if (send_mail(w, f, plan->send, plan->threshold, error, errlen) < 0) {
 		if (w->state != NULL &&
-		    mq_state_put(w->state, f->user, &plan->now, true, why, sizeof(why)) < 0)
+		    mq_state_put(w->state, f->user, &plan->now, false, why, sizeof(why)) < 0)
 			mq_error("state: %s", why);
 		return -1;
 	}
 	if (w->state != NULL &&
-	    mq_state_put(w->state, f->user, &plan->after, true, why, sizeof(why)) < 0) {
+	    mq_state_put(w->state, f->user, &plan->after, false, why, sizeof(why)) < 0) {
 		/* handed over, but the next run may repeat it */
 		mq_error("state: %s", why);
 	}

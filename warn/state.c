@@ -49,6 +49,7 @@ struct mq_state {
 	size_t live;		/* marks held */
 	size_t records;		/* record lines in the file */
 	size_t skipped;
+	bool dirty;		/* appended since the last fsync */
 };
 
 static const char *const mark_names[] = { "armed", "sending", "sent" };
@@ -477,6 +478,7 @@ mq_state_put(struct mq_state *st, const char *user,
 		mq_buf_free(&rec);
 		return -1;
 	}
+	st->dirty = st->fd >= 0 && !sync;
 	mq_buf_free(&rec);
 	st->records += nrec;
 	e = lookup(st, user, true);
@@ -564,6 +566,7 @@ mq_state_compact(struct mq_state *st, bool prune_unseen, char *error,
 	}
 	close(st->fd);
 	st->fd = nfd;
+	st->dirty = false;
 	st->records = records;
 	if (prune_unseen) {
 		/* drop the pruned users from memory too */
@@ -635,8 +638,11 @@ mq_state_close(struct mq_state **stp)
 		}
 	}
 	free(st->table);
-	if (st->fd >= 0)
+	if (st->fd >= 0) {
+		if (st->dirty)
+			(void)fsync(st->fd);
 		close(st->fd);
+	}
 	if (st->lockfd >= 0)
 		close(st->lockfd);	/* releases the flock */
 	free(st->path);

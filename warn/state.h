@@ -6,7 +6,9 @@
  * MARK armed, sending or sent; WHEN unix seconds). Reading replays the
  * records in order, the last one per user and slot wins, so the file is
  * both snapshot and journal. Changes are appended with O_APPEND and, when
- * asked, fsync'd: "sending" before a hand-over, "sent" after it. A torn or
+ * asked, fsync'd; whatever is not is fsync'd by the next synced append and
+ * at close. The sweep syncs "sending" before each hand-over; the "sent"
+ * after it rides on the next one. A torn or
  * unparsable line (a crash mid-write, a hand edit) is skipped. Compaction
  * writes the live marks to PATH.tmp, fsyncs it, renames it over PATH and
  * fsyncs the directory, so PATH is always either the old or the new file.
