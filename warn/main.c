@@ -46,6 +46,7 @@
 
 struct figures {
 	char user[MQ_ADDRESS_MAX + 1];	/* the mailbox address, lower case */
+	char shown[MQ_ADDRESS_MAX + 1];	/* the same, sanitised for log lines */
 	const char *domain;		/* into user */
 	char maildir[256];
 	uint64_t used, limit, messages;
@@ -224,6 +225,7 @@ lookup(struct warn *w, const char *user, struct figures *f, char *error,
 	}
 	memset(f, 0, sizeof(*f));
 	mq_strlcpy(f->user, b->address, sizeof(f->user));
+	mq_sanitize(f->shown, sizeof(f->shown), f->user, strlen(f->user));
 	f->domain = strchr(f->user, '@') != NULL ? strchr(f->user, '@') + 1 : "";
 	mq_strlcpy(f->maildir, b->maildir, sizeof(f->maildir));
 	f->used = b->state.used_bytes;
@@ -261,7 +263,9 @@ kind_name(enum mq_warn_send kind)
 
 /*
  * send_mail - compose the mail for kind/threshold and hand it over (or, in
- * a dry run, print it). 0 handed over, -1 with the reason.
+ * a dry run, print it). 0 handed over; -1 not handed over; -3 it cannot be
+ * composed at all (no template, an address that is not plain), which
+ * trying again will not change. The reason is in error.
  */
 static int
 send_mail(struct warn *w, const struct figures *f, enum mq_warn_send kind,
@@ -280,7 +284,7 @@ send_mail(struct warn *w, const struct figures *f, enum mq_warn_send kind,
 	    why, sizeof(why), &err);
 	if (t == NULL) {
 		snprintf(error, errlen, "%s", err < 0 ? why : "no template");
-		return -1;
+		return -3;
 	}
 	snprintf(percent, sizeof(percent), "%" PRIu64, mq_warn_percent(f->used, f->limit));
 	snprintf(thr, sizeof(thr), "%u", threshold);
@@ -309,11 +313,11 @@ send_mail(struct warn *w, const struct figures *f, enum mq_warn_send kind,
 		    .nvars = MQ_NELEM(vars) };
 
 		if (mq_compose(&mail, &msg, &len, error, errlen) < 0)
-			return -1;
+			return -3;
 	}
 	if (w->dry_run) {
 		printf("%s: would send the %s for %u %% (now %s %%, %s of %s)\n",
-		    f->user, kind == MQ_SEND_BELOW ? "back-under notice" :
+		    f->shown, kind == MQ_SEND_BELOW ? "back-under notice" :
 		    kind == MQ_SEND_RENOTIFY ? "reminder" : "warning", threshold,
 		    percent, used, limit);
 		free(msg);
@@ -323,7 +327,7 @@ send_mail(struct warn *w, const struct figures *f, enum mq_warn_send kind,
 	free(msg);
 	if (r == 0)
 		mq_info("sent: user=%s kind=%s threshold=%u percent=%s used=%" PRIu64
-		    " limit=%" PRIu64 " message_id=<%s>", f->user, kind_name(kind),
+		    " limit=%" PRIu64 " message_id=<%s>", f->shown, kind_name(kind),
 		    threshold, percent, f->used, f->limit, mid);
 	return r;
 }
@@ -331,7 +335,7 @@ send_mail(struct warn *w, const struct figures *f, enum mq_warn_send kind,
 /*
  * hand_over - record "sending", send, record "sent" (or put the marks back
  * when it failed). 0 handed over; -1 not (error set); -2 the state could
- * not be written (nothing sent).
+ * not be written (nothing sent); -3 the mail cannot be composed.
  */
 static int
 hand_over(struct warn *w, const struct figures *f, const struct mq_warn_plan *plan,
@@ -339,6 +343,7 @@ hand_over(struct warn *w, const struct figures *f, const struct mq_warn_plan *pl
 {
 	struct mq_warn_marks sending = plan->now;
 	char why[400];
+	int r;
 
 	if (w->state != NULL) {
 		sending.mark[plan->slot] = MQ_MARK_SENDING;
@@ -353,11 +358,11 @@ hand_over(struct warn *w, const struct figures *f, const struct mq_warn_plan *pl
 	 * next "sending" (or closing the state) flushes them, and if a crash
 	 * loses one, its "sending" is on disk and only that mail goes again.
 	 */
-	if (send_mail(w, f, plan->send, plan->threshold, error, errlen) < 0) {
+	if ((r = send_mail(w, f, plan->send, plan->threshold, error, errlen)) < 0) {
 		if (w->state != NULL &&
 		    mq_state_put(w->state, f->user, &plan->now, false, why, sizeof(why)) < 0)
 			mq_error("state: %s", why);
-		return -1;
+		return r;
 	}
 	if (w->state != NULL &&
 	    mq_state_put(w->state, f->user, &plan->after, false, why, sizeof(why)) < 0) {
@@ -439,7 +444,7 @@ run_hook(struct warn *w, const char *percent_arg, const char *user)
 	}
 	if (plan.send == MQ_SEND_NONE) {
 		mq_info("user=%s is back under %u %%: re-armed; no back-under "
-		    "template, nothing sent", f.user, thr);
+		    "template, nothing sent", f.shown, thr);
 		r = 0;
 	} else {
 		r = hand_over(w, &f, &plan, now, error, sizeof(error));
@@ -450,7 +455,7 @@ run_hook(struct warn *w, const char *percent_arg, const char *user)
 			r = hand_over(w, &f, &plan, now, error, sizeof(error));
 		}
 		if (r < 0)
-			report(MQ_LOG_WARNING, "not sent: user=%s threshold=%u: %s", f.user,
+			report(MQ_LOG_WARNING, "not sent: user=%s threshold=%u: %s", f.shown,
 			    thr, error);
 	}
 	if (w->state != NULL && mq_state_bloated(w->state) &&
@@ -483,7 +488,7 @@ run_sweep(struct warn *w)
 {
 	struct userlist users = { 0 };
 	char error[512], u[128];
-	size_t sent = 0, failed = 0, lookups_failed = 0, in_a_row = 0, i;
+	size_t sent = 0, failed = 0, unsendable = 0, lookups_failed = 0, in_a_row = 0, i;
 	uint64_t t0 = mq_now_monotonic_us();
 	bool complete = true, stopped = false;
 	int r;
@@ -541,7 +546,7 @@ run_sweep(struct warn *w)
 		}
 		mq_state_get(w->state, f.user, &marks);
 		if (!f.enabled) {
-			mq_debug("user=%s: disabled, not checked", f.user);
+			mq_debug("user=%s: disabled, not checked", f.shown);
 			continue;
 		}
 		mq_warn_plan(&w->pol, &marks, f.used, f.limit, now, &plan);
@@ -549,7 +554,7 @@ run_sweep(struct warn *w)
 			if (plan.send == MQ_SEND_NONE)
 				continue;
 			if (send_mail(w, &f, plan.send, plan.threshold, error, sizeof(error)) < 0)
-				report(MQ_LOG_WARNING, "user=%s: %s", f.user, error);
+				report(MQ_LOG_WARNING, "user=%s: %s", f.shown, error);
 			else
 				sent++;
 			continue;
@@ -563,14 +568,19 @@ run_sweep(struct warn *w)
 			continue;
 		if (marks.mark[plan.slot] == MQ_MARK_SENDING)
 			mq_notice("user=%s: sending again the %s for %u %% whose hand-over "
-			    "was interrupted", f.user, kind_name(plan.send), plan.threshold);
+			    "was interrupted", f.shown, kind_name(plan.send), plan.threshold);
 		r = hand_over(w, &f, &plan, now, error, sizeof(error));
 		if (r == -2) {
 			report(MQ_LOG_ERR, "%s; stopping", error);
 			stopped = true;
+		} else if (r == -3) {
+			/* the mailbox's data, not the transport: go on */
+			report(MQ_LOG_WARNING, "cannot send: user=%s kind=%s threshold=%u: %s",
+			    f.shown, kind_name(plan.send), plan.threshold, error);
+			unsendable++;
 		} else if (r < 0) {
 			report(MQ_LOG_WARNING, "not sent: user=%s kind=%s threshold=%u: %s",
-			    f.user, kind_name(plan.send), plan.threshold, error);
+			    f.shown, kind_name(plan.send), plan.threshold, error);
 			failed++;
 			if (++in_a_row >= MAX_FAILS_IN_A_ROW) {
 				report(MQ_LOG_ERR, "%u deliveries failed in a row: "
@@ -588,9 +598,9 @@ run_sweep(struct warn *w)
 		mq_warn("state: %s", error);
 	mq_state_close(&w->state);
 	mq_info("sweep%s: %zu mailboxes, %zu warnings %s, "
-	    "%zu not handed over, %zu lookups failed, %.1f s%s",
+	    "%zu not handed over, %zu cannot be sent, %zu lookups failed, %.1f s%s",
 	    w->dry_run ? " (dry run)" : "", users.n, sent,
-	    w->dry_run ? "due" : "sent", failed, lookups_failed,
+	    w->dry_run ? "due" : "sent", failed, unsendable, lookups_failed,
 	    (double)(mq_now_monotonic_us() - t0) / 1e6, complete ? "" : ", stopped early");
 	for (i = 0; i < users.n; i++)
 		free(users.v[i]);

@@ -317,8 +317,9 @@ def part_sweep_kill():
 def part_failing():
     root = W.tempdir()
     fx = W.Fixture(root)
-    fx.users([("erin@example.org", 1000)])
+    fx.users([("erin@example.org", 1000), ("j\u00fcrgen@example.org", 1000)])
     md = fx.maildir("erin@example.org", 1000, 900)
+    fx.maildir("j\u00fcrgen@example.org", 1000, 900)   # due, but not a plain address
     state = os.path.join(root, "warn.state")
     count = os.path.join(root, "count")
     fail75 = W.script(os.path.join(root, "sm75"), "cat > /dev/null\nexit 75")
@@ -360,6 +361,8 @@ def part_failing():
     rc, out, err = W.run_warn(conf_with(good), "--sweep")
     R.check("e) then the warning goes out", rc == 0 and os.path.exists(count) and
             open(count).read() == "erin@example.org\n", err)
+    R.check("e) a mailbox whose warning cannot be composed is reported, not retried as "
+            "a transport failure", "cannot send: user=j??rgen@example.org" in err, err)
     R.check("e) and is recorded", sent_marks() == ["80"], str(sent_marks()))
 
     # back under: with warning-below.txt beside the template, the notice goes once
