@@ -334,11 +334,17 @@ def part_failing():
             "template": tmpl, "state": state})
 
     def sent_marks():
+        """sent_marks - erin's thresholds marked sent, the records replayed in order."""
+        marks = {}
         try:
             with open(state) as f:
-                return re.findall(r"^erin@example\.org (\d+) sent", f.read(), re.M)
+                for line in f:
+                    p = line.split()
+                    if len(p) == 4 and p[0] == "erin@example.org":
+                        marks[p[1]] = p[2]
         except OSError:
-            return []
+            pass
+        return sorted((k for k, v in marks.items() if v == "sent"), key=lambda k: int(k))
 
     rc, out, err = W.run_warn(conf_with(fail75), "80", "erin@example.org")
     R.check("e) hook, sendmail exits 75: exit 75", rc == 75, err)
@@ -379,6 +385,25 @@ def part_failing():
     rc, out, err = W.run_warn(conf_with(good), "--sweep")
     R.check("e) the notice goes once", rc == 0 and open(count).read().count("erin") == 3, err)
     R.check("e) everything re-armed at 10 %", sent_marks() == [], str(sent_marks()))
+
+    # hook mode's downward forms, as Dovecot 2.3 (-100) and 2.4 (below) pass them
+    W.write(os.path.join(md, "maildirsize"), "1000S\n1000 2\n", 0o600)
+    rc, out, err = W.run_warn(conf_with(good), "+100", "erin@example.org")
+    R.check("e) hook +100", rc == 0 and sent_marks() == ["80", "95", "100"],
+            "%d %s %s" % (rc, sent_marks(), err))
+    W.write(os.path.join(md, "maildirsize"), "1000S\n800 1\n", 0o600)
+    for arg in ("-100", "below"):
+        before = open(count).read().count("erin")
+        rc, out, err = W.run_warn(conf_with(good), arg, "erin@example.org", "example.org")
+        with open(os.path.join(root, "last")) as f:
+            last = f.read()
+        R.check("e) hook %s: the back-under notice" % arg,
+                rc == 0 and open(count).read().count("erin") == before + 1 and
+                "room again" in last, "%d %s" % (rc, err))
+    R.check("e) hook -100 re-armed 100 and 95, not 80 (hysteresis)", sent_marks() == ["80"],
+            str(sent_marks()))
+    rc, out, err = W.run_warn(conf_with(good), "BELOW", "erin@example.org")
+    R.check("e) hook: a bad PERCENT is a usage error", rc == 64, str(rc))
 
 
 def main():
