@@ -3,14 +3,19 @@
 #
 #   1. installs the Debian packages it needs when some are missing
 #   2. build/       out-of-tree build, --with-check=yes, make check (unit tests,
-#                   the daemon over real sockets, end to end through Postfix)
+#                   then the programs against real Postfix, Dovecot, MariaDB
+#                   and PostgreSQL instances of their own)
 #   3. build-asan/  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   4. build-fuzz/  clang --enable-fuzzing, each libFuzzer target for
 #                   $FUZZ_SECONDS (60) seconds on its seed corpus
 #   5. make distcheck in build/
 #
-# MQ_REQUIRE_ALL=1 is set: a test that cannot find Postfix fails instead of
-# skipping. Exits non-zero when any step failed; a summary ends the output.
+# LeakSanitizer is on (ASAN_OPTIONS=detect_leaks=1) unless a probe shows it
+# cannot run on this machine (under ptrace, in some containers); then leak
+# checking alone is turned off and the output says so.
+#
+# MQ_REQUIRE_ALL=1 is set: a test that cannot find a component (Postfix, a
+# database server, ...) fails instead of skipping. Exits non-zero when any step failed; a summary ends the output.
 
 # shellcheck disable=SC2317 # functions are called through step()
 
@@ -23,12 +28,12 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 MQ_REQUIRE_ALL=1
 export MQ_REQUIRE_ALL
 
-# postfix, mariadb-server and postgresql only provide the programs the tests
-# start as private instances in temporary directories; chromium loads the
-# HTML report headless.
+# postfix, dovecot-core, mariadb-server and postgresql only provide the
+# programs the tests start as private instances in temporary directories;
+# chromium loads the HTML report headless.
 PKGS="build-essential autoconf automake pkg-config libevent-dev libconfuse-dev
 libsqlite3-dev libmariadb-dev libpq-dev check sqlite3 netcat-openbsd postfix
-mariadb-server postgresql chromium python3 clang libclang-rt-14-dev"
+dovecot-core mariadb-server postgresql chromium python3 clang libclang-rt-14-dev"
 
 SUMMARY=""
 FAILED=0
