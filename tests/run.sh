@@ -207,12 +207,22 @@ run_fuzz() {
 	mkdir -p "$work/corpus" "$work/artifacts"
 	[ -d "$seeds" ] || echo "no seed corpus at $seeds: starting empty"
 	[ -d "$seeds" ] || seeds=""
-	# new inputs go to the scratch corpus, the seeds stay untouched
+	# new inputs go to the scratch corpus, the seeds stay untouched; the
+	# full output is in $work/fuzz.log
 	# shellcheck disable=SC2086
 	ASAN_OPTIONS="detect_leaks=$LEAKS" "$TOP/build-fuzz/tests/fuzz/fuzz_$t" \
 		-max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$work/artifacts/" \
-		"$work/corpus" $seeds
+		"$work/corpus" $seeds >"$work/fuzz.log" 2>&1
+	rc=$?
+	if [ "$rc" -ne 0 ]; then
+		tail -n 80 "$work/fuzz.log"
+		ls -l "$work/artifacts"
+	else
+		grep -E '^(INFO: seed corpus|Done |stat::(number_of_executed_units|new_units_added|peak_rss_mb))' \
+			"$work/fuzz.log"
+	fi
+	return "$rc"
 }
 
 START=$(date +%s)
