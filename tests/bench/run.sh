@@ -4,7 +4,8 @@
 #
 # It generates the fixture (genfixture.py), starts on free loopback ports:
 #   ref      mq-refserver: answers DUNNO to everything, the loopback limit
-#   policyd  mailquota-policyd -f with a SQLite configuration (cache on)
+#   policyd  mailquota-policyd -f with a SQLite configuration (cache on), or
+#            PostgreSQL / MariaDB (--driver) on a private server
 #   nocache  the same daemon with policy.cache_ttl = 0
 #   dovecot  a private Dovecot with the quota-status service (dovecot.sh)
 # and then runs mq-loadgen against each in turn (ref policyd nocache dovecot,
@@ -34,6 +35,9 @@ usage: run.sh [options]
   --duration S        seconds per measured run (default 5)
   --conns "A B .."    connection counts (default "10 50 200")
   --servers "..."     any of: ref policyd nocache dovecot (default all four)
+  --driver D          the daemon's database: sqlite (default), pgsql or mysql;
+                      pgsql and mysql start a private server on a UNIX socket
+                      and load the fixture's dump.sql into it
   --size BYTES        the size attribute sent (default 1024)
   --idle N            connections for the memory measurement (default 1000)
   --callgrind N       also count instructions per request over N requests
@@ -50,7 +54,7 @@ srcdir=$(cd "$here/../.." && pwd)
 builddir=${MQ_BUILDDIR:-$srcdir}
 build=yes users=10000 load_users=0 fixture="" reps=3 duration=5 conns="10 50 200"
 servers="ref policyd nocache dovecot" size=1024 idle=1000 callgrind=0
-smoke=no keep=no out=""
+smoke=no keep=no out="" driver=sqlite
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -63,6 +67,7 @@ while [ $# -gt 0 ]; do
 	--duration) duration=$2; shift ;;
 	--conns) conns=$2; shift ;;
 	--servers) servers=$2; shift ;;
+	--driver) driver=$2; shift ;;
 	--size) size=$2; shift ;;
 	--idle) idle=$2; shift ;;
 	--callgrind) callgrind=$2; shift ;;
@@ -105,6 +110,7 @@ work=$(mktemp -d /tmp/mqbench.XXXXXX)
 chmod 755 "$work"
 pids=""
 dovecot_dir=""
+db_pid="" db_sig=-TERM
 cleanup() {
 	set +e
 	for p in $pids; do
@@ -119,6 +125,17 @@ cleanup() {
 		kill -9 "$p" 2>/dev/null
 	done
 	[ -n "$dovecot_dir" ] && sh "$here/dovecot.sh" stop "$dovecot_dir"
+	# The database server last, once its clients are gone: SIGINT is
+	# PostgreSQL's fast shutdown, SIGTERM MariaDB's normal one.
+	if [ -n "$db_pid" ]; then
+		kill "$db_sig" "$db_pid" 2>/dev/null
+		i=0
+		while kill -0 "$db_pid" 2>/dev/null && [ $i -lt 100 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill -9 "$db_pid" 2>/dev/null
+	fi
 	if [ "$keep" = yes ]; then
 		say "work directory kept: $work"
 	else
@@ -164,13 +181,13 @@ sys.exit(1)
 EOF
 }
 
-# cpu_us PID - CPU time in microseconds used so far by PID and every
-# process below it (Dovecot's master, auth and quota-status processes),
-# reaped children included.
+# cpu_us PID... - CPU time in microseconds used so far by each PID and every
+# process below it (Dovecot's master, auth and quota-status processes; a
+# database server's backends), reaped children included.
 cpu_us() {
-	python3 - "$1" <<'EOF'
+	python3 - "$@" <<'EOF'
 import os, sys
-root, procs = int(sys.argv[1]), {}
+roots, procs = [int(p) for p in sys.argv[1:]], {}
 for d in os.listdir("/proc"):
     if not d.isdigit():
         continue
@@ -181,7 +198,7 @@ for d in os.listdir("/proc"):
         continue
     f = st[st.rindex(")") + 2:].split()
     procs[int(d)] = (int(f[1]), sum(int(x) for x in f[11:15]))
-tree, todo = set(), [root]
+tree, todo = set(), list(roots)
 while todo:
     p = todo.pop()
     tree.add(p)
@@ -209,6 +226,60 @@ fixture=$(cd "$fixture" && pwd)
 rcpts=$fixture/recipients.txt
 nrcpts=$(wc -l <"$rcpts")
 
+# --- the daemon's database ------------------------------------------------
+db_conf="    driver = \"sqlite\"
+    path = \"$fixture/mail.db\""
+case $driver in
+sqlite) ;;
+pgsql)
+	pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+	[ -x "$pgbin/initdb" ] || die "--driver pgsql needs the postgresql package"
+	[ "$(id -u)" = 0 ] || die "--driver pgsql runs PostgreSQL as the postgres user: run as root"
+	mkdir -p "$work/pg"
+	chown postgres "$work/pg"
+	say "starting PostgreSQL and loading the fixture"
+	su postgres -s /bin/sh -c "'$pgbin/initdb' -D '$work/pg/data' -A trust -U postgres \
+	    >'$work/pg/initdb.log' 2>&1 && '$pgbin/pg_ctl' -D '$work/pg/data' -w \
+	    -o \"-k '$work/pg' -c listen_addresses=''\" -l '$work/pg/log' start \
+	    >/dev/null" || die "PostgreSQL did not start; see $work/pg"
+	db_pid=$(head -n 1 "$work/pg/data/postmaster.pid") db_sig=-INT
+	"$pgbin/createdb" -h "$work/pg" -U postgres mailserver &&
+	    "$pgbin/psql" -q -h "$work/pg" -U postgres -d mailserver -v ON_ERROR_STOP=1 \
+	    -f "$fixture/dump.sql" >/dev/null || die "loading dump.sql into PostgreSQL failed"
+	db_conf="    driver = \"pgsql\"
+    hosts = {\"unix:$work/pg\"}
+    name = \"mailserver\"
+    user = \"postgres\""
+	;;
+mysql)
+	command -v mariadbd >/dev/null || die "--driver mysql needs mariadb-server"
+	[ "$(id -u)" = 0 ] || die "--driver mysql: run as root"
+	mkdir -p "$work/my"
+	say "starting MariaDB and loading the fixture"
+	mariadb-install-db --datadir="$work/my/data" --auth-root-authentication-method=normal \
+	    --skip-test-db --user=root >"$work/my/install.log" 2>&1 ||
+	    die "mariadb-install-db failed; see $work/my/install.log"
+	mariadbd --no-defaults --datadir="$work/my/data" --socket="$work/my/sock" \
+	    --skip-networking --user=root --pid-file="$work/my/pid" \
+	    --log-error="$work/my/err" >/dev/null 2>&1 &
+	db_pid=$!
+	i=0
+	while [ ! -S "$work/my/sock" ] && kill -0 "$db_pid" 2>/dev/null && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -S "$work/my/sock" ] || die "MariaDB did not start; see $work/my/err"
+	mariadb -S "$work/my/sock" -uroot -e "CREATE DATABASE mailserver" &&
+	    mariadb -S "$work/my/sock" -uroot mailserver <"$fixture/dump.sql" ||
+	    die "loading dump.sql into MariaDB failed"
+	db_conf="    driver = \"mysql\"
+    hosts = {\"unix:$work/my/sock\"}
+    name = \"mailserver\"
+    user = \"root\""
+	;;
+*) die "--driver takes sqlite, pgsql or mysql" ;;
+esac
+
 # --- servers --------------------------------------------------------------
 set -- $(free_ports 5)
 port_ref=$1 port_policyd=$2 port_nocache=$3 port_dovecot=$4 port_cg=$5
@@ -232,8 +303,7 @@ policyd_conf() {
 	cat <<EOF
 # mailquota-policyd for the benchmark (tests/bench/run.sh)
 database {
-    driver = "sqlite"
-    path = "$fixture/mail.db"
+$db_conf
 }
 schema = "default"
 maildir {
@@ -300,7 +370,7 @@ for s in $servers; do
 done
 servers=$started
 [ -n "$servers" ] || die "no server to measure"
-say "measuring:$servers; fixture $fixture ($nrcpts recipients)"
+say "measuring:$servers; the daemon on $driver; fixture $fixture ($nrcpts recipients)"
 
 port_of() { eval "echo \$port_$1"; }
 
@@ -317,13 +387,14 @@ load() {
 	shift 2
 	outf=$work/run-$name-$tag.txt
 	eval "spid=\$pid_$name"
-	c0=$(cpu_us "$spid")
+	case $name in policyd|nocache) spid="$spid $db_pid" ;; esac
+	c0=$(cpu_us $spid)
 	if ! "$loadgen" -r "$rcpts" -s "$size" "$@" "inet:127.0.0.1:$(port_of "$name")" \
 	    >"$outf" 2>&1; then
 		cat "$outf" >&2
 		die "mq-loadgen failed against $name ($tag)"
 	fi
-	c1=$(cpu_us "$spid")
+	c1=$(cpu_us $spid)
 	line=$(sed -n 's/^RESULT //p' "$outf")
 	total=$(echo "$line" | tr ' ' '\n' | sed -n 's/^total=//p')
 	line="$line server_cpu_us=$(awk "BEGIN { printf \"%.2f\", ($c1 - $c0) / $total }")"
@@ -442,10 +513,11 @@ fi
 
 # --- tables ---------------------------------------------------------------
 python3 - "$results" "$smoke" "$mem_line" "$cg_line" "$callgrind" "$rss_start" \
-    "$skipped" "$idle" <<'EOF' | tee "$work/tables.md"
+    "$skipped" "$idle" "$driver" "$users" <<'EOF' | tee "$work/tables.md"
 import os, statistics, sys
 
-results, smoke, mem, cg, cg_n, rss_start, skipped, idle = sys.argv[1:9]
+results, smoke, mem, cg, cg_n, rss_start, skipped, idle, driver, users = sys.argv[1:11]
+print("%s users; mailquota-policyd on %s\n" % ("{:,}".format(int(users)), driver))
 runs = {}
 for line in open(results):
     name, tag, kv = line.rstrip("\n").split("\t")
@@ -512,7 +584,7 @@ for k in keys:
     est = {}
     for s in names:
         sc, lc = med(s, k, "server_cpu_us"), med(s, k, "loadgen_cpu_us")
-        if sc is not None and lc is not None and sc + lc > 0:
+        if sc and lc:	# a run too short for the clock's ticks measures 0
             est[s] = ncpu * 1e6 / (sc + lc)
     print("| %s | %s | %s | %s | %s |" % (
         k[1:], " | ".join(fmt(est.get(s)) for s in names),
