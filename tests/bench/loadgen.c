@@ -23,7 +23,6 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -38,13 +37,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "util.h"
 
-#define EX_USAGE_ 64
 #define REQ_MAX 4096		/* one request, recipient included */
 #define RCPT_MAX 320		/* longest recipient address accepted */
 #define REPLY_MAX 1024		/* "action=" + a reply of at most 500 bytes */
@@ -315,7 +313,7 @@ set_want_out(struct conn *c, bool on)
 	c->want_out = on;
 }
 
-/* flush_out - write what is left of the request; false on a broken socket. */
+/* flush_out - write what is left of the request, or wait for EPOLLOUT. */
 static void
 flush_out(struct conn *c)
 {
@@ -630,7 +628,7 @@ parse_seconds(const char *s, const char *opt)
 	v = strtod(s, &end);
 	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 1e6) {
 		fprintf(stderr, "mq-loadgen: %s wants seconds, not \"%s\"\n", opt, s);
-		exit(EX_USAGE_);
+		exit(EX_USAGE);
 	}
 	return v;
 }
@@ -642,7 +640,7 @@ parse_count(const char *s, const char *opt)
 
 	if (mq_parse_u64(s, &v) == -1) {
 		fprintf(stderr, "mq-loadgen: %s wants a number, not \"%s\"\n", opt, s);
-		exit(EX_USAGE_);
+		exit(EX_USAGE);
 	}
 	return v;
 }
@@ -666,7 +664,7 @@ usage(void)
 	    "  -I  extra connections that send one request and then stay idle\n"
 	    "  -H  keep every connection open this long after the run\n"
 	    "  -t  give up when no reply comes for this long (default 30)\n");
-	exit(EX_USAGE_);
+	exit(EX_USAGE);
 }
 
 static void

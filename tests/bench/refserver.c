@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -254,7 +255,7 @@ static void MQ_NORETURN
 usage(void)
 {
 	fprintf(stderr, "usage: mq-refserver [-a action] inet:HOST:PORT | unix:PATH\n");
-	exit(64);
+	exit(EX_USAGE);
 }
 
 int
