@@ -1,2 +1,432 @@
+/*
+ * mailquota-policyd - the Postfix policy daemon: options, start-up order,
+ * signals, privileges. The work is in server.c (connections), workers.c
+ * (the thread pool) and the quota engine.
+ *
+ * Start-up order, and why:
+ *   1. read the configuration (exit 78 with the loader's message);
+ *   2. bind every policy.listen address (may need root: low ports, socket
+ *      directories);
+ *   3. drop to policy.user (before any database connection is made; not
+ *      with -s, where spawn(8) has chosen the user already);
+ *   4. without -f, become a daemon (fork, setsid, chdir /, stdio to
+ *      /dev/null), before any thread exists;
+ *   5. create the event base (threads enabled), the engine, the workers.
+ *
+ * Signals are libevent signal events, handled on the loop thread:
+ * SIGHUP reloads, SIGTERM/SIGINT stop (a second one forces), SIGUSR1 logs
+ * counters.
+ */
 #include "autoconf.h"
-int main(void) { return 1; }
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "config.h"
+#include "engine.h"
+#include "log.h"
+#include "util.h"
+#include "server.h"
+#include "workers.h"
+
+#define PROG "mailquota-policyd"
+
+struct main_ctx {
+	const char *path;		/* the configuration file */
+	bool foreground, debug, stdio;
+	struct event_base *base;
+	struct mq_server *srv;
+	unsigned generation;
+};
+
+static void MQ_NORETURN
+usage(FILE *out, int code)
+{
+	fprintf(out,
+	    "usage: " PROG " [-c FILE] [-f] [-t] [-s] [-d] [-h] [-V]\n"
+	    "  -c FILE  configuration file (default: %s)\n"
+	    "  -f  stay in the foreground, log to stderr as well as syslog\n"
+	    "  -t  check the configuration (and the database connection) and exit 0/1\n"
+	    "  -s  serve one connection on stdin/stdout (for a master.cf spawn(8) entry)\n"
+	    "  -d  debug logging\n"
+	    "  -h  show this help\n"
+	    "  -V  show the version\n",
+	    mq_config_default_path());
+	exit(code);
+}
+
+/* log_setup - logging as the configuration and the options say. */
+static void
+log_setup(const struct mq_config *cfg, bool debug, bool to_stderr,
+    bool to_syslog)
+{
+	enum mq_log_level level = debug ? MQ_LOG_DEBUG :
+	    (enum mq_log_level)cfg->log.level;
+
+	mq_log_open(PROG, cfg->log.facility, level, to_stderr, to_syslog);
+}
+
+/*
+ * drop_privileges - become policy.user (supplementary groups, gid, uid,
+ * then check that root cannot come back). 0, or a sysexits(3) code with a
+ * message: EX_NOUSER for a user that does not exist, EX_OSERR otherwise.
+ */
+static int
+drop_privileges(const char *user, char *error, size_t errlen)
+{
+	struct passwd *pw;
+	uid_t uid, ruid, euid, suid;
+	gid_t gid, rgid, egid, sgid;
+
+	if (user == NULL || user[0] == '\0') {
+		if (geteuid() == 0)
+			mq_warn("running as root: set policy.user (e.g. \"vmail\") to drop privileges");
+		return 0;
+	}
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		snprintf(error, errlen, "policy.user: no such user \"%s\"%s%s",
+		    user, errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+		return EX_NOUSER;
+	}
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
+	if (geteuid() != 0) {
+		if (geteuid() != uid)
+			mq_warn("not running as root: cannot become policy.user \"%s\"; staying uid %u",
+			    user, (unsigned)geteuid());
+		return 0;
+	}
+	if (initgroups(pw->pw_name, gid) < 0) {
+		snprintf(error, errlen, "initgroups(%s): %s", user, strerror(errno));
+		return EX_OSERR;
+	}
+	if (setresgid(gid, gid, gid) < 0) {
+		snprintf(error, errlen, "setresgid(%u): %s", (unsigned)gid,
+		    strerror(errno));
+		return EX_OSERR;
+	}
+	if (setresuid(uid, uid, uid) < 0) {
+		snprintf(error, errlen, "setresuid(%u): %s", (unsigned)uid,
+		    strerror(errno));
+		return EX_OSERR;
+	}
+	if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0 ||
+	    ruid != uid || euid != uid || suid != uid ||
+	    rgid != gid || egid != gid || sgid != gid ||
+	    (uid != 0 && setuid(0) == 0)) {
+		snprintf(error, errlen, "could not drop privileges to %s", user);
+		return EX_OSERR;
+	}
+	mq_debug("running as %s (uid %u, gid %u)", user, (unsigned)uid,
+	    (unsigned)gid);
+	return 0;
+}
+
+/* daemonize - detach from the terminal; the parent exits 0. */
+static void
+daemonize(void)
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork()) < 0)
+		mq_fatal(EX_OSERR, "fork: %s", strerror(errno));
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		mq_fatal(EX_OSERR, "setsid: %s", strerror(errno));
+	/* A second fork: not a session leader, so no terminal can come back. */
+	if ((pid = fork()) < 0)
+		mq_fatal(EX_OSERR, "fork: %s", strerror(errno));
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") < 0)
+		mq_fatal(EX_OSERR, "chdir /: %s", strerror(errno));
+	if ((fd = open("/dev/null", O_RDWR)) < 0)
+		mq_fatal(EX_OSERR, "/dev/null: %s", strerror(errno));
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+/* test_config - -t: load, connect, run every query once. */
+static int
+test_config(struct mq_config *cfg, bool debug)
+{
+	struct mq_engine *engine;
+	struct mq_session *session;
+	char error[1024] = "";
+	int rc;
+
+	log_setup(cfg, debug, true, false);
+	if (drop_privileges(cfg->policy.user, error, sizeof(error)) != 0) {
+		fprintf(stderr, PROG ": %s\n", error);
+		mq_config_free(&cfg);
+		return 1;
+	}
+	engine = mq_engine_new(cfg);
+	session = engine != NULL ? mq_session_new(engine) : NULL;
+	if (session == NULL) {
+		fprintf(stderr, PROG ": cannot set up the quota engine\n");
+		rc = -1;
+	} else if ((rc = mq_session_test(session, error, sizeof(error))) != 0)
+		fprintf(stderr, PROG ": %s: %s\n", cfg->file != NULL ?
+		    cfg->file : "configuration", error[0] != '\0' ? error :
+		    "database test failed");
+	else
+		printf("configuration OK\n");
+	mq_session_free(&session);
+	mq_engine_free(&engine);
+	mq_config_free(&cfg);
+	return rc == 0 ? 0 : 1;
+}
+
+static bool
+same_listen(const struct mq_config *a, const struct mq_config *b)
+{
+	size_t i;
+
+	if (a->policy.nlisten != b->policy.nlisten)
+		return false;
+	for (i = 0; i < a->policy.nlisten; i++)
+		if (strcmp(a->policy.listen[i].spec, b->policy.listen[i].spec) != 0 ||
+		    a->policy.listen[i].mode != b->policy.listen[i].mode)
+			return false;
+	return true;
+}
+
+static const char *
+str_or_empty(const char *s)
+{
+	return s != NULL ? s : "";
+}
+
+/* reload - SIGHUP: a new configuration and engine for new requests. */
+static void
+reload(struct main_ctx *m)
+{
+	const struct mq_config *old = mq_server_config(m->srv);
+	struct mq_config *cfg;
+	struct mq_runtime *rt;
+	char *error = NULL;
+
+	if (mq_config_load(m->path, &cfg, &error) != 0) {
+		mq_error("reload: %s; keeping the current configuration",
+		    error != NULL ? error : m->path);
+		free(error);
+		return;
+	}
+	if (!same_listen(old, cfg))
+		mq_notice("reload: policy.listen changed; the new addresses take effect at the next restart");
+	if (strcmp(str_or_empty(old->policy.user), str_or_empty(cfg->policy.user)) != 0)
+		mq_notice("reload: policy.user changed; it takes effect at the next restart");
+	if (old->policy.workers != cfg->policy.workers)
+		mq_notice("reload: database.connections changed; the number of worker threads changes at the next restart");
+	log_setup(cfg, m->debug, m->foreground, true);
+
+	rt = mq_runtime_new(cfg, ++m->generation);
+	mq_server_reload(m->srv, rt);
+	mq_runtime_unref(&rt);
+	mq_info("configuration reloaded from %s (generation %u)", m->path,
+	    m->generation);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct main_ctx *m = arg;
+	static bool stopping;
+
+	switch (sig) {
+	case SIGHUP:
+		reload(m);
+		break;
+	case SIGUSR1:
+		mq_server_log_stats(m->srv);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		if (stopping) {
+			mq_warn("%s again: exiting now", strsignal((int)sig));
+			_exit(0);
+		}
+		stopping = true;
+		mq_info("%s: stopping", strsignal((int)sig));
+		mq_server_shutdown(m->srv);
+		break;
+	}
+}
+
+/* open_listeners - bind every policy.listen entry, or exit. */
+static void
+open_listeners(const struct mq_config *cfg, int ***fds_r, size_t **nfds_r)
+{
+	char error[512];
+	size_t i;
+
+	*fds_r = xcalloc(cfg->policy.nlisten, sizeof(**fds_r));
+	*nfds_r = xcalloc(cfg->policy.nlisten, sizeof(**nfds_r));
+	if (cfg->policy.nlisten == 0)
+		mq_fatal(EX_CONFIG, "%s: policy.listen: no address to listen on",
+		    str_or_empty(cfg->file));
+	for (i = 0; i < cfg->policy.nlisten; i++)
+		if (mq_listen_bind(&cfg->policy.listen[i], &(*fds_r)[i],
+		    &(*nfds_r)[i], error, sizeof(error)) < 0)
+			mq_fatal(EX_OSERR, "%s", error);
+}
+
+/* pollable - whether epoll can surely watch fd (a socket or a pipe). */
+static bool
+pollable(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 &&
+	    (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode));
+}
+
+int
+main(int argc, char **argv)
+{
+	struct main_ctx m;
+	struct mq_config *cfg = NULL;
+	struct mq_runtime *rt;
+	struct event_config *ecfg;
+	struct event *sigs[4];
+	static const int signums[4] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
+	int **fds = NULL, ch;
+	size_t *nfds = NULL, i, j;
+	bool test = false;
+	char *error = NULL, *abspath = NULL;
+	char msg[512];
+
+	memset(&m, 0, sizeof(m));
+	m.path = mq_config_default_path();
+	while ((ch = getopt(argc, argv, "c:dfhstV")) != -1) {
+		switch (ch) {
+		case 'c':
+			m.path = optarg;
+			break;
+		case 'd':
+			m.debug = true;
+			break;
+		case 'f':
+			m.foreground = true;
+			break;
+		case 'h':
+			usage(stdout, 0);
+		case 's':
+			m.stdio = true;
+			break;
+		case 't':
+			test = true;
+			break;
+		case 'V':
+			printf(PROG " %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr, EX_USAGE);
+		}
+	}
+	if (optind != argc)
+		usage(stderr, EX_USAGE);
+
+	/* Until the configuration says otherwise: stderr, except for -s. */
+	mq_log_open(PROG, LOG_MAIL, m.debug ? MQ_LOG_DEBUG : MQ_LOG_INFO,
+	    !m.stdio || m.foreground, m.stdio);
+	if (mq_config_load(m.path, &cfg, &error) != 0) {
+		mq_fatal(EX_CONFIG, "%s", error != NULL ? error : m.path);
+	}
+	if (test)
+		return test_config(cfg, m.debug);
+	/* SIGHUP reads the file again, after the daemon's chdir("/"). */
+	if (m.path[0] != '/' && (abspath = realpath(m.path, NULL)) != NULL)
+		m.path = abspath;
+
+	signal(SIGPIPE, SIG_IGN);
+	/* Before daemonizing, errors should reach the terminal too. */
+	log_setup(cfg, m.debug, m.foreground || !m.stdio, true);
+	/* spawn(8) has already chosen the user for -s. */
+	if (!m.stdio) {
+		open_listeners(cfg, &fds, &nfds);
+		if ((ch = drop_privileges(cfg->policy.user, msg, sizeof(msg))) != 0)
+			mq_fatal(ch, "%s", msg);
+	}
+	if (!m.foreground && !m.stdio) {
+		daemonize();
+		log_setup(cfg, m.debug, false, true);
+	}
+
+	if (evthread_use_pthreads() < 0)
+		mq_fatal(EX_SOFTWARE, "libevent: no thread support");
+	if ((ecfg = event_config_new()) == NULL)
+		mq_fatal(EX_OSERR, "libevent: out of memory");
+	/* epoll cannot watch a regular file or /dev/null given as -s input. */
+	if (m.stdio && (!pollable(STDIN_FILENO) || !pollable(STDOUT_FILENO)))
+		event_config_avoid_method(ecfg, "epoll");
+	if ((m.base = event_base_new_with_config(ecfg)) == NULL)
+		mq_fatal(EX_OSERR, "libevent: cannot create the event loop");
+	event_config_free(ecfg);
+
+	m.generation = 1;
+	rt = mq_runtime_new(cfg, m.generation);
+	m.srv = mq_server_new(m.base, rt);
+	mq_runtime_unref(&rt);
+	if (m.stdio) {
+		if (mq_server_serve_stdio(m.srv, STDIN_FILENO, STDOUT_FILENO) < 0)
+			mq_fatal(EX_OSERR, "cannot serve stdin/stdout");
+	} else {
+		for (i = 0; i < cfg->policy.nlisten; i++) {
+			for (j = 0; j < nfds[i]; j++)
+				if (mq_server_listen(m.srv, fds[i][j],
+				    &cfg->policy.listen[i]) < 0)
+					mq_fatal(EX_OSERR, "%s: cannot listen",
+					    cfg->policy.listen[i].spec);
+			free(fds[i]);
+		}
+		free(fds);
+		free(nfds);
+	}
+	for (i = 0; i < MQ_NELEM(signums); i++) {
+		sigs[i] = evsignal_new(m.base, signums[i], signal_cb, &m);
+		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) < 0)
+			mq_fatal(EX_OSERR, "cannot handle signal %d", signums[i]);
+	}
+	if (m.stdio)
+		mq_debug("serving one connection on stdin/stdout");
+	else
+		mq_info("started, version %s, %zu listener(s), %d worker(s)",
+		    PACKAGE_VERSION, cfg->policy.nlisten, cfg->policy.workers);
+	cfg = NULL;	/* owned by the runtime now */
+
+	event_base_loop(m.base, EVLOOP_NO_EXIT_ON_EMPTY);
+
+	if (mq_server_forced(m.srv))
+		_exit(0);	/* workers may be stuck in the database: do not join */
+	mq_server_free(&m.srv);
+	for (i = 0; i < MQ_NELEM(signums); i++)
+		event_free(sigs[i]);
+	event_base_free(m.base);
+	if (!m.stdio)
+		mq_info("stopped");
+	free(abspath);
+	return 0;
+}

@@ -292,12 +292,12 @@ finish(const struct mq_config *cfg, const char *user, struct mq_verdict *v)
 		vars.used_bytes = b->state.used_bytes;
 	}
 	mq_reply_expand(v->action, sizeof(v->action), reply_for(cfg, v->outcome), &vars);
-	if (v->outcome == MQ_OUT_TEMPFAIL && cfg->policy.on_error == MQ_ON_ERROR_PASS) {
+	if (v->outcome == MQ_OUT_TEMPFAIL && cfg->policy.on_error == MQ_ON_ERROR_PASS)
 		v->on_error_pass = true;
-		mq_strlcpy(v->action, cfg->policy.reply_success, sizeof(v->action));
-	}
-	if (cfg->policy.dry_run && strcmp(v->action, cfg->policy.reply_success) != 0) {
+	else if (cfg->policy.dry_run && strcmp(v->action, cfg->policy.reply_success) != 0)
 		v->dry_run = true;
+	if (v->on_error_pass || v->dry_run) {
+		memcpy(v->withheld, v->action, sizeof(v->withheld));
 		mq_strlcpy(v->action, cfg->policy.reply_success, sizeof(v->action));
 	}
 }
@@ -314,6 +314,8 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 	const struct mq_config *cfg = rq->engine->cfg;
 	struct mq_lookup lookup = { .get = request_get, .ctx = rq };
 	struct mq_box_state states[MQ_MAX_MAILBOXES];
+	/* Per thread, not per request: a resolution is about 60 KB. */
+	static _Thread_local struct mq_resolution resolution;
 	struct mq_resolution *res;
 	const char *user = "";
 	int r = 0;
@@ -332,13 +334,12 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 	}
 	memcpy(lookup.has_query, rq->engine->has_query, sizeof(lookup.has_query));
 
-	res = xmalloc(sizeof(*res));
+	res = &resolution;
 	r = mq_resolve(&lookup, req->recipient, req->recipient_len,
 	    cfg->policy.recipient_delimiter, res);
 	user = res->status == MQ_RES_INVALID ? "" : res->matched.full;
 	switch (r) {
 	case MQ_RES_MISS:
-		free(res);
 		return MQ_MISS;
 	case MQ_RES_TEMPFAIL:
 		v->outcome = MQ_OUT_TEMPFAIL;
@@ -376,7 +377,6 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 			r = box_state(rq, &lookup, &res->boxes[i], rep);
 			if (r == MQ_MISS) {
 				mq_resolution_release(res);
-				free(res);
 				return MQ_MISS;
 			}
 			if (r != MQ_FOUND) {
@@ -397,9 +397,8 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 			mq_strlcpy(v->reason, "no local mailbox: every destination is remote", sizeof(v->reason));
 		break;
 	}
-	mq_resolution_release(res);
 	finish(cfg, user, v);
-	free(res);
+	mq_resolution_release(res);
 	return 0;
 done:
 	v->decisive = 0;

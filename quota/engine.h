@@ -48,6 +48,7 @@ struct mq_verdict {
 	bool dry_run;			/* a reject was turned into reply_success */
 	bool on_error_pass;		/* a tempfail was turned into reply_success */
 	char action[MQ_REPLY_MAX + 1];	/* the text after "action=" */
+	char withheld[MQ_REPLY_MAX + 1];	/* dry_run/on_error: the reply not sent */
 	char how[32];			/* "mailbox", "alias", "catch-all", "not local", ... */
 	char reason[256];		/* why, in a few words (errors, empty recipient) */
 	size_t nboxes;			/* every mailbox considered */

@@ -77,6 +77,8 @@ print_verdict(const char *recipient, const struct mq_verdict *v)
 	printf("outcome:    %s%s%s\n", mq_outcome_name(v->outcome),
 	    v->dry_run ? " (dry_run: answered with reply_success)" : "",
 	    v->on_error_pass ? " (on_error = pass: answered with reply_success)" : "");
+	if (v->dry_run || v->on_error_pass)
+		printf("withheld:   %s\n", v->withheld);
 	printf("recipient:  %s (via %s)\n", recipient, v->how);
 	if (v->reason[0] != '\0')
 		printf("reason:     %s\n", v->reason);
