@@ -5,6 +5,7 @@
 #include "autoconf.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,9 @@ struct mq_breaker {
 
 static pthread_mutex_t breaker_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mq_breaker *breakers;
+
+/* For mq_net_stats: relaxed counters, read by the metrics only. */
+static atomic_uint_fast64_t net_connects, net_reconnects, net_failures;
 
 /* breaker_get - the process-wide breaker for key, created on first use. */
 static struct mq_breaker *
@@ -194,6 +198,7 @@ mq_net_hosts_parse(const struct mq_db_config *db, const char *driver,
 
 	hosts->v = NULL;
 	hosts->n = 0;
+	hosts->connected = false;
 	if (db->nhosts == 0) {
 		snprintf(error, errlen, "database.hosts: no host given");
 		return -1;
@@ -270,9 +275,16 @@ mq_net_connect(struct mq_net_hosts *hosts, const char *driver,
 		msg[0] = '\0';
 		if (fn(ctx, h, msg, sizeof(msg)) == 0) {
 			breaker_ok(h->breaker, driver, h->spec);
+			atomic_fetch_add_explicit(&net_connects, 1,
+			    memory_order_relaxed);
+			if (hosts->connected)
+				atomic_fetch_add_explicit(&net_reconnects, 1,
+				    memory_order_relaxed);
+			hosts->connected = true;
 			*index_r = i;
 			return 0;
 		}
+		atomic_fetch_add_explicit(&net_failures, 1, memory_order_relaxed);
 		breaker_failed(h->breaker, probe, driver, h->spec, msg);
 		snprintf(one, sizeof(one), "%s: %s", h->spec, msg);
 		append(tried, sizeof(tried), one);
@@ -286,6 +298,16 @@ mq_net_connect(struct mq_net_hosts *hosts, const char *driver,
 		snprintf(error, errlen, "database unavailable (retrying in %.1f s)%s%s",
 		    (double)min_wait / 1e6, lasterr[0] != '\0' ? ": " : "", lasterr);
 	return -1;
+}
+
+void
+mq_net_stats(uint64_t *connects_r, uint64_t *reconnects_r,
+    uint64_t *failures_r)
+{
+	*connects_r = atomic_load_explicit(&net_connects, memory_order_relaxed);
+	*reconnects_r = atomic_load_explicit(&net_reconnects,
+	    memory_order_relaxed);
+	*failures_r = atomic_load_explicit(&net_failures, memory_order_relaxed);
 }
 
 bool

@@ -43,6 +43,7 @@ struct mq_net_host {
 struct mq_net_hosts {
 	struct mq_net_host *v;
 	size_t n;
+	bool connected;		/* connected once: the next connect is a reconnect */
 };
 
 /*
@@ -68,6 +69,15 @@ typedef int mq_net_connect_fn(void *ctx, const struct mq_net_host *host,
 int mq_net_connect(struct mq_net_hosts *hosts, const char *driver,
     mq_net_connect_fn *fn, void *ctx, size_t *index_r,
     char *error, size_t errlen);
+
+/*
+ * mq_net_stats - process-wide counts since start, every driver and host:
+ * successful connects (the first of a handle and reconnects), the
+ * reconnects among them, and failed attempts (the breaker's skips not
+ * included). For the daemon's metrics.
+ */
+void mq_net_stats(uint64_t *connects_r, uint64_t *reconnects_r,
+    uint64_t *failures_r);
 
 /*
  * mq_net_key_ok - false when a parameter of sql cannot match any row: a
