@@ -144,6 +144,13 @@ def install(e, r):
         os.makedirs(os.path.join(e.root, d), exist_ok=True)
         if kill and not os.path.exists(os.path.join(e.root, d, "kill")):
             shutil.copy(kill, os.path.join(e.root, d, "kill"))
+    # verify --root finds units only in systemd's search path under the
+    # root; a prefix's unit directory (distcheck's) is not in it.
+    e.verifydir = os.path.join(e.root, "etc", "systemd", "system")
+    os.makedirs(e.verifydir, exist_ok=True)
+    for n in (POLICYD_UNIT, SWEEP_UNIT, TIMER_UNIT):
+        if os.path.exists(os.path.join(e.unitdir, n)):
+            shutil.copy(os.path.join(e.unitdir, n), e.verifydir)
     man = find(e.root, "mailquota-policyd.8")
     e.manpath = os.path.dirname(os.path.dirname(man)) if man else ""
     return True
@@ -158,7 +165,8 @@ def verify(e, unit_path):
         args.append("--man=yes")
     else:
         args.append("--man=no")
-    rel = "/" + os.path.relpath(unit_path, e.root)
+    rel = "/" + os.path.relpath(os.path.join(e.verifydir, os.path.basename(unit_path)),
+                                e.root)
     p = subprocess.run(args + [rel], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        env=env, timeout=60)
     out = p.stdout.decode("utf-8", "replace").strip()
@@ -203,8 +211,10 @@ def check_hardening(e, r):
               "SystemCallFilter", "RestrictAddressFamilies"):
         r.check("%s has %s=%s" % (SWEEP_UNIT, k, " ".join(svc[k])),
                 sweep.get(k) == svc[k], repr(sweep.get(k)))
-    r.check("%s: Type=oneshot, state in StateDirectory=mailquota" % SWEEP_UNIT,
-            sweep.get("Type") == ["oneshot"] and sweep.get("StateDirectory") == ["mailquota"])
+    rw = [p.lstrip("-") for v in sweep.get("ReadWritePaths", []) for p in v.split()]
+    r.check("%s: Type=oneshot, may write warn.state and the Maildirs" % SWEEP_UNIT,
+            sweep.get("Type") == ["oneshot"] and "/var/lib/mailquota" in rw and
+            base in rw, "%r %r" % (sweep.get("Type"), rw))
     start = shlex.split(svc.get("ExecStart", [""])[0])
     r.check("ExecStart runs the installed daemon with -f",
             len(start) > 0 and os.path.basename(start[0]) == "mailquota-policyd" and
@@ -213,7 +223,8 @@ def check_hardening(e, r):
     e.exec_reload = shlex.split(svc["ExecReload"][0]) if "ExecReload" in svc else []
 
     args = ["systemd-analyze", "security", "--offline=true", "--root=" + e.root,
-            "--threshold=%d" % EXPOSURE_MAX, "/" + os.path.relpath(e.unit, e.root)]
+            "--threshold=%d" % EXPOSURE_MAX,
+            "/" + os.path.relpath(os.path.join(e.verifydir, POLICYD_UNIT), e.root)]
     p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        env=clean_env(), timeout=60)
     out = p.stdout.decode("utf-8", "replace")
@@ -295,6 +306,12 @@ def check_exec(e, r):
         r.skip("sweep ExecStart", "%s is not built in this tree" % argv[0])
         return
     argv[0] = e.root + argv[0]
+    # The template the package installs, under the DESTDIR; state in the test dir.
+    tmpl = find(e.root, "warning.txt") or os.path.join(mqtest.SRCDIR, "conf", "warning.txt")
+    conf = mqtest.write_config(
+        os.path.join(e.root, "sweep.conf"), fx, listen=("inet:127.0.0.1:%d" % port,),
+        extra={"warn": {"template": tmpl, "state": os.path.join(e.root, "warn.state"),
+                        "sendmail": "/bin/true"}})
     argv[argv.index("-c") + 1] = conf
     p = subprocess.run(argv + ["--dry-run"], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=60)
