@@ -230,10 +230,10 @@ mq_metrics_text(const struct mq_metrics_view *v, size_t *len_r)
 	    "User, alias and domain lookups the cache could not answer.",
 	    v->engine.cache_misses);
 	counter(&t, "mailquota_usage_cache_hits_total",
-	    "Mailbox usage figures reused without reading the disk.",
+	    "Mailbox usage found fresh in the usage cache on the event loop.",
 	    v->engine.usage_hits);
 	counter(&t, "mailquota_usage_cache_misses_total",
-	    "Mailbox usage figures read or re-validated from the disk.",
+	    "Mailbox usage not fresh in the usage cache on the event loop (the request went to a worker).",
 	    v->engine.usage_misses);
 	counter(&t, "mailquota_db_errors_total",
 	    "Database lookups that failed (connect, query or timeout).",
