@@ -148,7 +148,8 @@ for f in /usr/sbin/mailquota-policyd /usr/bin/mailquota /etc/mailquota/mailquota
 	/lib/systemd/system/mailquota-warn-sweep.service \
 	/lib/systemd/system/mailquota-warn-sweep.timer \
 	/usr/share/mailquota/schema-default.sql /usr/share/man/man8/mailquota-policyd.8.gz \
-	/usr/share/man/man5/mailquota.conf.5.gz /var/lib/mailquota/; do
+	/usr/share/man/man5/mailquota.conf.5.gz /usr/share/doc/mailquota/copyright \
+	/var/lib/mailquota/; do
 	check "package contains $f" sh -c 'printf "%s\n" "$1" | grep -qx "$2"' _ "$contents" "$f"
 done
 check "mailquota-warn in the package, if built" sh -c \
