@@ -220,7 +220,7 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 	st->limit_bytes = user->u.user.quota_bytes;
 	st->limit_messages = user->u.user.quota_messages;
 	if (maildir_path(cfg, box, path, sizeof(path)) < 0) {
-		snprintf(rq->error, sizeof(rq->error), "%s: maildir path too long", box->addr.full);
+		snprintf(rq->error, sizeof(rq->error), "%.200s: maildir path too long", box->addr.full);
 		return MQ_TEMPFAIL;
 	}
 	mq_strlcpy(rep->maildir, path, sizeof(rep->maildir));
@@ -261,8 +261,11 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 		st->limit_bytes = mu.limit_bytes;
 		rep->limit_source = "maildirsize";
 	}
-	if (!user->u.user.has_quota_messages && mu.has_limit_messages)
+	rep->limit_messages_source = user->u.user.has_quota_messages ? "sql" : "none";
+	if (!user->u.user.has_quota_messages && mu.has_limit_messages) {
 		st->limit_messages = mu.limit_messages;
+		rep->limit_messages_source = "maildirsize";
+	}
 	return MQ_FOUND;
 }
 
@@ -445,6 +448,48 @@ mq_session_decide(struct mq_session *s, const struct mq_check_request *req,
 	    .now_us = mq_now_monotonic_us() };
 
 	(void)decide(&rq, req, verdict);
+}
+
+int
+mq_session_mailbox(struct mq_session *s, const char *address,
+    struct mq_box_report *rep, char *error, size_t errlen)
+{
+	struct request rq = { .engine = s->engine, .session = s,
+	    .now_us = mq_now_monotonic_us() };
+	struct mq_lookup lookup = { .get = request_get, .ctx = &rq };
+	const struct mq_record *rec;
+	struct mq_mailbox box = { .domain_enabled = true };
+	struct mq_key key;
+	int r;
+
+	memset(rep, 0, sizeof(*rep));
+	if (mq_address_parse(address, strlen(address), &box.addr) < 0) {
+		snprintf(error, errlen, "not a valid address");
+		return MQ_NOTFOUND;
+	}
+	key = mq_address_key(&box.addr);
+	/* A domain without a row is still reported; its users row decides. */
+	r = request_get(&rq, MQ_Q_DOMAIN, &key, &rec);
+	if (r == MQ_FOUND) {
+		box.domain_enabled = rec->u.domain.enabled;
+		mq_record_unref(&rec);
+	} else if (r != MQ_NOTFOUND) {
+		snprintf(error, errlen, "%s", rq.error);
+		return MQ_TEMPFAIL;
+	}
+	r = request_get(&rq, MQ_Q_USER, &key, &box.user);
+	if (r != MQ_FOUND) {
+		snprintf(error, errlen, "%s", r == MQ_NOTFOUND ? "no such mailbox" :
+		    rq.error);
+		return r;
+	}
+	r = box_state(&rq, &lookup, &box, rep);
+	if (r == MQ_FOUND)
+		rep->outcome = mq_decide_box(&rep->state, 0, &s->engine->grace);
+	else
+		snprintf(error, errlen, "%s", rq.error);
+	mq_record_unref(&box.user);
+	return r == MQ_FOUND ? MQ_FOUND : MQ_TEMPFAIL;
 }
 
 struct each_user {

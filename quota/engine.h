@@ -38,6 +38,7 @@ struct mq_box_report {
 	char maildir[256];
 	struct mq_box_state state;
 	const char *limit_source;	/* "sql", "maildirsize", "none" */
+	const char *limit_messages_source;	/* the same, for the message limit */
 	enum mq_usage_origin usage_origin;
 	bool usage_cached;
 	enum mq_outcome outcome;
@@ -78,6 +79,15 @@ struct mq_session *mq_session_new(struct mq_engine *engine);
 void mq_session_free(struct mq_session **session);
 void mq_session_decide(struct mq_session *session,
     const struct mq_check_request *req, struct mq_verdict *verdict);
+/*
+ * mq_session_mailbox - one mailbox's own limits and usage exactly as the
+ * decision sees them (same lookups, same usage rules), without alias or
+ * catch-all resolution: what report, get and recalc need for an address the
+ * users query returned. MQ_FOUND with rep filled, MQ_NOTFOUND (no such
+ * mailbox, or not an address), MQ_TEMPFAIL with error set.
+ */
+int mq_session_mailbox(struct mq_session *session, const char *address,
+    struct mq_box_report *rep, char *error, size_t errlen);
 /*
  * mq_session_each_user - call fn for every address the users query returns
  * (report, sweep); fn returning non-zero stops early. MQ_FOUND, MQ_NOTFOUND

@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -929,4 +930,130 @@ tempfail:
 	cache_drop(cache, path);
 	memset(out, 0, sizeof(*out));
 	return MQ_TEMPFAIL;
+}
+
+/*
+ * Reading and rewriting maildirsize for recalc.
+ */
+
+int
+mq_maildir_read_size(int dirfd, struct mq_maildirsize *mds,
+    enum mq_mds_status *status_r, char *error, size_t errlen)
+{
+	struct mds_read rd;
+
+	memset(mds, 0, sizeof(*mds));
+	*status_r = MQ_MDS_OK;
+	if (read_maildirsize(dirfd, &rd, error, errlen) < 0)
+		return MQ_TEMPFAIL;
+	if (!rd.exists)
+		return MQ_NOTFOUND;
+	*mds = rd.mds;
+	*status_r = rd.status;
+	return MQ_FOUND;
+}
+
+/* write_all - the whole buffer, or -1 with errno set. */
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+mq_maildir_write_size(int dirfd, uint64_t limit_bytes,
+    uint64_t limit_messages, uint64_t bytes, uint64_t messages,
+    char *error, size_t errlen)
+{
+	static atomic_uint seq;
+	char def[64], text[160], tmp[64];
+	struct stat dst, st;
+	mode_t mode;
+	int fd, len;
+
+	if (fstat(dirfd, &dst) < 0) {
+		set_error(error, errlen, "cannot stat Maildir: %s", strerror(errno));
+		return -1;
+	}
+	/* The file replaced must be a plain file: anything else was planted. */
+	if (fstatat(dirfd, "maildirsize", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISLNK(st.st_mode)) {
+			set_error(error, errlen, "maildirsize is a symlink: refused");
+			return -1;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			set_error(error, errlen,
+			    "maildirsize is not a regular file: refused");
+			return -1;
+		}
+		mode = st.st_mode & 0666;
+	} else if (errno == ENOENT) {
+		mode = dst.st_mode & 0666;
+	} else {
+		set_error(error, errlen, "maildirsize: %s", strerror(errno));
+		return -1;
+	}
+
+	mq_maildirsize_definition(def, sizeof(def), limit_bytes, limit_messages);
+	if (bytes > INT64_MAX)
+		bytes = INT64_MAX;
+	if (messages > INT64_MAX)
+		messages = INT64_MAX;
+	len = snprintf(text, sizeof(text), "%s\n%llu %llu\n", def,
+	    (unsigned long long)bytes, (unsigned long long)messages);
+	snprintf(tmp, sizeof(tmp), "maildirsize.%ld.%u.tmp", (long)getpid(),
+	    atomic_fetch_add(&seq, 1));
+
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, mode != 0 ? mode : 0600);
+	if (fd < 0) {
+		set_error(error, errlen, "cannot create %s: %s", tmp,
+		    strerror(errno));
+		return -1;
+	}
+	/* Owned like the Maildir, so the delivery agent can append to it. */
+	if ((geteuid() != dst.st_uid || getegid() != dst.st_gid) &&
+	    fchown(fd, dst.st_uid, dst.st_gid) < 0) {
+		set_error(error, errlen, "cannot give %s to uid %lu gid %lu: %s",
+		    tmp, (unsigned long)dst.st_uid, (unsigned long)dst.st_gid,
+		    strerror(errno));
+		goto fail;
+	}
+	if (fchmod(fd, mode != 0 ? mode : 0600) < 0 ||
+	    write_all(fd, text, (size_t)len) < 0 || fsync(fd) < 0) {
+		set_error(error, errlen, "cannot write %s: %s", tmp,
+		    strerror(errno));
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		set_error(error, errlen, "cannot write %s: %s", tmp,
+		    strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (renameat(dirfd, tmp, dirfd, "maildirsize") < 0) {
+		set_error(error, errlen, "cannot rename %s to maildirsize: %s",
+		    tmp, strerror(errno));
+		goto fail;
+	}
+	/* Make the rename itself durable; a failure here loses nothing. */
+	(void)fsync(dirfd);
+	return 0;
+
+fail:
+	if (fd >= 0)
+		close(fd);
+	(void)unlinkat(dirfd, tmp, 0);
+	return -1;
 }

@@ -87,4 +87,26 @@ int mq_maildir_open(const char *base, const char *path, int *fd_r,
 int mq_maildir_recount(int dirfd, char *const *ignore, size_t nignore,
     uint64_t *bytes_r, uint64_t *messages_r, char *error, size_t errlen);
 
+/*
+ * mq_maildir_read_size - read dirfd's maildirsize as the usage code does
+ * (never through a symlink, a regular file only, at most
+ * MQ_MAILDIRSIZE_MAX bytes): MQ_FOUND with *mds and *status_r (the limits
+ * are kept when only the usage lines are bad), MQ_NOTFOUND when there is
+ * none, MQ_TEMPFAIL with the reason in error.
+ */
+int mq_maildir_read_size(int dirfd, struct mq_maildirsize *mds,
+    enum mq_mds_status *status_r, char *error, size_t errlen);
+
+/*
+ * mq_maildir_write_size - replace dirfd's maildirsize with a definition
+ * line for the limits (0 = unlimited) and one usage line: a new temp file
+ * (O_EXCL, O_NOFOLLOW) in the Maildir, owned like the Maildir directory,
+ * written, fsync'ed and renamed over maildirsize, so a reader sees the old
+ * file or the new one, never a part. A maildirsize that is a symlink or not
+ * a regular file is refused. 0, or -1 with the reason in error.
+ */
+int mq_maildir_write_size(int dirfd, uint64_t limit_bytes,
+    uint64_t limit_messages, uint64_t bytes, uint64_t messages,
+    char *error, size_t errlen);
+
 #endif

@@ -1,8 +1,9 @@
 /*
  * maildirsize - parse a Maildir++ quota file held in memory, decide
  * whether its figure may be believed, and read the ",S=" size out of a
- * Maildir file name. No I/O, no allocation, no logging: this is the part
- * fed by the fuzzer. maildir.c does the reading.
+ * Maildir file name, and format the definition line that recalc writes.
+ * No I/O, no allocation, no logging: this is the part fed by the fuzzer.
+ * maildir.c does the reading and writing.
  *
  * Every number stays inside the signed 64-bit range the format allows:
  * limits clamp to INT64_MAX, usage lines and their sums that leave the
@@ -12,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "maildirsize.h"
@@ -214,4 +216,22 @@ mq_maildir_filename_size(const char *name, uint64_t *size_r)
 		return 0;
 	}
 	return -1;
+}
+
+void
+mq_maildirsize_definition(char *buf, size_t size, uint64_t limit_bytes,
+    uint64_t limit_messages)
+{
+	/* Maildir++ limits live in the signed 64-bit range. */
+	if (limit_bytes > INT64_MAX)
+		limit_bytes = INT64_MAX;
+	if (limit_messages > INT64_MAX)
+		limit_messages = INT64_MAX;
+	if (limit_messages == 0)
+		snprintf(buf, size, "%lluS", (unsigned long long)limit_bytes);
+	else if (limit_bytes == 0)
+		snprintf(buf, size, "%lluC", (unsigned long long)limit_messages);
+	else
+		snprintf(buf, size, "%lluS,%lluC", (unsigned long long)limit_bytes,
+		    (unsigned long long)limit_messages);
 }

@@ -50,4 +50,12 @@ bool mq_maildirsize_trusted(const struct mq_maildirsize *mds,
 /* mq_maildir_filename_size - the ,S=NNN size in a Maildir file name; -1 when absent. */
 int mq_maildir_filename_size(const char *name, uint64_t *size_r);
 
+/*
+ * mq_maildirsize_definition - the definition line for the limits (0 =
+ * unlimited), without the newline: "NNNS,NNNC", a part left out when its
+ * limit is 0, "0S" when both are (as Dovecot writes it).
+ */
+void mq_maildirsize_definition(char *buf, size_t size, uint64_t limit_bytes,
+    uint64_t limit_messages);
+
 #endif

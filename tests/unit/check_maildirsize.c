@@ -1,14 +1,15 @@
 /*
  * check_maildirsize - the Maildir++ parser, the trust rule and file name
- * sizes as tables; then the Maildir reader against real trees in a
- * private temporary directory: confinement, symlinks, recounts and the
- * usage cache.
+ * sizes and the definition line as tables; then the Maildir reader and
+ * the maildirsize writer against real trees in a private temporary
+ * directory: confinement, symlinks, recounts and the usage cache.
  */
 #include "autoconf.h"
 
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -332,6 +333,37 @@ START_TEST(test_filename_size_table)
 	if (r == 0)
 		ck_assert_msg(size == c->size, "\"%s\": size %llu", c->name,
 		    (unsigned long long)size);
+}
+END_TEST
+
+struct def_case {
+	uint64_t bytes, messages;
+	const char *line;
+};
+
+static const struct def_case def_cases[] = {
+	{ 0, 0, "0S" },				/* no limit: Dovecot writes 0S */
+	{ 1000, 0, "1000S" },
+	{ 0, 50, "50C" },
+	{ 1000, 50, "1000S,50C" },
+	{ UINT64_MAX, UINT64_MAX,		/* clamped to the format's range */
+	    "9223372036854775807S,9223372036854775807C" },
+};
+
+/* The definition line recalc writes, and that the parser reads it back. */
+START_TEST(test_definition_table)
+{
+	const struct def_case *c = &def_cases[_i];
+	struct mq_maildirsize mds;
+	char buf[64], file[80];
+
+	mq_maildirsize_definition(buf, sizeof(buf), c->bytes, c->messages);
+	ck_assert_str_eq(buf, c->line);
+	snprintf(file, sizeof(file), "%s\n", buf);
+	ck_assert_int_eq(mq_maildirsize_parse(file, strlen(file), &mds), MQ_MDS_OK);
+	ck_assert_uint_eq(mds.limit_bytes, c->bytes > INT64_MAX ? INT64_MAX : c->bytes);
+	ck_assert_uint_eq(mds.limit_messages,
+	    c->messages > INT64_MAX ? INT64_MAX : c->messages);
 }
 END_TEST
 
@@ -702,6 +734,95 @@ START_TEST(test_symlink_maildirsize)
 	ck_assert_int_eq(usage(&o, "d/u", 0, 0, &u, err, sizeof(err)),
 	    MQ_TEMPFAIL);
 	ck_assert_msg(strstr(err, "symlink") != NULL, "error: %s", err);
+}
+END_TEST
+
+/* slurp - a file below base, whole (small files only). */
+static char *
+slurp(const char *rel)
+{
+	static char buf[256];
+	FILE *f = fopen(at("%s", rel), "r");
+	size_t n;
+
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* no_temp_left - no maildirsize.*.tmp in base/rel. */
+static bool
+no_temp_left(const char *rel)
+{
+	DIR *d = opendir(at("%s", rel));
+	struct dirent *de;
+	bool clean = true;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+
+		if (strncmp(de->d_name, "maildirsize.", 12) == 0 && n > 4 &&
+		    strcmp(de->d_name + n - 4, ".tmp") == 0)
+			clean = false;
+	}
+	closedir(d);
+	return clean;
+}
+
+START_TEST(test_write_size)
+{
+	struct mq_maildirsize mds;
+	enum mq_mds_status st;
+	struct stat sb;
+	char err[256];
+	int fd;
+
+	make_tree();
+	puts_file("d/u/maildirsize", "5S\n1 1\n2 2\n");
+	ck_assert_int_eq(chmod(at("d/u/maildirsize"), 0640), 0);
+	ck_assert_int_eq(mq_maildir_open(base, "d/u", &fd, err, sizeof(err)), MQ_FOUND);
+	ck_assert_int_eq(mq_maildir_read_size(fd, &mds, &st, err, sizeof(err)), MQ_FOUND);
+	ck_assert_int_eq(st, MQ_MDS_OK);
+	ck_assert_uint_eq(mds.bytes, 3);
+	ck_assert_uint_eq(mds.lines, 3);
+
+	ck_assert_int_eq(mq_maildir_write_size(fd, 1000, 5, 617, 5, err, sizeof(err)), 0);
+	ck_assert_str_eq(slurp("d/u/maildirsize"), "1000S,5C\n617 5\n");
+	ck_assert_int_eq(stat(at("d/u/maildirsize"), &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0640);	/* the old file's mode */
+	ck_assert(no_temp_left("d/u"));
+	ck_assert_int_eq(mq_maildir_read_size(fd, &mds, &st, err, sizeof(err)), MQ_FOUND);
+	ck_assert_uint_eq(mds.bytes, 617);
+	ck_assert_uint_eq(mds.lines, 2);
+
+	/* Missing: created with the Maildir's mode bits (rw only). */
+	ck_assert_int_eq(unlink(at("d/u/maildirsize")), 0);
+	ck_assert_int_eq(mq_maildir_read_size(fd, &mds, &st, err, sizeof(err)), MQ_NOTFOUND);
+	ck_assert_int_eq(mq_maildir_write_size(fd, 0, 0, 0, 0, err, sizeof(err)), 0);
+	ck_assert_str_eq(slurp("d/u/maildirsize"), "0S\n0 0\n");
+	ck_assert_int_eq(stat(at("d/u/maildirsize"), &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0644);
+
+	/* A planted symlink is refused and left as it is. */
+	ck_assert_int_eq(unlink(at("d/u/maildirsize")), 0);
+	puts_file("elsewhere", "keep\n");
+	ck_assert_int_eq(symlink(at("elsewhere"), at("d/u/maildirsize")), 0);
+	ck_assert_int_eq(mq_maildir_read_size(fd, &mds, &st, err, sizeof(err)), MQ_TEMPFAIL);
+	ck_assert_int_eq(mq_maildir_write_size(fd, 1, 1, 1, 1, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "symlink") != NULL, "error: %s", err);
+	ck_assert_int_eq(lstat(at("d/u/maildirsize"), &sb), 0);
+	ck_assert(S_ISLNK(sb.st_mode));
+	ck_assert_str_eq(slurp("elsewhere"), "keep\n");
+	ck_assert(no_temp_left("d/u"));
+
+	/* A directory in its place too. */
+	ck_assert_int_eq(unlink(at("d/u/maildirsize")), 0);
+	mkdirs("d/u/maildirsize");
+	ck_assert_int_eq(mq_maildir_write_size(fd, 1, 1, 1, 1, err, sizeof(err)), -1);
+	close(fd);
 }
 END_TEST
 
@@ -1212,6 +1333,7 @@ maildirsize_suite(void)
 	tcase_add_test(tc, test_trusted_extreme_times);
 	tcase_add_loop_test(tc, test_filename_size_table, 0,
 	    MQ_NELEM(fname_cases));
+	tcase_add_loop_test(tc, test_definition_table, 0, MQ_NELEM(def_cases));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("maildir");
@@ -1225,6 +1347,7 @@ maildirsize_suite(void)
 	tcase_add_test(tc, test_recount_ignore);
 	tcase_add_test(tc, test_symlink_maildirsize);
 	tcase_add_test(tc, test_symlinks_in_maildir_skipped);
+	tcase_add_test(tc, test_write_size);
 	tcase_add_test(tc, test_path_confinement);
 	tcase_add_test(tc, test_fifo_maildirsize);
 	tcase_add_test(tc, test_missing_maildir);

@@ -1,0 +1,578 @@
+"""warnlib - a small harness for the mailquota-warn integration test.
+
+Python 3, standard library only. What is here:
+  SRCDIR, BUILDDIR  from $MQ_SRCDIR / $MQ_BUILDDIR (default: the repository)
+  skip()            exit 77, or fail when MQ_REQUIRE_ALL=1
+  spawn(), at_cleanup()
+                    every process started here is stopped by its PID at exit
+  tempdir()         a private directory, removed at exit (MQ_KEEP=1 keeps it)
+  Fixture           a SQLite database in the tutorial schema and Maildirs with
+                    maildirsize files under base/DOMAIN/LOCAL
+  write_config()    a mailquota.conf for the fixture
+  Postfix           a private Postfix instance that delivers into Maildirs
+                    with virtual(8), smtpd on a loopback port
+  Dovecot           a private Dovecot 2.3 instance: passwd-file userdb,
+                    Maildir++ quota, a quota_warning that runs mailquota-warn
+  messages()        the mail files of a Maildir, parsed
+"""
+
+import atexit
+import email
+import email.policy
+import os
+import pwd
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+SRCDIR = os.path.abspath(os.environ.get("MQ_SRCDIR") or REPO)
+BUILDDIR = os.path.abspath(os.environ.get("MQ_BUILDDIR") or REPO)
+REQUIRE_ALL = os.environ.get("MQ_REQUIRE_ALL") == "1"
+KEEP = os.environ.get("MQ_KEEP") == "1"
+WARN = os.path.join(BUILDDIR, "warn", "mailquota-warn")
+
+# The tutorial schema, for a tree where conf/schema-default.sql is missing.
+SCHEMA = """
+CREATE TABLE virtual_domains (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+    enabled INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE virtual_users (id INTEGER PRIMARY KEY, domain_id INTEGER NOT NULL,
+    email TEXT NOT NULL UNIQUE, password TEXT NOT NULL,
+    quota INTEGER NOT NULL DEFAULT 0, enabled INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE virtual_aliases (id INTEGER PRIMARY KEY, domain_id INTEGER NOT NULL,
+    source TEXT NOT NULL, destination TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1);
+"""
+
+
+def log(msg):
+    sys.stderr.write(msg.rstrip("\n") + "\n")
+    sys.stderr.flush()
+
+
+def skip(reason):
+    """skip - exit 77 (automake's "skipped"), or 1 under MQ_REQUIRE_ALL=1."""
+    if REQUIRE_ALL:
+        print("FAIL: required but missing: %s" % reason, flush=True)
+        sys.exit(1)
+    print("SKIP: %s" % reason, flush=True)
+    sys.exit(77)
+
+
+# --- cleanup: by PID, in reverse order, also on SIGTERM/SIGINT -------------
+
+_cleanups = []
+
+
+def at_cleanup(fn):
+    _cleanups.append(fn)
+    return fn
+
+
+def _cleanup():
+    while _cleanups:
+        fn = _cleanups.pop()
+        try:
+            fn()
+        except Exception as e:      # keep going: the rest must still be stopped
+            log("cleanup: %r" % (e,))
+
+
+def _on_signal(signum, frame):
+    _cleanup()
+    os._exit(128 + signum)
+
+
+atexit.register(_cleanup)
+signal.signal(signal.SIGTERM, _on_signal)
+signal.signal(signal.SIGINT, _on_signal)
+
+
+def stop_proc(proc, timeout=5.0):
+    """stop_proc - SIGTERM a Popen by its PID, SIGKILL after timeout."""
+    if proc.poll() is not None:
+        return proc.returncode
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+        return proc.wait(timeout)
+    except ProcessLookupError:
+        return proc.wait()
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        return proc.wait()
+
+
+def spawn(argv, **kw):
+    proc = subprocess.Popen(argv, **kw)
+    at_cleanup(lambda: stop_proc(proc))
+    return proc
+
+
+def tempdir(prefix="mqwarn-"):
+    d = tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("TMPDIR") or "/tmp")
+    os.chmod(d, 0o755)
+    if KEEP:
+        at_cleanup(lambda: log("kept %s" % d))
+    else:
+        at_cleanup(lambda: shutil.rmtree(d, ignore_errors=True))
+    return d
+
+
+def free_port():
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def wait_until(pred, timeout=10.0, step=0.05):
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= end:
+            return v
+        time.sleep(step)
+
+
+def write(path, text, mode=0o644):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+def script(path, body):
+    """script - an executable /bin/sh script."""
+    write(path, "#!/bin/sh\n" + body.strip() + "\n", 0o755)
+    return path
+
+
+def nobody():
+    pw = pwd.getpwnam("nobody")
+    return pw.pw_uid, pw.pw_gid
+
+
+def chown_tree(top, uid, gid):
+    for d, dirs, files in os.walk(top):
+        os.chown(d, uid, gid)
+        for f in files:
+            os.chown(os.path.join(d, f), uid, gid)
+
+
+# --- the database and the Maildirs -----------------------------------------
+
+class Fixture:
+    """A SQLite database in the tutorial schema; Maildirs at base/DOMAIN/LOCAL."""
+
+    def __init__(self, root):
+        self.root = root
+        self.db = os.path.join(root, "mail.db")
+        self.base = os.path.join(root, "vmail")
+        os.makedirs(self.base, 0o755, exist_ok=True)
+        self.conn = sqlite3.connect(self.db)
+        self.conn.executescript(self._schema())
+        self.domains = {}
+
+    @staticmethod
+    def _schema():
+        try:
+            with open(os.path.join(SRCDIR, "conf", "schema-default.sql")) as f:
+                text = f.read()
+            if "CREATE TABLE virtual_users" in text:
+                return text
+        except OSError:
+            pass
+        return SCHEMA
+
+    def domain_id(self, name):
+        if name not in self.domains:
+            cur = self.conn.execute("INSERT INTO virtual_domains (name) VALUES (?)", (name,))
+            self.domains[name] = cur.lastrowid
+        return self.domains[name]
+
+    def users(self, rows):
+        """users - insert (email, quota_bytes) rows in one transaction."""
+        self.conn.executemany(
+            "INSERT INTO virtual_users (domain_id, email, password, quota) VALUES (?, ?, 'x', ?)",
+            [(self.domain_id(e.rsplit("@", 1)[1]), e, q) for e, q in rows])
+        self.conn.commit()
+        os.chmod(self.db, 0o644)
+
+    def set_quota(self, email, quota):
+        self.conn.execute("UPDATE virtual_users SET quota = ? WHERE email = ?", (quota, email))
+        self.conn.commit()
+
+    def maildir_path(self, email):
+        local, dom = email.rsplit("@", 1)
+        return os.path.join(self.base, dom, local)
+
+    def maildir(self, email, limit=None, used=None, owner=None):
+        """maildir - cur/ new/ tmp/ and, when used is given, a maildirsize."""
+        md = self.maildir_path(email)
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(md, sub), 0o700, exist_ok=True)
+        if used is not None:
+            head = "%dS" % limit if limit else ""
+            write(os.path.join(md, "maildirsize"), "%s\n%d %d\n" % (head, used, max(1, used // 1000)),
+                  0o600)
+        if owner is not None:
+            chown_tree(os.path.dirname(md), *owner)
+        return md
+
+    def close(self):
+        self.conn.close()
+
+
+def conf_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return "{" + ", ".join(conf_value(x) for x in v) + "}"
+    return '"%s"' % str(v).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def write_config(path, fixture, warn, log_level="info"):
+    """write_config - a mailquota.conf: SQLite, the fixture's Maildirs, these warn keys."""
+    lines = ['database {', '    driver = "sqlite"', '    path = %s' % conf_value(fixture.db), '}',
+             'maildir {', '    base = %s' % conf_value(fixture.base), '}',
+             'warn {']
+    lines += ["    %s = %s" % (k, conf_value(v)) for k, v in warn.items()]
+    lines += ['}', 'log {', '    level = %s' % conf_value(log_level), '}']
+    write(path, "\n".join(lines) + "\n")
+    return path
+
+
+def run_warn(conf, *args, timeout=60, env=None):
+    """run_warn - mailquota-warn -c conf args...: (exit status, stdout, stderr)."""
+    r = subprocess.run([WARN, "-c", conf] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout, env=env)
+    return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+
+
+def messages(maildir):
+    """messages - [(file name, raw bytes, parsed message)] in new/ and cur/, oldest first."""
+    out = []
+    for sub in ("new", "cur"):
+        d = os.path.join(maildir, sub)
+        if not os.path.isdir(d):
+            continue
+        for name in sorted(os.listdir(d)):
+            with open(os.path.join(d, name), "rb") as f:
+                raw = f.read()
+            out.append((name, raw, email.message_from_bytes(raw, policy=email.policy.default)))
+    return out
+
+
+def warnings_in(maildir):
+    return [m for m in messages(maildir) if m[2].get("Auto-Submitted") == "auto-generated"]
+
+
+# --- a private Postfix that delivers with virtual(8) -------------------------
+
+def postfix_missing():
+    if shutil.which("postfix") is None and not os.path.exists("/usr/sbin/postfix"):
+        return "postfix is not installed"
+    if os.geteuid() != 0:
+        return "a private Postfix instance needs root"
+    try:
+        pwd.getpwnam("postfix")
+    except KeyError:
+        return "no postfix user"
+    if not os.path.exists("/etc/postfix/master.cf"):
+        return "no /etc/postfix/master.cf to copy"
+    return None
+
+
+class Postfix:
+    """Its own config, queue and data directories and log file; smtpd on
+    127.0.0.1:port; mail for the fixture's domains goes to virtual(8), which
+    writes Maildirs under the fixture's base as uid/gid."""
+
+    def __init__(self, root, fixture, mailboxes, uid, gid):
+        self.root = root
+        self.confdir = os.path.join(root, "postfix-etc")
+        self.queuedir = os.path.join(root, "postfix-spool")
+        self.datadir = os.path.join(root, "postfix-data")
+        self.maillog = os.path.join(root, "postfix.log")
+        self.port = free_port()
+        self.fixture = fixture
+        self.mailboxes = mailboxes
+        self.uid, self.gid = uid, gid
+        self.running = False
+
+    def _postfix(self, *args, check=True):
+        r = subprocess.run(["postfix", "-c", self.confdir] + list(args), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        out = r.stdout.decode("utf-8", "replace")
+        if check and r.returncode != 0:
+            raise AssertionError("postfix %s: %s\n%s" % (" ".join(args), out, self.log_tail()))
+        return r.returncode, out
+
+    def _master_cf(self):
+        out = []
+        with open("/etc/postfix/master.cf") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) >= 8 and not line[0].isspace() and not line.startswith("#"):
+                    if fields[1] == "inet":
+                        out.append("#" + line)     # smtpd goes on our port below
+                        continue
+                    fields[4] = "n"                # no chroot
+                    line = "\t".join(fields) + "\n"
+                out.append(line)
+        out.append("127.0.0.1:%d inet n - n - - smtpd\n" % self.port)
+        if not any(l.startswith("postlog") for l in out):
+            out.append("postlog unix-dgram n - n - 1 postlogd\n")
+        return "".join(out)
+
+    def setup(self):
+        os.makedirs(self.confdir, 0o755)
+        os.makedirs(self.queuedir, 0o755)
+        vmailbox = os.path.join(self.confdir, "vmailbox")
+        write(vmailbox, "".join("%s %s/\n" % (m, os.path.relpath(self.fixture.maildir_path(m),
+                                                                 self.fixture.base))
+                                for m in self.mailboxes))
+        domains = sorted({m.rsplit("@", 1)[1] for m in self.mailboxes})
+        main = {
+            "compatibility_level": "3.6",
+            "queue_directory": self.queuedir,
+            "data_directory": self.datadir,
+            "mail_owner": "postfix",
+            "setgid_group": "postdrop",
+            "maillog_file": self.maillog,
+            "maillog_file_prefixes": "/var, " + self.root,
+            "syslog_name": "postfix-mqwarn",
+            "myhostname": "mqwarn.localdomain",
+            "mydomain": "localdomain",
+            "inet_interfaces": "127.0.0.1",
+            "inet_protocols": "ipv4",
+            "mynetworks": "127.0.0.0/8",
+            "mydestination": "",
+            "relayhost": "",
+            "local_recipient_maps": "",
+            "alias_maps": "",
+            "alias_database": "",
+            "virtual_mailbox_domains": " ".join(domains),
+            "virtual_mailbox_base": self.fixture.base,
+            "virtual_mailbox_maps": "texthash:" + vmailbox,
+            "virtual_uid_maps": "static:%d" % self.uid,
+            "virtual_gid_maps": "static:%d" % self.gid,
+            "virtual_transport": "virtual",
+            "virtual_mailbox_limit": "0",
+            "default_transport": "error",
+            "relay_transport": "error",
+            "local_transport": "error",
+            "smtpd_recipient_restrictions": "permit_mynetworks, reject_unauth_destination",
+            "smtpd_peername_lookup": "no",
+            "smtputf8_enable": "no",
+            "disable_dns_lookups": "yes",
+            "smtp_dns_support_level": "disabled",
+            "readme_directory": "no",
+            "html_directory": "no",
+        }
+        write(os.path.join(self.confdir, "main.cf"),
+              "".join("%s = %s\n" % kv for kv in main.items()))
+        write(os.path.join(self.confdir, "master.cf"), self._master_cf())
+        self._postfix("set-permissions", check=False)
+        rc, out = self._postfix("check", check=False)
+        if rc != 0:
+            raise AssertionError("postfix check: " + out)
+        return self
+
+    def start(self):
+        self._postfix("start")
+        self.running = True
+        at_cleanup(self.stop)
+
+        def accepts():
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        if not wait_until(accepts, 20):
+            raise AssertionError("smtpd does not listen\n" + self.log_tail())
+        return self
+
+    def stop(self):
+        if not self.running:
+            return
+        self.running = False
+        pid = None
+        try:
+            with open(os.path.join(self.queuedir, "pid", "master.pid")) as f:
+                pid = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+        self._postfix("stop", check=False)
+        if pid is not None and not wait_until(lambda: not _alive(pid), 10):
+            os.kill(pid, signal.SIGKILL)
+
+    def sendmail_wrapper(self, path):
+        """sendmail_wrapper - a script that is Postfix's sendmail for this instance."""
+        return script(path, 'exec /usr/sbin/sendmail -C %s "$@"' % self.confdir)
+
+    def log_tail(self, n=30):
+        try:
+            with open(self.maillog, errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+# --- a private Dovecot 2.3 ---------------------------------------------------
+
+DOVECOT_LDA = "/usr/lib/dovecot/dovecot-lda"
+
+
+def dovecot_missing():
+    if shutil.which("dovecot") is None:
+        return "dovecot is not installed"
+    if not os.path.exists(DOVECOT_LDA):
+        return "dovecot-lda is not installed"
+    if os.geteuid() != 0:
+        return "a private Dovecot instance needs root"
+    r = subprocess.run(["dovecot", "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if not r.stdout.startswith(b"2.3"):
+        return "this test configures Dovecot 2.3, found %s" % r.stdout.decode().strip()
+    for user in ("dovecot", "dovenull"):
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            return "no %s user" % user
+    return None
+
+
+class Dovecot:
+    """A private instance: its own base_dir and log, passwd-file userdb,
+    maildir quota, quota_warning lines, and a script service that runs
+    service_argv (mailquota-warn -c CONF) as user:group."""
+
+    def __init__(self, root, fixture, users, limit, warnings, service_argv, uid, gid):
+        self.root = root
+        self.conf = os.path.join(root, "dovecot.conf")
+        self.base_dir = os.path.join(root, "dovecot-run")
+        self.log = os.path.join(root, "dovecot.log")
+        self.fixture = fixture
+        self.users = users
+        self.limit = limit
+        self.warnings = warnings          # ["storage=80%% quota-warning 80 %u", ...]
+        self.service_argv = service_argv
+        self.uid, self.gid = uid, gid
+        self.proc = None
+
+    def setup(self):
+        os.makedirs(self.base_dir, 0o755)
+        passwd = os.path.join(self.root, "dovecot-users")
+        write(passwd, "".join("%s:{PLAIN}x:%d:%d::%s::\n" % (u, self.uid, self.gid,
+                                                           self.fixture.maildir_path(u))
+                              for u in self.users))
+        plugin = ["  quota = maildir:User quota",
+                  "  quota_rule = *:storage=%dB" % self.limit]
+        for i, w in enumerate(self.warnings):
+            plugin.append("  quota_warning%s = %s" % ("" if i == 0 else str(i + 1), w))
+        user = pwd.getpwuid(self.uid).pw_name
+        text = "\n".join([
+            "base_dir = %s" % self.base_dir,
+            "state_dir = %s" % os.path.join(self.root, "dovecot-state"),
+            "log_path = %s" % self.log,
+            "info_log_path = %s" % self.log,
+            "protocols =",
+            "listen = 127.0.0.1",
+            "ssl = no",
+            "default_internal_user = dovecot",
+            "default_login_user = dovenull",
+            "auth_mechanisms = plain",
+            "passdb {", "  driver = passwd-file", "  args = %s" % passwd, "}",
+            "userdb {", "  driver = passwd-file", "  args = %s" % passwd, "}",
+            "mail_location = maildir:~",
+            "mail_plugins = quota",
+            "protocol lda {", "  postmaster_address = postmaster@example.org", "}",
+            "plugin {"] + plugin + ["}",
+            "service quota-warning {",
+            "  executable = script %s" % " ".join(self.service_argv),
+            "  user = %s" % user,
+            "  vsz_limit = 0",     # no address-space limit: lets sanitizer builds run
+            "  unix_listener quota-warning {",
+            "    user = %s" % user,
+            "    mode = 0600",
+            "  }",
+            "}",
+            "service anvil {", "  chroot =", "}",
+            # dovecot-lda runs as the mail user too, inside the warning's hand-over
+            "service stats {", "  unix_listener stats-writer {", "    mode = 0666", "  }", "}",
+            ""])
+        os.makedirs(os.path.join(self.root, "dovecot-state"), 0o755)
+        write(self.conf, text)
+        write(self.log, "", 0o666)
+        r = subprocess.run(["doveconf", "-c", self.conf, "-n"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            raise AssertionError("doveconf: " + r.stdout.decode("utf-8", "replace"))
+        return self
+
+    def start(self):
+        self.proc = spawn(["dovecot", "-F", "-c", self.conf], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE)
+        sock = os.path.join(self.base_dir, "quota-warning")
+        if not wait_until(lambda: os.path.exists(sock), 15):
+            raise AssertionError("dovecot did not start\n" + self.log_tail())
+        return self
+
+    def stop(self):
+        if self.proc is not None:
+            stop_proc(self.proc, 10)
+
+    def lda(self, user, message, sender="someone@example.net"):
+        """lda - deliver message (bytes) with dovecot-lda: its exit status."""
+        r = subprocess.run([DOVECOT_LDA, "-c", self.conf, "-d", user, "-f", sender],
+                           input=message, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=30)
+        if r.returncode != 0:
+            log("dovecot-lda %s: %d %s" % (user, r.returncode, r.stdout.decode("utf-8", "replace")))
+        return r.returncode
+
+    def log_tail(self, n=30):
+        try:
+            with open(self.log, errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+
+class Results:
+    """One line per check and a final count; exit status 1 when any failed."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, cond, detail=""):
+        if cond:
+            self.passed += 1
+            print("ok   %s" % name, flush=True)
+        else:
+            self.failed += 1
+            print("FAIL %s%s" % (name, (": " + detail) if detail else ""), flush=True)
+        return cond
+
+    def finish(self):
+        print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
+        return 1 if self.failed else 0

@@ -1,0 +1,651 @@
+/*
+ * state - the warning state file: replayed records, appended changes,
+ * atomic compaction, and the lock file (see state.h).
+ *
+ * In memory: a chained hash table of users, each with the slots that are
+ * not ARMED.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "state.h"
+#include "util.h"
+
+#define HEADER "# mailquota-warn state 1: USER SLOT armed|sending|sent UNIXTIME\n"
+#define READ_CHUNK 65536
+
+struct slotmark {
+	uint8_t slot;
+	uint8_t mark;
+	int64_t when;
+};
+
+struct entry {
+	struct entry *next;
+	char *user;
+	struct slotmark *marks;
+	size_t nmarks;
+	bool seen;
+};
+
+struct mq_state {
+	char *path;
+	int fd;			/* PATH for appending; -1 read-only */
+	int lockfd;
+	struct entry **table;
+	size_t nbuckets;
+	size_t nusers;
+	size_t live;		/* marks held */
+	size_t records;		/* record lines in the file */
+	size_t skipped;
+	bool dirty;		/* appended since the last fsync */
+};
+
+static const char *const mark_names[] = { "armed", "sending", "sent" };
+
+static uint64_t
+hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static void
+rehash(struct mq_state *st)
+{
+	size_t n = st->nbuckets * 2;
+	struct entry **t = xcalloc(n, sizeof(*t));
+
+	for (size_t i = 0; i < st->nbuckets; i++) {
+		struct entry *e = st->table[i], *next;
+
+		for (; e != NULL; e = next) {
+			next = e->next;
+			e->next = t[hash(e->user) % n];
+			t[hash(e->user) % n] = e;
+		}
+	}
+	free(st->table);
+	st->table = t;
+	st->nbuckets = n;
+}
+
+static struct entry *
+lookup(struct mq_state *st, const char *user, bool create)
+{
+	struct entry **b = &st->table[hash(user) % st->nbuckets], *e;
+
+	for (e = *b; e != NULL; e = e->next)
+		if (strcmp(e->user, user) == 0)
+			return e;
+	if (!create)
+		return NULL;
+	if (st->nusers >= st->nbuckets) {
+		rehash(st);
+		b = &st->table[hash(user) % st->nbuckets];
+	}
+	e = xcalloc(1, sizeof(*e));
+	e->user = xstrdup(user);
+	e->next = *b;
+	*b = e;
+	st->nusers++;
+	return e;
+}
+
+/* set_mark - the entry's slot becomes mark (ARMED removes it). */
+static void
+set_mark(struct mq_state *st, struct entry *e, unsigned slot, unsigned mark,
+    int64_t when)
+{
+	size_t i;
+
+	for (i = 0; i < e->nmarks; i++)
+		if (e->marks[i].slot == slot)
+			break;
+	if (mark == MQ_MARK_ARMED) {
+		if (i < e->nmarks) {
+			e->marks[i] = e->marks[--e->nmarks];
+			st->live--;
+		}
+		return;
+	}
+	if (i == e->nmarks) {
+		e->marks = xreallocarray(e->marks, e->nmarks + 1, sizeof(*e->marks));
+		e->nmarks++;
+		st->live++;
+	}
+	e->marks[i].slot = (uint8_t)slot;
+	e->marks[i].mark = (uint8_t)mark;
+	e->marks[i].when = when;
+}
+
+/* encode_user - the user name as a record field. */
+static void
+encode_user(struct mq_buf *b, const char *user)
+{
+	for (const unsigned char *p = (const unsigned char *)user; *p != '\0'; p++) {
+		if (*p <= 0x20 || *p >= 0x7f || *p == '%')
+			mq_buf_printf(b, "%%%02X", *p);
+		else
+			mq_buf_addc(b, (char)*p);
+	}
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* decode_user - field into out (NUL-terminated); -1 when malformed. */
+static int
+decode_user(const char *s, size_t len, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len)
+				return -1;
+			hi = hexval(s[i + 1]);
+			lo = hexval(s[i + 2]);
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+				return -1;
+			c = (char)(hi * 16 + lo);
+			i += 2;
+		}
+		if (n + 1 >= size)
+			return -1;
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	return n > 0 ? 0 : -1;
+}
+
+/* parse_record - apply one line; -1 when it does not parse. */
+static int
+parse_record(struct mq_state *st, const char *line, size_t len)
+{
+	const char *f[4];
+	size_t flen[4], nf = 0, i = 0;
+	char user[MQ_STATE_LINE_MAX];
+	uint64_t slot;
+	int64_t when;
+	unsigned mark;
+
+	while (i < len && nf < 4) {
+		size_t start = i;
+
+		while (i < len && line[i] != ' ')
+			i++;
+		f[nf] = line + start;
+		flen[nf++] = i - start;
+		if (i < len)
+			i++;	/* the single space */
+	}
+	if (nf != 4 || i < len)
+		return -1;
+	if (decode_user(f[0], flen[0], user, sizeof(user)) < 0)
+		return -1;
+	if (flen[1] == 5 && memcmp(f[1], "below", 5) == 0)
+		slot = MQ_WARN_BELOW;
+	else if (mq_parse_u64n(f[1], flen[1], &slot) < 0 || slot < 1 ||
+	    slot >= MQ_WARN_SLOTS)
+		return -1;
+	for (mark = 0; mark < MQ_NELEM(mark_names); mark++)
+		if (strlen(mark_names[mark]) == flen[2] &&
+		    memcmp(mark_names[mark], f[2], flen[2]) == 0)
+			break;
+	if (mark == MQ_NELEM(mark_names))
+		return -1;
+	if (mq_parse_i64n(f[3], flen[3], &when) < 0)
+		return -1;
+	set_mark(st, lookup(st, user, true), (unsigned)slot, mark, when);
+	return 0;
+}
+
+/*
+ * read_file - replay PATH. *torn_r: the file does not end with a newline
+ * (its last, unterminated line was skipped).
+ */
+static int
+read_file(struct mq_state *st, int fd, bool *torn_r, char *error, size_t errlen)
+{
+	char *buf = xmalloc(READ_CHUNK + MQ_STATE_LINE_MAX);
+	size_t have = 0;
+	bool overlong = false;
+	ssize_t n;
+
+	*torn_r = false;
+	for (;;) {
+		size_t start = 0;
+
+		n = read(fd, buf + have, READ_CHUNK + MQ_STATE_LINE_MAX - have);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(error, errlen, "%s: %s", st->path, strerror(errno));
+			free(buf);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		have += (size_t)n;
+		for (;;) {
+			char *nl = memchr(buf + start, '\n', have - start);
+			size_t llen;
+
+			if (nl == NULL)
+				break;
+			llen = (size_t)(nl - (buf + start));
+			if (overlong) {
+				overlong = false;	/* the tail of a skipped line */
+			} else if (llen > 0 && buf[start] != '#') {
+				st->records++;
+				if (llen >= MQ_STATE_LINE_MAX ||
+				    parse_record(st, buf + start, llen) < 0)
+					st->skipped++;
+			}
+			start += llen + 1;
+		}
+		memmove(buf, buf + start, have - start);
+		have -= start;
+		if (have >= MQ_STATE_LINE_MAX) {
+			/* a line longer than any record: skip it */
+			if (!overlong)
+				st->skipped++;
+			overlong = true;
+			have = 0;
+		}
+	}
+	if (have > 0 || overlong) {
+		*torn_r = true;
+		st->skipped++;
+	}
+	free(buf);
+	return 0;
+}
+
+static struct mq_state *
+state_new(const char *path)
+{
+	struct mq_state *st = xcalloc(1, sizeof(*st));
+
+	st->path = xstrdup(path);
+	st->fd = -1;
+	st->lockfd = -1;
+	st->nbuckets = 1024;
+	st->table = xcalloc(st->nbuckets, sizeof(*st->table));
+	return st;
+}
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* take_lock - flock PATH.lock, retrying for wait_secs. */
+static int
+take_lock(struct mq_state *st, int wait_secs, char *error, size_t errlen)
+{
+	char *lpath = xasprintf("%s.lock", st->path);
+	uint64_t deadline = mq_now_monotonic_us() + (uint64_t)wait_secs * 1000000u;
+
+	st->lockfd = open(lpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (st->lockfd < 0) {
+		snprintf(error, errlen, "%s: %s", lpath, strerror(errno));
+		free(lpath);
+		return MQ_STATE_ERROR;
+	}
+	while (flock(st->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK) {
+			snprintf(error, errlen, "%s: %s", lpath, strerror(errno));
+			free(lpath);
+			return MQ_STATE_ERROR;
+		}
+		if (mq_now_monotonic_us() >= deadline) {
+			snprintf(error, errlen, "%s: held by another process", lpath);
+			free(lpath);
+			return MQ_STATE_BUSY;
+		}
+		nanosleep(&ts, NULL);
+	}
+	free(lpath);
+	return MQ_STATE_OK;
+}
+
+int
+mq_state_open(const char *path, int wait_secs, struct mq_state **st_r,
+    char *error, size_t errlen)
+{
+	struct mq_state *st = state_new(path);
+	struct stat sb;
+	bool torn;
+	int r, rfd;
+
+	*st_r = NULL;
+	if ((r = take_lock(st, wait_secs, error, errlen)) != MQ_STATE_OK)
+		goto fail;
+	r = MQ_STATE_ERROR;
+	st->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (st->fd < 0 || fstat(st->fd, &sb) < 0) {
+		snprintf(error, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		snprintf(error, errlen, "%s: not a regular file", path);
+		goto fail;
+	}
+	rfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (rfd < 0) {
+		snprintf(error, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	r = read_file(st, rfd, &torn, error, errlen);
+	close(rfd);
+	if (r < 0) {
+		r = MQ_STATE_ERROR;
+		goto fail;
+	}
+	/* End a torn line so that the next record starts on its own line. */
+	if ((sb.st_size == 0 && write_all(st->fd, HEADER, strlen(HEADER)) < 0) ||
+	    (torn && write_all(st->fd, "\n", 1) < 0)) {
+		snprintf(error, errlen, "%s: %s", path, strerror(errno));
+		r = MQ_STATE_ERROR;
+		goto fail;
+	}
+	*st_r = st;
+	return MQ_STATE_OK;
+fail:
+	mq_state_close(&st);
+	return r;
+}
+
+int
+mq_state_open_readonly(const char *path, struct mq_state **st_r, char *error,
+    size_t errlen)
+{
+	struct mq_state *st = state_new(path);
+	bool torn;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+
+	*st_r = NULL;
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			*st_r = st;
+			return MQ_STATE_OK;
+		}
+		snprintf(error, errlen, "%s: %s", path, strerror(errno));
+		mq_state_close(&st);
+		return MQ_STATE_ERROR;
+	}
+	if (read_file(st, fd, &torn, error, errlen) < 0) {
+		close(fd);
+		mq_state_close(&st);
+		return MQ_STATE_ERROR;
+	}
+	close(fd);
+	*st_r = st;
+	return MQ_STATE_OK;
+}
+
+void
+mq_state_get(struct mq_state *st, const char *user, struct mq_warn_marks *m)
+{
+	struct entry *e = lookup(st, user, false);
+
+	memset(m, 0, sizeof(*m));
+	if (e == NULL)
+		return;
+	e->seen = true;
+	for (size_t i = 0; i < e->nmarks; i++) {
+		m->mark[e->marks[i].slot] = e->marks[i].mark;
+		m->when[e->marks[i].slot] = e->marks[i].when;
+	}
+}
+
+int
+mq_state_put(struct mq_state *st, const char *user,
+    const struct mq_warn_marks *m, bool sync, char *error, size_t errlen)
+{
+	struct mq_warn_marks old;
+	struct mq_buf rec = { 0 };
+	struct entry *e;
+	size_t nrec = 0;
+
+	mq_state_get(st, user, &old);
+	for (unsigned s = 0; s < MQ_WARN_SLOTS; s++) {
+		unsigned mark = m->mark[s] <= MQ_MARK_SENT ? m->mark[s] : MQ_MARK_ARMED;
+		int64_t when = mark == MQ_MARK_ARMED ? 0 : m->when[s];
+
+		if (old.mark[s] == mark && old.when[s] == when)
+			continue;
+		encode_user(&rec, user);
+		if (s == MQ_WARN_BELOW)
+			mq_buf_adds(&rec, " below");
+		else
+			mq_buf_printf(&rec, " %u", s);
+		mq_buf_printf(&rec, " %s %" PRId64 "\n", mark_names[mark], when);
+		nrec++;
+	}
+	if (nrec == 0)
+		return 0;
+	if (st->fd >= 0 && (write_all(st->fd, rec.s, rec.len) < 0 ||
+	    (sync && fsync(st->fd) < 0))) {
+		snprintf(error, errlen, "%s: %s", st->path, strerror(errno));
+		mq_buf_free(&rec);
+		return -1;
+	}
+	st->dirty = st->fd >= 0 && !sync;
+	mq_buf_free(&rec);
+	st->records += nrec;
+	e = lookup(st, user, true);
+	e->seen = true;
+	for (unsigned s = 0; s < MQ_WARN_SLOTS; s++) {
+		unsigned mark = m->mark[s] <= MQ_MARK_SENT ? m->mark[s] : MQ_MARK_ARMED;
+
+		set_mark(st, e, s, mark, m->when[s]);
+	}
+	return 0;
+}
+
+/* fsync_dir - make a rename in the directory of path durable. */
+static int
+fsync_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash == NULL ? xstrdup(".") :
+	    slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+
+	free(dir);
+	if (fd < 0)
+		return -1;
+	if (fsync(fd) < 0 && errno != EINVAL)
+		r = -1;
+	close(fd);
+	return r;
+}
+
+int
+mq_state_compact(struct mq_state *st, bool prune_unseen, char *error,
+    size_t errlen)
+{
+	char *tmp = xasprintf("%s.tmp", st->path);
+	struct mq_buf out = { 0 };
+	size_t records = 0;
+	int fd = -1, nfd;
+
+	if (st->fd < 0) {
+		free(tmp);
+		return 0;	/* read-only */
+	}
+	mq_buf_adds(&out, HEADER);
+	for (size_t i = 0; i < st->nbuckets; i++) {
+		for (struct entry *e = st->table[i]; e != NULL; e = e->next) {
+			if (prune_unseen && !e->seen)
+				continue;
+			for (size_t j = 0; j < e->nmarks; j++) {
+				encode_user(&out, e->user);
+				if (e->marks[j].slot == MQ_WARN_BELOW)
+					mq_buf_adds(&out, " below");
+				else
+					mq_buf_printf(&out, " %u", e->marks[j].slot);
+				mq_buf_printf(&out, " %s %" PRId64 "\n",
+				    mark_names[e->marks[j].mark], e->marks[j].when);
+				records++;
+			}
+		}
+	}
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || write_all(fd, out.s, out.len) < 0 || fsync(fd) < 0) {
+		snprintf(error, errlen, "%s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		snprintf(error, errlen, "%s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, st->path) < 0) {
+		snprintf(error, errlen, "rename %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (fsync_dir(st->path) < 0) {
+		snprintf(error, errlen, "%s: directory fsync: %s", st->path, strerror(errno));
+		goto fail_renamed;
+	}
+	nfd = open(st->path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	if (nfd < 0) {
+		snprintf(error, errlen, "%s: %s", st->path, strerror(errno));
+		goto fail_renamed;
+	}
+	close(st->fd);
+	st->fd = nfd;
+	st->dirty = false;
+	st->records = records;
+	if (prune_unseen) {
+		/* drop the pruned users from memory too */
+		for (size_t i = 0; i < st->nbuckets; i++) {
+			struct entry **pe = &st->table[i];
+
+			while (*pe != NULL) {
+				struct entry *e = *pe;
+
+				if (e->seen) {
+					pe = &e->next;
+					continue;
+				}
+				*pe = e->next;
+				st->live -= e->nmarks;
+				st->nusers--;
+				free(e->marks);
+				free(e->user);
+				free(e);
+			}
+		}
+	}
+	mq_buf_free(&out);
+	free(tmp);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	(void)unlink(tmp);
+fail_renamed:
+	mq_buf_free(&out);
+	free(tmp);
+	return -1;
+}
+
+bool
+mq_state_bloated(const struct mq_state *st)
+{
+	return st->records > 2 * st->live + 1000;
+}
+
+size_t
+mq_state_users(const struct mq_state *st)
+{
+	return st->nusers;
+}
+
+size_t
+mq_state_skipped(const struct mq_state *st)
+{
+	return st->skipped;
+}
+
+void
+mq_state_close(struct mq_state **stp)
+{
+	struct mq_state *st = *stp;
+
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < st->nbuckets; i++) {
+		struct entry *e = st->table[i], *next;
+
+		for (; e != NULL; e = next) {
+			next = e->next;
+			free(e->marks);
+			free(e->user);
+			free(e);
+		}
+	}
+	free(st->table);
+	if (st->fd >= 0) {
+		if (st->dirty)
+			(void)fsync(st->fd);
+		close(st->fd);
+	}
+	if (st->lockfd >= 0)
+		close(st->lockfd);	/* releases the flock */
+	free(st->path);
+	free(st);
+	*stp = NULL;
+}

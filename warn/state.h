@@ -1,0 +1,76 @@
+/*
+ * state - the sweep's memory of which warnings were sent, crash-safe.
+ *
+ * One text file, PATH, of records "USER SLOT MARK WHEN" (USER with bytes
+ * outside printable ASCII, blanks and '%' as %XX; SLOT 1..100 or "below";
+ * MARK armed, sending or sent; WHEN unix seconds). Reading replays the
+ * records in order, the last one per user and slot wins, so the file is
+ * both snapshot and journal. Changes are appended with O_APPEND and, when
+ * asked, fsync'd; whatever is not is fsync'd by the next synced append and
+ * at close. The sweep syncs "sending" before each hand-over; the "sent"
+ * after it rides on the next one. A torn or
+ * unparsable line (a crash mid-write, a hand edit) is skipped. Compaction
+ * writes the live marks to PATH.tmp, fsyncs it, renames it over PATH and
+ * fsyncs the directory, so PATH is always either the old or the new file.
+ *
+ * PATH.lock is flock'ed exclusively for as long as the state is open, so
+ * two sweeps (or a sweep and a hook call) never interleave their records.
+ */
+#ifndef MQ_WARN_STATE_H
+#define MQ_WARN_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "statemachine.h"
+
+#define MQ_STATE_LINE_MAX 1024
+
+enum mq_state_result {
+	MQ_STATE_ERROR = -1,
+	MQ_STATE_OK = 0,
+	MQ_STATE_BUSY = 1,	/* another process holds the lock */
+};
+
+struct mq_state;
+
+/*
+ * mq_state_open - take the lock (trying for up to wait_secs seconds; 0 =
+ * once), read PATH (created when missing) and keep it open for appending.
+ */
+int mq_state_open(const char *path, int wait_secs, struct mq_state **st_r,
+    char *error, size_t errlen);
+
+/* mq_state_open_readonly - read PATH without the lock; nothing is written (dry runs). */
+int mq_state_open_readonly(const char *path, struct mq_state **st_r,
+    char *error, size_t errlen);
+
+/* mq_state_get - the user's marks (all ARMED when unknown); marks the user as seen. */
+void mq_state_get(struct mq_state *st, const char *user, struct mq_warn_marks *m);
+
+/*
+ * mq_state_put - record the user's marks: one line per slot that differs
+ * from what is stored, appended in one write, then fsync'd when sync.
+ * 0, or -1 with the reason (the memory is then unchanged).
+ */
+int mq_state_put(struct mq_state *st, const char *user,
+    const struct mq_warn_marks *m, bool sync, char *error, size_t errlen);
+
+/*
+ * mq_state_compact - rewrite PATH with only the live marks (temp file,
+ * fsync, rename, directory fsync). prune_unseen: users never passed to
+ * mq_state_get since opening are left out (they left the users query).
+ */
+int mq_state_compact(struct mq_state *st, bool prune_unseen, char *error,
+    size_t errlen);
+
+/* mq_state_bloated - the file holds many more records than live marks. */
+bool mq_state_bloated(const struct mq_state *st);
+
+/* Counters for log lines: users with marks, lines skipped while reading. */
+size_t mq_state_users(const struct mq_state *st);
+size_t mq_state_skipped(const struct mq_state *st);
+
+/* mq_state_close - release the lock and free everything. */
+void mq_state_close(struct mq_state **st);
+
+#endif
