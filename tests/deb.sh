@@ -157,6 +157,8 @@ check "mailquota-warn in the package, if built" sh -c \
 ctl=$WORK/control
 mkdir "$ctl" && dpkg-deb -e "$DEB" "$ctl"
 check "conffile: /etc/mailquota/mailquota.conf" grep -qx /etc/mailquota/mailquota.conf "$ctl/conffiles"
+check "conffile: /etc/mailquota/warning.txt, if mailquota-warn is built" sh -c \
+	'! [ -f "$1/conf/warning.txt" ] || grep -qx /etc/mailquota/warning.txt "$2/conffiles"' _ "$SRC" "$ctl"
 depends=$(dpkg-deb -f "$DEB" Depends)
 say "Depends: $depends"
 for lib in libevent-core libevent-extra libconfuse libsqlite3 libmariadb3 libpq5 adduser; do
