@@ -216,6 +216,9 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 	int r;
 
 	mq_strlcpy(rep->address, box->addr.full, sizeof(rep->address));
+	rep->limit_source = user->u.user.has_quota_bytes ? "sql" : "none";
+	rep->limit_messages_source = user->u.user.has_quota_messages ? "sql" : "none";
+	rep->outcome = MQ_OUT_TEMPFAIL;		/* until the figures are in */
 	st->enabled = user->u.user.enabled && box->domain_enabled;
 	st->limit_bytes = user->u.user.quota_bytes;
 	st->limit_messages = user->u.user.quota_messages;
@@ -256,12 +259,10 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 	st->used_messages = mu.messages;
 	rep->usage_origin = mu.origin;
 	rep->usage_cached = mu.cached;
-	rep->limit_source = user->u.user.has_quota_bytes ? "sql" : "none";
 	if (!user->u.user.has_quota_bytes && mu.has_limit_bytes) {
 		st->limit_bytes = mu.limit_bytes;
 		rep->limit_source = "maildirsize";
 	}
-	rep->limit_messages_source = user->u.user.has_quota_messages ? "sql" : "none";
 	if (!user->u.user.has_quota_messages && mu.has_limit_messages) {
 		st->limit_messages = mu.limit_messages;
 		rep->limit_messages_source = "maildirsize";
@@ -385,6 +386,7 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 			if (r != MQ_FOUND) {
 				v->outcome = MQ_OUT_TEMPFAIL;
 				v->decisive = i;
+				v->nboxes = i + 1;	/* report no mailbox not looked at */
 				mq_strlcpy(v->reason, rq->error, sizeof(v->reason));
 				break;
 			}

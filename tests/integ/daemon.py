@@ -1,0 +1,530 @@
+#!/usr/bin/env python3
+"""mailquota-policyd over real sockets on a SQLite fixture: persistent
+connections, concurrency, malformed input, idle timeout, SIGHUP reload,
+a blocking mailbox, unix and IPv6 listeners, -s, -t, SIGTERM and the
+decision log line.
+
+One line per case, then "N passed, N failed"; exit 1 on any failure.
+"""
+
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mqtest  # noqa: E402
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+QUOTA = MIB
+
+REPLIES = {
+    "reply_nouser": "550 5.1.1 User unknown",
+    "reply_disabled": "550 5.2.1 Mailbox disabled",
+    "reply_overquota": "552 5.2.2 Mailbox is full",
+    "reply_toolarge": "552 5.2.3 Message larger than the mailbox quota",
+    "reply_tempfail": "451 4.3.0 Temporary lookup failure",
+}
+OVER = REPLIES["reply_overquota"]
+RELOADED = "552 5.2.2 Mailbox is full, reloaded"
+DUNNO = "DUNNO"
+
+# recipient -> the answer at RCPT with size=1000
+EXPECT = {
+    "under@example.org": DUNNO,
+    "over@example.org": OVER,
+    "nosuch@example.org": REPLIES["reply_nouser"],
+    "disabled@example.org": REPLIES["reply_disabled"],
+    "alias@example.org": OVER,
+    "someone@remote.test": DUNNO,
+}
+SPARE = ["spare%d@example.org" % i for i in range(12)]   # never asked before the FIFO case
+
+
+class Env:
+    pass
+
+
+def setup():
+    mqtest.require_binary(mqtest.POLICYD)
+    e = Env()
+    e.root = mqtest.tempdir("mq-daemon-")
+    fx = e.fx = mqtest.Fixture(os.path.join(e.root, "fixture"))
+    os.chmod(fx.root, 0o755)
+    fx.domain("example.org")
+    for email, used in (("under@example.org", 500000), ("over@example.org", 1100000),
+                        ("near@example.org", QUOTA - 576)):
+        fx.user(email, quota=QUOTA)
+        fx.maildir(email, limit_bytes=QUOTA, usage=[(used, 10)])
+    fx.user("big@example.org", quota=5 * GIB)
+    fx.maildir("big@example.org", limit_bytes=5 * GIB, usage=[(3 * GIB, 3000)])
+    fx.user("disabled@example.org", quota=QUOTA, enabled=False)
+    fx.alias("alias@example.org", "over@example.org")
+    for email in SPARE:
+        fx.user(email, quota=QUOTA)
+        fx.maildir(email, limit_bytes=QUOTA, usage=[(1000, 1)])
+    fx.user("fifo@example.org", quota=QUOTA)
+    md = fx.maildir("fifo@example.org", maildirsize=False)
+    e.fifo = os.path.join(md, "maildirsize")
+    os.mkfifo(e.fifo, 0o644)
+    mqtest.at_cleanup(lambda: release_fifo(e.fifo))
+    fx.commit()
+
+    e.port = mqtest.free_port()
+    e.sock = os.path.join(e.root, "policyd.sock")
+    e.conf = os.path.join(e.root, "mailquota.conf")
+    e.listen = ["inet:127.0.0.1:%d" % e.port, "unix:%s:0660" % e.sock]
+    write_conf(e)
+    e.addr = ("127.0.0.1", e.port)
+    e.daemon = mqtest.Daemon(e.conf, e.addr).start()
+    return e
+
+
+def write_conf(e, **policy):
+    p = dict(REPLIES)
+    p["idle_timeout"] = 60
+    p.update(policy)
+    mqtest.write_config(e.conf, e.fx, listen=e.listen, policy=p)
+
+
+def release_fifo(path):
+    """release_fifo - let a reader blocked on the FIFO see end of file."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return          # nobody is reading it
+    os.close(fd)
+
+
+def ask(e, recipient, size=1000, **kw):
+    c = mqtest.PolicyClient(e.addr)
+    try:
+        return c.ask(recipient=recipient, size=size, **kw)
+    finally:
+        c.close()
+
+
+# --- cases -------------------------------------------------------------------
+
+def t_answers(res, e):
+    c = mqtest.PolicyClient(e.addr)
+    rows = [
+        ("RCPT under quota", dict(recipient="under@example.org", size=1000), DUNNO),
+        ("RCPT over quota", dict(recipient="over@example.org", size=1000), OVER),
+        ("RCPT unknown user", dict(recipient="nosuch@example.org", size=1000),
+         REPLIES["reply_nouser"]),
+        ("RCPT disabled user", dict(recipient="disabled@example.org"), REPLIES["reply_disabled"]),
+        ("RCPT alias to over quota", dict(recipient="alias@example.org"), OVER),
+        ("RCPT domain not in the database", dict(recipient="someone@remote.test"), DUNNO),
+        ("RCPT SIZE exactly fills", dict(recipient="near@example.org", size=576), DUNNO),
+        ("RCPT SIZE pushes over", dict(recipient="near@example.org", size=577), OVER),
+        ("RCPT SIZE over the whole quota", dict(recipient="under@example.org", size=QUOTA + 1),
+         REPLIES["reply_toolarge"]),
+        ("RCPT 5 GiB quota, 3 GiB used, 2 GiB fills", dict(recipient="big@example.org",
+                                                         size=2 * GIB), DUNNO),
+        ("RCPT 5 GiB quota, 3 GiB used, 2 GiB + 1 over", dict(recipient="big@example.org",
+                                                            size=2 * GIB + 1), OVER),
+        ("END-OF-MESSAGE real size pushes over",
+         dict(recipient="near@example.org", size=577, state="END-OF-MESSAGE"), OVER),
+        ("END-OF-MESSAGE real size fits",
+         dict(recipient="near@example.org", size=100, state="END-OF-MESSAGE"), DUNNO),
+        ("END-OF-MESSAGE empty recipient",
+         dict(recipient="", size=100, state="END-OF-MESSAGE"), DUNNO),
+        ("DATA state is not judged", dict(recipient="over@example.org", state="DATA"), DUNNO),
+        ("other request types get reply_success",
+         dict(recipient="over@example.org", request="something_else"), DUNNO),
+        ("size not a number counts as 0", dict(recipient="near@example.org", size="600x"), DUNNO),
+    ]
+    try:
+        for name, kw, want in rows:
+            got = c.ask(**kw)
+            res.check(name, got == want, "got %r, want %r" % (got, want))
+        # attributes in any order, unknown ones ignored, the first of a repeat wins
+        raw = (b"zzz_unknown=1\nrecipient=over@example.org\nsize=10\n"
+               b"protocol_state=RCPT\nrecipient=under@example.org\n"
+               b"request=smtpd_access_policy\nx-y.z=\n\n")
+        got = c.ask(raw)
+        res.check("any order, unknown and repeated attributes", got == OVER, "got %r" % got)
+    finally:
+        c.close()
+
+
+def t_many_on_one(res, e, n=1000):
+    c = mqtest.PolicyClient(e.addr)
+    keys = list(EXPECT)
+    bad = []
+    t0 = time.monotonic()
+    try:
+        for i in range(n):
+            rcpt = keys[i % len(keys)]
+            got = c.ask(recipient=rcpt, size=1000)
+            if got != EXPECT[rcpt]:
+                bad.append((i, rcpt, got))
+    finally:
+        c.close()
+    took = time.monotonic() - t0
+    res.check("%d requests on one connection" % n, not bad,
+              "%d wrong, first %r" % (len(bad), bad[:1]) if bad else "%.2fs" % took)
+
+
+def t_concurrent(res, e, n=200):
+    keys = list(EXPECT)
+    conns = []
+    try:
+        for i in range(n):
+            conns.append(mqtest.PolicyClient(e.addr, timeout=15))
+        bad = []
+        for rnd in range(2):
+            for i, c in enumerate(conns):
+                c.send(mqtest.policy_request(keys[(i + rnd) % len(keys)], 1000))
+            for i, c in enumerate(conns):
+                rcpt = keys[(i + rnd) % len(keys)]
+                try:
+                    got = c.read_reply()
+                except OSError as ex:
+                    got = "error %s" % ex
+                if got != EXPECT[rcpt]:
+                    bad.append((rnd, i, rcpt, got))
+        res.check("%d concurrent connections, two rounds" % n, not bad,
+                  "%d wrong, first %r" % (len(bad), bad[:1]) if bad else "")
+    finally:
+        for c in conns:
+            c.close()
+
+
+MALFORMED = [
+    ("line without '='", b"request=smtpd_access_policy\nthis line has no equals sign\n\n"),
+    ("NUL byte", b"request=smtpd_access_policy\nrecipient=ov\0er@example.org\n\n"),
+    ("line over 8192 bytes", b"request=smtpd_access_policy\nx=" + b"a" * 9000 + b"\n\n"),
+    ("too many attributes", b"request=smtpd_access_policy\n" +
+     b"".join(b"x%d=1\n" % i for i in range(400)) + b"\n"),
+    ("request over max_request_size", b"request=smtpd_access_policy\n" +
+     b"".join(b"x%d=%s\n" % (i, b"b" * 4000) for i in range(30)) + b"\n"),
+]
+
+
+def t_malformed(res, e):
+    a = mqtest.PolicyClient(e.addr)
+    try:
+        first = a.ask(recipient="over@example.org")
+        for name, payload in MALFORMED:
+            mark = e.daemon.mark()
+            b = mqtest.PolicyClient(e.addr)
+            port = b.sock.getsockname()[1]
+            try:
+                try:
+                    b.sock.sendall(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass        # closed while we were still sending: fine
+                closed = b.closed_by_peer(5.0)
+            finally:
+                b.close()
+            still = a.ask(recipient="over@example.org")
+            named = e.daemon.wait_log(r"127\.0\.0\.1", mark, 3.0)
+            named_ok = named is not None and mqtest.parse_decision(named) is None
+            ok = closed and still == first and named_ok
+            res.check("malformed: %s" % name, ok,
+                      "closed without reply=%s, other connection answered=%s, "
+                      "logged with the client=%s (port %d)%s" % (
+                          closed, still == first, named_ok, port,
+                          ": " + named if named else ""))
+    finally:
+        a.close()
+
+
+def t_unix(res, e):
+    if not mqtest.wait_until(lambda: os.path.exists(e.sock), 2.0):
+        res.fail("unix listener", "%s does not exist" % e.sock)
+        return
+    mode = stat.S_IMODE(os.stat(e.sock).st_mode)
+    st = os.stat(e.sock)
+    res.check("unix listener is a socket with mode 0660", stat.S_ISSOCK(st.st_mode) and mode == 0o660,
+              "mode %o" % mode)
+    c = mqtest.PolicyClient(e.sock)
+    try:
+        got = [c.ask(recipient="over@example.org"), c.ask(recipient="under@example.org")]
+    finally:
+        c.close()
+    res.check("unix listener answers", got == [OVER, DUNNO], "got %r" % got)
+
+
+def t_fifo(res, e):
+    """A mailbox whose maildirsize blocks must not hold up other connections."""
+    slow = mqtest.PolicyClient(e.addr, timeout=30)
+    try:
+        slow.send(mqtest.policy_request("fifo@example.org", 1000))
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        answered = 0
+        wrong = []
+        for rcpt in SPARE[:8]:              # uncached: each needs the database and the disk
+            try:
+                got = ask(e, rcpt)
+            except OSError as ex:
+                got = "error %s" % ex
+            if got == DUNNO:
+                answered += 1
+            else:
+                wrong.append((rcpt, got))
+            if time.monotonic() - t0 > 5.0:
+                break
+        took = time.monotonic() - t0
+        res.check("blocking maildirsize (FIFO) does not delay other connections",
+                  answered == 8 and took <= 5.0,
+                  "%d/8 answered in %.2fs%s" % (answered, took, ", wrong %r" % wrong if wrong else ""))
+        # a maildirsize that is not a regular file is unreadable (tempfail)
+        # or unusable (recount: the Maildir is empty, so DUNNO)
+        name = "FIFO maildirsize itself answered"
+        try:
+            got = slow.read_reply(10.0)
+            res.check(name, got in (REPLIES["reply_tempfail"], DUNNO), "got %r" % got)
+        except socket.timeout:
+            release_fifo(e.fifo)
+            res.fail(name, "no answer within 10s (a worker blocked in the FIFO?)")
+    finally:
+        release_fifo(e.fifo)
+        slow.close()
+
+
+def t_sighup(res, e):
+    c = mqtest.PolicyClient(e.addr)
+    try:
+        before = c.ask(recipient="over@example.org")
+        write_conf(e, reply_overquota=RELOADED)
+        mark = e.daemon.mark()
+        e.daemon.send_signal(signal.SIGHUP)
+        after = mqtest.wait_until(
+            lambda: c.ask(recipient="over@example.org") == RELOADED, 5.0, 0.2)
+        res.check("SIGHUP: the same open connection gets the new reply_overquota",
+                  before == OVER and after,
+                  "before %r, after reload %r" % (before, c.ask(recipient="over@example.org")))
+        res.check("SIGHUP: still answers other recipients",
+                  c.ask(recipient="under@example.org") == DUNNO)
+        if e.daemon.wait_log(r"(?i)reload", mark, 1.0) is None:
+            mqtest.log("note: no log line mentioning the reload")
+    finally:
+        write_conf(e)
+        e.daemon.send_signal(signal.SIGHUP)
+        c.close()
+    # back to the first text before the next cases
+    mqtest.wait_until(lambda: ask(e, "over@example.org") == OVER, 5.0, 0.2)
+
+
+def t_decision_log(res, e):
+    mark = e.daemon.mark()
+    reqs = [
+        ("under@example.org", "AAA111", "success", "mailbox", "500000", str(QUOTA), DUNNO),
+        ("over@example.org", "AAA112", "overquota", "mailbox", "1100000", str(QUOTA), OVER),
+        ("nosuch@example.org", "AAA113", "nouser", "nouser", None, None, REPLIES["reply_nouser"]),
+        ("alias@example.org", "AAA114", "overquota", "alias", "1100000", str(QUOTA), OVER),
+        ("someone@remote.test", "AAA115", "success", "notlocal", None, None, DUNNO),
+        ("disabled@example.org", "AAA116", "disabled", None, None, None, REPLIES["reply_disabled"]),
+    ]
+    c = mqtest.PolicyClient(e.addr)
+    try:
+        for rcpt, qid, *_ in reqs:
+            c.ask(recipient=rcpt, size=1000, queue_id=qid)
+    finally:
+        c.close()
+    mqtest.wait_until(lambda: len(e.daemon.decisions(mark)) >= len(reqs), 3.0)
+    lines = e.daemon.decisions(mark)
+    res.check("decision log: one line per request", len(lines) == len(reqs),
+              "%d lines for %d requests" % (len(lines), len(reqs)))
+    by_qid = {dict(d).get("queue_id"): d for d in lines}
+    for rcpt, qid, outcome, via, used, limit, action in reqs:
+        d = by_qid.get(qid)
+        name = "decision log for %s" % rcpt
+        if d is None:
+            res.fail(name, "no line with queue_id=%s" % qid)
+            continue
+        keys = [k for k, _ in d]
+        v = dict(d)
+        errs = []
+        want_keys = mqtest.DECISION_KEYS
+        if keys[:len(want_keys)] != want_keys or keys[len(want_keys):] not in ([], ["dry_run"]):
+            errs.append("keys %s" % " ".join(keys))
+        if v.get("client") != "192.0.2.10":
+            errs.append("client=%s" % v.get("client"))
+        if v.get("recipient") != rcpt:
+            errs.append("recipient=%s" % v.get("recipient"))
+        if v.get("outcome") != outcome:
+            errs.append("outcome=%s want %s" % (v.get("outcome"), outcome))
+        if via is not None and v.get("via") != via:
+            errs.append("via=%s want %s" % (v.get("via"), via))
+        if v.get("via") not in ("mailbox", "alias", "catchall", "notlocal", "nouser",
+                                "invalid", "none"):
+            errs.append("via=%s not a known value" % v.get("via"))
+        if used is not None and v.get("used") != used:
+            errs.append("used=%s want %s" % (v.get("used"), used))
+        if limit is not None and v.get("limit") != limit:
+            errs.append("limit=%s want %s" % (v.get("limit"), limit))
+        want_mb = {"mailbox": rcpt, "alias": "over@example.org"}.get(via)
+        if want_mb is not None and v.get("mailboxes") != want_mb:
+            errs.append("mailboxes=%s want %s" % (v.get("mailboxes"), want_mb))
+        if v.get("cache") not in ("hit", "miss", "-"):
+            errs.append("cache=%s" % v.get("cache"))
+        if not re.fullmatch(r"\d+(\.\d+)?", v.get("latency_ms") or ""):
+            errs.append("latency_ms=%s" % v.get("latency_ms"))
+        if v.get("action") != action:
+            errs.append("action=%s want %s" % (v.get("action"), action))
+        raw = [ln for ln in e.daemon.lines_since(mark) if "queue_id=%s" % qid in ln]
+        if raw and " " in action and ('action="%s"' % action) not in raw[0]:
+            errs.append("action with spaces not in double quotes")
+        res.check(name, not errs, "; ".join(errs) if errs else " ".join(
+            "%s=%s" % kv for kv in d[2:6]))
+
+
+def t_ipv6(res, e):
+    if not mqtest.have_ipv6_loopback():
+        res.skip("IPv6 ::1 listener", "no ::1 on this machine", required=False)
+        return
+    root = mqtest.tempdir("mq-daemon6-")
+    port = mqtest.free_port("::1")
+    conf = os.path.join(root, "v6.conf")
+    mqtest.write_config(conf, e.fx, listen=["inet:[::1]:%d" % port], policy=REPLIES)
+    d = mqtest.Daemon(conf, ("::1", port)).start()
+    try:
+        c = mqtest.PolicyClient(("::1", port))
+        try:
+            got = [c.ask(recipient="over@example.org"), c.ask(recipient="under@example.org")]
+        finally:
+            c.close()
+        res.check("IPv6 ::1 listener answers", got == [OVER, DUNNO], "got %r" % got)
+    finally:
+        d.stop()
+
+
+def t_idle(res, e):
+    root = mqtest.tempdir("mq-daemon-idle-")
+    port = mqtest.free_port()
+    conf = os.path.join(root, "idle.conf")
+    p = dict(REPLIES)
+    p["idle_timeout"] = 2
+    mqtest.write_config(conf, e.fx, listen=["inet:127.0.0.1:%d" % port], policy=p)
+    d = mqtest.Daemon(conf, ("127.0.0.1", port)).start()
+    try:
+        silent = mqtest.PolicyClient(("127.0.0.1", port))
+        used = mqtest.PolicyClient(("127.0.0.1", port))
+        t0 = time.monotonic()
+        first = used.ask(recipient="over@example.org")
+        c1 = silent.closed_by_peer(8.0)
+        t1 = time.monotonic() - t0
+        c2 = used.closed_by_peer(8.0)
+        silent.close()
+        used.close()
+        res.check("idle_timeout closes a silent client", c1 and 1.0 <= t1 <= 8.0,
+                  "closed=%s after %.1fs" % (c1, t1))
+        res.check("idle_timeout closes an idle client after a request",
+                  first == OVER and c2, "answer %r, closed=%s" % (first, c2))
+        fresh = mqtest.PolicyClient(("127.0.0.1", port))
+        try:
+            res.check("new connections still served after idle cuts",
+                      fresh.ask(recipient="under@example.org") == DUNNO)
+        finally:
+            fresh.close()
+    finally:
+        d.stop()
+
+
+def t_stdio(res, e):
+    """-s: one connection on stdin/stdout (a spawn(8) service)."""
+    a, b = socket.socketpair()
+    proc = mqtest.spawn([mqtest.POLICYD, "-s", "-c", e.conf], stdin=b, stdout=b,
+                        stderr=subprocess.PIPE)
+    b.close()
+    c = mqtest.PolicyClient(None, sock=a)
+    try:
+        got = [c.ask(recipient="over@example.org"), c.ask(recipient="under@example.org"),
+               c.ask(recipient="nosuch@example.org")]
+        res.check("-s answers several requests on stdin/stdout",
+                  got == [OVER, DUNNO, REPLIES["reply_nouser"]], "got %r" % got)
+        a.shutdown(socket.SHUT_WR)
+        try:
+            rc = proc.wait(5.0)
+        except subprocess.TimeoutExpired:
+            rc = None
+        res.check("-s exits 0 at end of input", rc == 0, "exit %r" % rc)
+    finally:
+        c.close()
+        mqtest.stop_pid(proc)
+        if proc.stderr:
+            err = proc.stderr.read().decode("utf-8", "replace")
+            if err:
+                mqtest.log("-s stderr:\n" + err)
+
+
+def t_check_config(res, e):
+    r = subprocess.run([mqtest.POLICYD, "-t", "-c", e.conf], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    res.check("-t with a good configuration exits 0", r.returncode == 0,
+              "exit %d: %s" % (r.returncode, r.stdout.decode(errors="replace").strip()))
+    root = mqtest.tempdir("mq-daemon-conf-")
+    bad = [
+        ("reply class mismatch", {"reply_overquota": "552 4.2.2 Mailbox is full"},
+         "reply_overquota"),
+        ("OK as a reply", {"reply_success": "OK"}, "reply_success"),
+        ("unknown key", {"no_such_key": 1}, "no_such_key"),
+    ]
+    for name, policy, key in bad:
+        conf = os.path.join(root, "bad-%s.conf" % key)
+        mqtest.write_config(conf, e.fx, listen=["inet:127.0.0.1:%d" % e.port], policy=policy)
+        r = subprocess.run([mqtest.POLICYD, "-t", "-c", conf], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=30)
+        out = r.stdout.decode(errors="replace").strip()
+        line_no = 0
+        with open(conf) as f:
+            for i, ln in enumerate(f, 1):
+                if ln.strip().startswith(key):
+                    line_no = i
+        ok = r.returncode in (1, 78) and conf in out and key in out
+        res.check("-t with a bad configuration (%s) fails naming file and key" % name, ok,
+                  "exit %d: %s" % (r.returncode, out))
+        if ok and ("%s:%d" % (conf, line_no)) not in out:
+            mqtest.log("note: message does not say %s:%d: %s" % (conf, line_no, out))
+
+
+def t_sigterm(res, e):
+    idle = mqtest.PolicyClient(e.addr)
+    try:
+        idle.ask(recipient="under@example.org")
+        rc, took = e.daemon.stop(signal.SIGTERM, timeout=10.0)
+        res.check("SIGTERM with an open connection: exit 0 within 5 s",
+                  rc == 0 and took <= 5.0, "exit %s after %.2fs" % (rc, took))
+    finally:
+        idle.close()
+
+
+def main():
+    e = setup()
+    res = mqtest.Results()
+    for name, fn in [
+            ("answers", t_answers),
+            ("decision log", t_decision_log),
+            ("many requests on one connection", t_many_on_one),
+            ("concurrent connections", t_concurrent),
+            ("malformed input", t_malformed),
+            ("unix listener", t_unix),
+            ("blocking maildirsize", t_fifo),
+            ("SIGHUP", t_sighup),
+            ("IPv6", t_ipv6),
+            ("idle timeout", t_idle),
+            ("-s", t_stdio),
+            ("-t", t_check_config),
+            ("SIGTERM", t_sigterm)]:
+        if not e.daemon.running() and fn is not t_sigterm:
+            res.fail(name, "the daemon is not running (exit %s)" % e.daemon.proc.returncode)
+            continue
+        res.run(name, fn, res, e)
+    if res.failed:
+        mqtest.log("--- daemon log (tail) ---\n" + "\n".join(e.daemon.lines_since(0)[-80:]))
+    res.finish()
+
+
+if __name__ == "__main__":
+    main()
