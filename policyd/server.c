@@ -560,6 +560,29 @@ conn_write(struct conn *c, const char *buf, size_t len)
 }
 
 /*
+ * log_tempfail_reason - why a request was answered with a temporary
+ * failure, at most once a second: a database outage must not flood the log.
+ */
+static void
+log_tempfail_reason(const struct mq_verdict *v)
+{
+	static uint64_t last_us, suppressed;
+	uint64_t now = mq_now_monotonic_us();
+
+	if (last_us != 0 && now - last_us < 1000000) {
+		suppressed++;
+		return;
+	}
+	if (suppressed > 0)
+		mq_warn("temporary failure: %s (and %llu more since the last such line)",
+		    v->reason, (unsigned long long)suppressed);
+	else
+		mq_warn("temporary failure: %s", v->reason);
+	last_us = now;
+	suppressed = 0;
+}
+
+/*
  * conn_reply - answer the current request with a verdict made under rt;
  * -1 when the connection closed.
  */
@@ -593,6 +616,8 @@ conn_reply(struct conn *c, const struct mq_verdict *v,
 	log_decision(c, v, dry_run ? v->withheld : v->action, dry_run,
 	    latency_us);
 	rc = conn_write(c, buf, n);
+	if (v->outcome == MQ_OUT_TEMPFAIL)
+		log_tempfail_reason(v);
 
 	srv->st.requests++;
 	mq_metrics_observe(&srv->st, latency_us);

@@ -387,7 +387,8 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 				v->outcome = MQ_OUT_TEMPFAIL;
 				v->decisive = i;
 				v->nboxes = i + 1;	/* report no mailbox not looked at */
-				mq_strlcpy(v->reason, rq->error, sizeof(v->reason));
+				snprintf(v->reason, sizeof(v->reason), "%.64s: %.180s",
+				    res->boxes[i].addr.full, rq->error);
 				break;
 			}
 			states[i] = rep->state;
