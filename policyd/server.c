@@ -489,7 +489,8 @@ log_decision(const struct conn *c, const struct mq_verdict *v,
 		lb_u64(&b, box->state.limit_bytes);
 	else
 		lb_str(&b, "-");
-	lb_str(&b, v->cached ? " cache=hit" : " cache=miss");
+	lb_str(&b, v->cached ? " cache=hit" : v->stale ? " cache=stale" :
+	    " cache=miss");
 	snprintf(ms, sizeof(ms), " latency_ms=%llu.%03llu",
 	    (unsigned long long)(latency_us / 1000),
 	    (unsigned long long)(latency_us % 1000));
@@ -1127,10 +1128,12 @@ mq_server_log_stats(struct mq_server *srv)
 	    mq_workers_count(srv->workers));
 	/* A reload builds a new engine: these count from the last one. */
 	mq_info("stats: generation=%u cache_hits=%llu cache_misses=%llu usage_hits=%llu"
-	    " usage_misses=%llu db_errors=%llu db_connects=%llu",
+	    " usage_misses=%llu db_errors=%llu db_connects=%llu stale_hits=%llu"
+	    " stale_answers=%llu",
 	    srv->rt->generation, (unsigned long long)es.cache_hits, (unsigned long long)es.cache_misses,
 	    (unsigned long long)es.usage_hits, (unsigned long long)es.usage_misses,
-	    (unsigned long long)es.db_errors, (unsigned long long)es.db_connects);
+	    (unsigned long long)es.db_errors, (unsigned long long)es.db_connects,
+	    (unsigned long long)es.stale_hits, (unsigned long long)es.stale_answers);
 }
 
 void
