@@ -570,19 +570,24 @@ mq_session_test(struct mq_session *s, char *error, size_t errlen)
 {
 	struct mq_key key = { .address = "postmaster@mailquota.invalid",
 	    .local = "postmaster", .domain = "mailquota.invalid" };
+	size_t len = 0;
+	int rc = 0;
 
 	if (session_connect(s, error, errlen) < 0)
 		return -1;
+	/* Every query, so that one run reports every broken one, by name. */
 	for (size_t i = 0; i < MQ_Q_COUNT; i++) {
 		char why[256];
 
 		if (!s->engine->has_query[i])
 			continue;
 		if (mq_backend_query(&s->conn, (enum mq_query_kind)i, &key,
-		    first_row_only, NULL, why, sizeof(why)) == MQ_TEMPFAIL) {
-			snprintf(error, errlen, "%s", why);
-			return -1;
-		}
+		    first_row_only, NULL, why, sizeof(why)) != MQ_TEMPFAIL)
+			continue;
+		if (len < errlen)
+			len += (size_t)snprintf(error + len, errlen - len, "%squeries.%s: %s",
+			    rc < 0 ? "; " : "", mq_query_kind_name((enum mq_query_kind)i), why);
+		rc = -1;
 	}
-	return 0;
+	return rc;
 }
