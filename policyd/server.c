@@ -119,6 +119,8 @@ struct mq_server {
 	bool accept_error_pause;	/* EMFILE & co: wait a moment */
 	struct event *accept_timer;
 	time_t limit_logged, accept_logged;
+	uint64_t tempfail_logged_us;	/* last "tempfail:" line */
+	uint64_t tempfail_unlogged;	/* tempfails since, not logged */
 
 	bool stdio;
 	bool stopping, forced;
@@ -567,6 +569,32 @@ conn_write(struct conn *c, const char *buf, size_t len)
 }
 
 /*
+ * log_tempfail - why a request is a temporary failure (a query that timed
+ * out, a broken query, the database gone), at most one line a second: an
+ * outage fails every request, and the decision lines already count them.
+ */
+static void
+log_tempfail(struct mq_server *srv, const char *reason)
+{
+	uint64_t now = mq_now_monotonic_us();
+	char why[320];
+
+	if (srv->tempfail_logged_us != 0 && now - srv->tempfail_logged_us < 1000000u) {
+		srv->tempfail_unlogged++;
+		return;
+	}
+	/* Driver messages may quote the key, which came from the peer. */
+	mq_sanitize(why, sizeof(why), reason, strlen(reason));
+	if (srv->tempfail_unlogged > 0)
+		mq_warn("tempfail: %s (and %llu more since the last such line)", why,
+		    (unsigned long long)srv->tempfail_unlogged);
+	else
+		mq_warn("tempfail: %s", why);
+	srv->tempfail_logged_us = now;
+	srv->tempfail_unlogged = 0;
+}
+
+/*
  * conn_reply - answer the current request with a verdict made under rt;
  * -1 when the connection closed.
  */
@@ -595,6 +623,8 @@ conn_reply(struct conn *c, const struct mq_verdict *v,
 	 * The reply is ready: log first, so the line exists by the time
 	 * Postfix has the answer, then the one write.
 	 */
+	if (v->outcome == MQ_OUT_TEMPFAIL && v->reason[0] != '\0')
+		log_tempfail(srv, v->reason);
 	log_decision(c, v, dry_run ? v->withheld : v->action, dry_run,
 	    mq_now_monotonic_us() - c->t0);
 	rc = conn_write(c, buf, n);
