@@ -122,10 +122,19 @@ class Daemons:
         self.all.append(d)
         return d
 
-    def stop(self):
+    def stop(self, res=None):
+        """Stop every daemon still running; with res, each must exit 0 on
+        SIGTERM within 5 s (a sanitizer report at exit is a failure)."""
         for d in self.all:
             if d.running():
-                d.stop()
+                rc, took = d.stop()
+                if res is not None:
+                    res.check("%s: exits 0 on SIGTERM" % d.name, rc == 0 and took < 5.0,
+                              "exit %s after %.1f s" % (rc, took))
+                    bad = [ln for ln in d.lines_since(0)
+                           if "Sanitizer" in ln or "runtime error:" in ln]
+                    res.check("%s: no sanitizer report" % d.name, not bad,
+                              bad[0] if bad else "")
 
 
 def ask(daemon, rcpt, size=100, timeout=5.0):
@@ -515,10 +524,11 @@ def one_server(res, name, start, root, base):
             return
         res.run("%s -t" % name, test_mode, res, srv, root)
         res.run("%s outage" % name, outage, res, srv, daemons)
-        daemons.stop()
+        daemons.stop(res)
         if not srv.running():
             srv.start()
         res.run("%s slow query" % name, slow_query, res, srv, daemons)
+        daemons.stop(res)
     finally:
         daemons.stop()
         if res.failed:
