@@ -64,6 +64,8 @@ stats_add(struct mq_engine_stats *sum, const struct mq_engine_stats *s)
 	sum->usage_misses += s->usage_misses;
 	sum->db_errors += s->db_errors;
 	sum->db_connects += s->db_connects;
+	sum->stale_hits += s->stale_hits;
+	sum->stale_answers += s->stale_answers;
 }
 
 void
@@ -235,6 +237,12 @@ mq_metrics_text(const struct mq_metrics_view *v, size_t *len_r)
 	counter(&t, "mailquota_usage_cache_misses_total",
 	    "Mailbox usage not fresh in the usage cache on the event loop (the request went to a worker).",
 	    v->engine.usage_misses);
+	counter(&t, "mailquota_cache_stale_hits_total",
+	    "Lookups answered from an expired entry after the database failed (policy.stale_ttl).",
+	    v->engine.stale_hits);
+	counter(&t, "mailquota_stale_answers_total",
+	    "Decisions that used at least one expired cache entry (policy.stale_ttl).",
+	    v->engine.stale_answers);
 	counter(&t, "mailquota_db_errors_total",
 	    "Database lookups that failed (connect, query or timeout).",
 	    v->engine.db_errors);
@@ -292,11 +300,12 @@ mq_metrics_log(const struct mq_metrics_view *v)
 	mq_info("stats: generation=%u cache_hits=%" PRIu64 " cache_misses=%" PRIu64
 	    " usage_hits=%" PRIu64 " usage_misses=%" PRIu64 " db_errors=%" PRIu64
 	    " db_sessions=%" PRIu64 " db_connects=%" PRIu64
-	    " db_reconnects=%" PRIu64 " db_connect_failures=%" PRIu64,
+	    " db_reconnects=%" PRIu64 " db_connect_failures=%" PRIu64
+	    " stale_hits=%" PRIu64 " stale_answers=%" PRIu64,
 	    v->generation, v->engine.cache_hits, v->engine.cache_misses,
 	    v->engine.usage_hits, v->engine.usage_misses, v->engine.db_errors,
 	    v->engine.db_connects, v->net_connects, v->net_reconnects,
-	    v->net_failures);
+	    v->net_failures, v->engine.stale_hits, v->engine.stale_answers);
 	/* Cumulative, as in the histogram: le_ms=count pairs. */
 	hist[0] = '\0';
 	for (i = 0; i <= MQ_METRICS_NBUCKETS; i++) {

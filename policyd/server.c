@@ -112,6 +112,8 @@ struct mq_server {
 	bool accept_error_pause;	/* EMFILE & co: wait a moment */
 	struct event *accept_timer;
 	time_t limit_logged, accept_logged;
+	uint64_t tempfail_logged_us;	/* last "tempfail:" line */
+	uint64_t tempfail_unlogged;	/* tempfails since, not logged */
 
 	bool stdio;
 	bool stopping, forced;
@@ -483,7 +485,8 @@ log_decision(const struct conn *c, const struct mq_verdict *v,
 		lb_u64(&b, box->state.limit_bytes);
 	else
 		lb_str(&b, "-");
-	lb_str(&b, v->cached ? " cache=hit" : " cache=miss");
+	lb_str(&b, v->cached ? " cache=hit" : v->stale ? " cache=stale" :
+	    " cache=miss");
 	snprintf(ms, sizeof(ms), " latency_ms=%llu.%03llu",
 	    (unsigned long long)(latency_us / 1000),
 	    (unsigned long long)(latency_us % 1000));
@@ -560,26 +563,29 @@ conn_write(struct conn *c, const char *buf, size_t len)
 }
 
 /*
- * log_tempfail_reason - why a request was answered with a temporary
- * failure, at most once a second: a database outage must not flood the log.
+ * log_tempfail - why a request is a temporary failure (a query that timed
+ * out, a broken query, the database gone), at most one line a second: an
+ * outage fails every request, and the decision lines already count them.
  */
 static void
-log_tempfail_reason(const struct mq_verdict *v)
+log_tempfail(struct mq_server *srv, const char *reason)
 {
-	static uint64_t last_us, suppressed;
 	uint64_t now = mq_now_monotonic_us();
+	char why[320];
 
-	if (last_us != 0 && now - last_us < 1000000) {
-		suppressed++;
+	if (srv->tempfail_logged_us != 0 && now - srv->tempfail_logged_us < 1000000u) {
+		srv->tempfail_unlogged++;
 		return;
 	}
-	if (suppressed > 0)
-		mq_warn("temporary failure: %s (and %llu more since the last such line)",
-		    v->reason, (unsigned long long)suppressed);
+	/* Driver messages may quote the key, which came from the peer. */
+	mq_sanitize(why, sizeof(why), reason, strlen(reason));
+	if (srv->tempfail_unlogged > 0)
+		mq_warn("tempfail: %s (and %llu more since the last such line)", why,
+		    (unsigned long long)srv->tempfail_unlogged);
 	else
-		mq_warn("temporary failure: %s", v->reason);
-	last_us = now;
-	suppressed = 0;
+		mq_warn("tempfail: %s", why);
+	srv->tempfail_logged_us = now;
+	srv->tempfail_unlogged = 0;
 }
 
 /*
@@ -613,11 +619,11 @@ conn_reply(struct conn *c, const struct mq_verdict *v,
 	 * Postfix has the answer, then the one write.
 	 */
 	latency_us = mq_now_monotonic_us() - c->t0;
+	if (v->outcome == MQ_OUT_TEMPFAIL && v->reason[0] != '\0')
+		log_tempfail(srv, v->reason);
 	log_decision(c, v, dry_run ? v->withheld : v->action, dry_run,
 	    latency_us);
 	rc = conn_write(c, buf, n);
-	if (v->outcome == MQ_OUT_TEMPFAIL)
-		log_tempfail_reason(v);
 
 	srv->st.requests++;
 	mq_metrics_observe(&srv->st, latency_us);
