@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "backend_net.h"
 #include "log.h"
 #include "util.h"
@@ -390,4 +391,60 @@ mq_net_message(char *dst, size_t size, const char *src)
 		dst[n++] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
 	}
 	dst[n] = '\0';
+}
+
+/* wipe - clear a secret before freeing it. */
+static void
+wipe(char *s)
+{
+	if (s == NULL)
+		return;
+#ifdef HAVE_EXPLICIT_BZERO
+	explicit_bzero(s, strlen(s));
+#else
+	{
+		volatile char *p = s;
+
+		while (*p != '\0')
+			*p++ = '\0';
+	}
+#endif
+	free(s);
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? xstrdup(s) : NULL;
+}
+
+int
+mq_net_setup_init(struct mq_net_setup *setup, const struct mq_db_config *db,
+    char *const queries[MQ_Q_COUNT], const char *driver, enum mq_sql_style style,
+    char *error, size_t errlen)
+{
+	memset(setup, 0, sizeof(*setup));
+	if (mq_net_hosts_parse(db, driver, &setup->hosts, error, errlen) < 0)
+		return -1;
+	if (mq_backend_translate(queries, style, setup->sql, error, errlen) < 0) {
+		mq_net_hosts_free(&setup->hosts);
+		return -1;
+	}
+	setup->name = xstrdup(db->name != NULL ? db->name : "");
+	setup->user = dup_or_null(db->user);
+	setup->password = dup_or_null(db->password);
+	setup->connect_timeout = db->connect_timeout > 0 ? (unsigned)db->connect_timeout : 5;
+	setup->query_timeout = db->query_timeout > 0 ? (unsigned)db->query_timeout : 5;
+	return 0;
+}
+
+void
+mq_net_setup_free(struct mq_net_setup *setup)
+{
+	mq_backend_translate_free(setup->sql);
+	mq_net_hosts_free(&setup->hosts);
+	free(setup->name);
+	free(setup->user);
+	wipe(setup->password);
+	setup->name = setup->user = setup->password = NULL;
 }

@@ -54,6 +54,23 @@ int mq_net_hosts_parse(const struct mq_db_config *db, const char *driver,
     struct mq_net_hosts *hosts, char *error, size_t errlen);
 void mq_net_hosts_free(struct mq_net_hosts *hosts);
 
+/* What both network drivers keep from the configuration. */
+struct mq_net_setup {
+	struct mq_net_hosts hosts;
+	struct mq_sql sql[MQ_Q_COUNT];	/* text NULL: query not configured */
+	char *name;
+	char *user;		/* NULL: the client library's default */
+	char *password;		/* NULL: none; wiped when freed */
+	unsigned connect_timeout;
+	unsigned query_timeout;
+};
+
+/* mq_net_setup_init - hosts, translated queries, credentials; 0 or -1 with error. */
+int mq_net_setup_init(struct mq_net_setup *setup, const struct mq_db_config *db,
+    char *const queries[MQ_Q_COUNT], const char *driver, enum mq_sql_style style,
+    char *error, size_t errlen);
+void mq_net_setup_free(struct mq_net_setup *setup);
+
 /*
  * One connection attempt to one host: 0 when connected, -1 with a message
  * (the server's or the library's own words) in error.
