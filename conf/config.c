@@ -400,6 +400,7 @@ new_cfg(void)
 		CFG_STR("alias_overquota", "all", CFGF_NONE),
 		CFG_INT("cache_ttl", 60, CFGF_NONE),
 		CFG_INT("negative_cache_ttl", 10, CFGF_NONE),
+		CFG_INT("stale_ttl", 0, CFGF_NONE),
 		CFG_INT("max_connections", 1000, CFGF_NONE),
 		CFG_INT("idle_timeout", 300, CFGF_NONE),
 		CFG_INT("max_request_size", 102400, CFGF_NONE),
@@ -1024,6 +1025,8 @@ load_policy(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 	    &c->policy.cache_ttl) < 0 ||
 	    get_int_as_int(ctx, cfg, "policy.negative_cache_ttl", 0, 86400,
 	    &c->policy.negative_cache_ttl) < 0 ||
+	    get_int_as_int(ctx, cfg, "policy.stale_ttl", 0, 86400,
+	    &c->policy.stale_ttl) < 0 ||
 	    get_int_as_int(ctx, cfg, "policy.max_connections", 1, 100000,
 	    &c->policy.max_connections) < 0 ||
 	    get_int_as_int(ctx, cfg, "policy.idle_timeout", 1, 86400,

@@ -92,6 +92,7 @@ struct mq_config {
 		enum mq_alias_overquota alias_overquota;
 		int cache_ttl;
 		int negative_cache_ttl;
+		int stale_ttl;	/* seconds an expired entry may answer while the database fails; 0 = off */
 		int max_connections;
 		int idle_timeout;
 		size_t max_request_size;

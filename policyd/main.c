@@ -5,8 +5,8 @@
  *
  * Start-up order, and why:
  *   1. read the configuration (exit 78 with the loader's message);
- *   2. bind every policy.listen address (may need root: low ports, socket
- *      directories);
+ *   2. bind every policy.listen address and policy.metrics (may need
+ *      root: low ports, socket directories);
  *   3. drop to policy.user (before any database connection is made; not
  *      with -s, where spawn(8) has chosen the user already);
  *   4. without -f, become a daemon (fork, setsid, chdir /, stdio to
@@ -41,6 +41,7 @@
 #include "engine.h"
 #include "log.h"
 #include "util.h"
+#include "metrics.h"
 #include "server.h"
 #include "workers.h"
 
@@ -238,6 +239,8 @@ reload(struct main_ctx *m)
 		mq_notice("reload: policy.listen changed; the new addresses take effect at the next restart");
 	if (strcmp(str_or_empty(old->policy.user), str_or_empty(cfg->policy.user)) != 0)
 		mq_notice("reload: policy.user changed; it takes effect at the next restart");
+	if (strcmp(str_or_empty(old->policy.metrics), str_or_empty(cfg->policy.metrics)) != 0)
+		mq_notice("reload: policy.metrics changed; it takes effect at the next restart");
 	if (old->policy.workers != cfg->policy.workers)
 		mq_notice("reload: database.connections changed; the number of worker threads changes at the next restart");
 	log_setup(cfg, m->debug, m->foreground, true);
@@ -293,6 +296,15 @@ open_listeners(const struct mq_config *cfg, int ***fds_r, size_t **nfds_r)
 			mq_fatal(EX_OSERR, "%s", error);
 }
 
+/* metrics_view - a scrape of /metrics, on the loop thread. */
+static void
+metrics_view(void *arg, struct mq_metrics_view *v)
+{
+	struct main_ctx *m = arg;
+
+	mq_server_metrics(m->srv, v);
+}
+
 /* pollable - whether epoll can surely watch fd (a socket or a pipe). */
 static bool
 pollable(int fd)
@@ -312,8 +324,9 @@ main(int argc, char **argv)
 	struct event_config *ecfg;
 	struct event *sigs[4];
 	static const int signums[4] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
-	int **fds = NULL, ch;
-	size_t *nfds = NULL, i, j;
+	int **fds = NULL, *mfds = NULL, ch;
+	size_t *nfds = NULL, nmfds = 0, i, j;
+	struct mq_metrics_http *metrics = NULL;
 	bool test = false;
 	char *error = NULL, *abspath = NULL;
 	char msg[512];
@@ -367,6 +380,10 @@ main(int argc, char **argv)
 	/* spawn(8) has already chosen the user for -s. */
 	if (!m.stdio) {
 		open_listeners(cfg, &fds, &nfds);
+		if (cfg->policy.metrics != NULL && cfg->policy.metrics[0] != '\0' &&
+		    mq_metrics_bind(cfg->policy.metrics, &mfds, &nmfds, msg,
+		    sizeof(msg)) < 0)
+			mq_fatal(EX_OSERR, "policy.metrics: %s", msg);
 		if ((ch = drop_privileges(cfg->policy.user, msg, sizeof(msg))) != 0)
 			mq_fatal(ch, "%s", msg);
 	}
@@ -404,6 +421,10 @@ main(int argc, char **argv)
 		}
 		free(fds);
 		free(nfds);
+		if (nmfds > 0 && (metrics = mq_metrics_http_new(m.base, mfds,
+		    nmfds, metrics_view, &m)) == NULL)
+			mq_fatal(EX_OSERR, "policy.metrics: cannot set up HTTP");
+		free(mfds);
 	}
 	for (i = 0; i < MQ_NELEM(signums); i++) {
 		sigs[i] = evsignal_new(m.base, signums[i], signal_cb, &m);
@@ -421,6 +442,7 @@ main(int argc, char **argv)
 
 	if (mq_server_forced(m.srv))
 		_exit(0);	/* workers may be stuck in the database: do not join */
+	mq_metrics_http_free(&metrics);
 	mq_server_free(&m.srv);
 	for (i = 0; i < MQ_NELEM(signums); i++)
 		event_free(sigs[i]);

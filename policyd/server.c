@@ -56,6 +56,7 @@
 #include "util.h"
 #include "decide.h"
 #include "engine.h"
+#include "metrics.h"
 #include "proto.h"
 #include "server.h"
 #include "workers.h"
@@ -92,14 +93,6 @@ struct listener {
 	char *unix_path;		/* removed at shutdown (if still allowed) */
 };
 
-struct counters {
-	uint64_t requests;
-	uint64_t outcome[MQ_OUT_COUNT];
-	uint64_t dry_run, on_error_pass;
-	uint64_t on_loop, by_workers, dropped;
-	uint64_t conns_total, malformed, timeouts, accept_errors;
-};
-
 struct mq_server {
 	struct event_base *base;
 	struct mq_runtime *rt;		/* answers new requests */
@@ -119,6 +112,8 @@ struct mq_server {
 	bool accept_error_pause;	/* EMFILE & co: wait a moment */
 	struct event *accept_timer;
 	time_t limit_logged, accept_logged;
+	uint64_t tempfail_logged_us;	/* last "tempfail:" line */
+	uint64_t tempfail_unlogged;	/* tempfails since, not logged */
 
 	bool stdio;
 	bool stopping, forced;
@@ -127,7 +122,8 @@ struct mq_server {
 	TAILQ_HEAD(, conn) conns;
 	size_t nconns;			/* open (not dead) connections */
 	size_t inflight;		/* jobs at workers */
-	struct counters st;
+	struct mq_counters st;		/* see metrics.h */
+	time_t started;
 };
 
 static void conn_process(struct conn *c);
@@ -489,7 +485,8 @@ log_decision(const struct conn *c, const struct mq_verdict *v,
 		lb_u64(&b, box->state.limit_bytes);
 	else
 		lb_str(&b, "-");
-	lb_str(&b, v->cached ? " cache=hit" : " cache=miss");
+	lb_str(&b, v->cached ? " cache=hit" : v->stale ? " cache=stale" :
+	    " cache=miss");
 	snprintf(ms, sizeof(ms), " latency_ms=%llu.%03llu",
 	    (unsigned long long)(latency_us / 1000),
 	    (unsigned long long)(latency_us % 1000));
@@ -566,6 +563,32 @@ conn_write(struct conn *c, const char *buf, size_t len)
 }
 
 /*
+ * log_tempfail - why a request is a temporary failure (a query that timed
+ * out, a broken query, the database gone), at most one line a second: an
+ * outage fails every request, and the decision lines already count them.
+ */
+static void
+log_tempfail(struct mq_server *srv, const char *reason)
+{
+	uint64_t now = mq_now_monotonic_us();
+	char why[320];
+
+	if (srv->tempfail_logged_us != 0 && now - srv->tempfail_logged_us < 1000000u) {
+		srv->tempfail_unlogged++;
+		return;
+	}
+	/* Driver messages may quote the key, which came from the peer. */
+	mq_sanitize(why, sizeof(why), reason, strlen(reason));
+	if (srv->tempfail_unlogged > 0)
+		mq_warn("tempfail: %s (and %llu more since the last such line)", why,
+		    (unsigned long long)srv->tempfail_unlogged);
+	else
+		mq_warn("tempfail: %s", why);
+	srv->tempfail_logged_us = now;
+	srv->tempfail_unlogged = 0;
+}
+
+/*
  * conn_reply - answer the current request with a verdict made under rt;
  * -1 when the connection closed.
  */
@@ -577,6 +600,7 @@ conn_reply(struct conn *c, const struct mq_verdict *v,
 	const char *send = v->action;
 	bool dry_run = v->dry_run;
 	char buf[MQ_REPLY_MAX + 16];
+	uint64_t latency_us;
 	size_t n;
 	int rc;
 
@@ -594,11 +618,15 @@ conn_reply(struct conn *c, const struct mq_verdict *v,
 	 * The reply is ready: log first, so the line exists by the time
 	 * Postfix has the answer, then the one write.
 	 */
+	latency_us = mq_now_monotonic_us() - c->t0;
+	if (v->outcome == MQ_OUT_TEMPFAIL && v->reason[0] != '\0')
+		log_tempfail(srv, v->reason);
 	log_decision(c, v, dry_run ? v->withheld : v->action, dry_run,
-	    mq_now_monotonic_us() - c->t0);
+	    latency_us);
 	rc = conn_write(c, buf, n);
 
 	srv->st.requests++;
+	mq_metrics_observe(&srv->st, latency_us);
 	if ((unsigned)v->outcome < MQ_OUT_COUNT)
 		srv->st.outcome[v->outcome]++;
 	if (dry_run)
@@ -1004,6 +1032,7 @@ mq_server_new(struct event_base *base, struct mq_runtime *rt)
 
 	srv->base = base;
 	srv->rt = mq_runtime_ref(rt);
+	srv->started = time(NULL);
 	TAILQ_INIT(&srv->conns);
 	apply_config(srv, rt->cfg);
 	srv->accepting = true;
@@ -1021,6 +1050,8 @@ mq_server_reload(struct mq_server *srv, struct mq_runtime *rt)
 	srv->rt = mq_runtime_ref(rt);
 	apply_config(srv, rt->cfg);
 	mq_workers_set_runtime(srv->workers, rt);
+	/* The new engine counts from zero: keep the old one's figures. */
+	mq_metrics_retire(&srv->st, old->engine);
 	mq_runtime_unref(&old);
 	update_accept(srv);
 }
@@ -1098,39 +1129,24 @@ mq_server_forced(const struct mq_server *srv)
 }
 
 void
+mq_server_metrics(struct mq_server *srv, struct mq_metrics_view *v)
+{
+	mq_metrics_view_init(v, &srv->st, srv->rt->engine);
+	v->conns_open = srv->nconns;
+	v->in_flight = srv->inflight;
+	v->queued = mq_workers_queued(srv->workers);
+	v->workers = mq_workers_count(srv->workers);
+	v->generation = srv->rt->generation;
+	v->start_time = srv->started > 0 ? (uint64_t)srv->started : 0;
+}
+
+void
 mq_server_log_stats(struct mq_server *srv)
 {
-	struct mq_engine_stats es;
-	const struct counters *s = &srv->st;
+	struct mq_metrics_view v;
 
-	memset(&es, 0, sizeof(es));
-	mq_engine_stats(srv->rt->engine, &es);
-	mq_info("stats: requests=%llu %s=%llu %s=%llu %s=%llu %s=%llu %s=%llu %s=%llu"
-	    " dry_run=%llu on_error_pass=%llu answered_on_loop=%llu"
-	    " answered_by_workers=%llu dropped=%llu",
-	    (unsigned long long)s->requests,
-	    mq_outcome_name(MQ_OUT_SUCCESS), (unsigned long long)s->outcome[MQ_OUT_SUCCESS],
-	    mq_outcome_name(MQ_OUT_NOUSER), (unsigned long long)s->outcome[MQ_OUT_NOUSER],
-	    mq_outcome_name(MQ_OUT_DISABLED), (unsigned long long)s->outcome[MQ_OUT_DISABLED],
-	    mq_outcome_name(MQ_OUT_OVERQUOTA), (unsigned long long)s->outcome[MQ_OUT_OVERQUOTA],
-	    mq_outcome_name(MQ_OUT_TOOLARGE), (unsigned long long)s->outcome[MQ_OUT_TOOLARGE],
-	    mq_outcome_name(MQ_OUT_TEMPFAIL), (unsigned long long)s->outcome[MQ_OUT_TEMPFAIL],
-	    (unsigned long long)s->dry_run, (unsigned long long)s->on_error_pass,
-	    (unsigned long long)s->on_loop, (unsigned long long)s->by_workers,
-	    (unsigned long long)s->dropped);
-	mq_info("stats: connections_open=%zu connections_total=%llu malformed=%llu"
-	    " timeouts=%llu accept_errors=%llu queued=%zu in_flight=%zu workers=%d",
-	    srv->nconns, (unsigned long long)s->conns_total,
-	    (unsigned long long)s->malformed, (unsigned long long)s->timeouts,
-	    (unsigned long long)s->accept_errors,
-	    mq_workers_queued(srv->workers), srv->inflight,
-	    mq_workers_count(srv->workers));
-	/* A reload builds a new engine: these count from the last one. */
-	mq_info("stats: generation=%u cache_hits=%llu cache_misses=%llu usage_hits=%llu"
-	    " usage_misses=%llu db_errors=%llu db_connects=%llu",
-	    srv->rt->generation, (unsigned long long)es.cache_hits, (unsigned long long)es.cache_misses,
-	    (unsigned long long)es.usage_hits, (unsigned long long)es.usage_misses,
-	    (unsigned long long)es.db_errors, (unsigned long long)es.db_connects);
+	mq_server_metrics(srv, &v);
+	mq_metrics_log(&v);
 }
 
 void

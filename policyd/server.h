@@ -44,7 +44,11 @@ int mq_server_serve_stdio(struct mq_server *srv, int rfd, int wfd);
 void mq_server_reload(struct mq_server *srv, struct mq_runtime *rt);
 void mq_server_shutdown(struct mq_server *srv);
 bool mq_server_forced(const struct mq_server *srv);
+/* mq_server_log_stats - SIGUSR1: the counters as log lines (metrics.h). */
 void mq_server_log_stats(struct mq_server *srv);
+struct mq_metrics_view;
+/* mq_server_metrics - the counters and gauges for /metrics and the log. */
+void mq_server_metrics(struct mq_server *srv, struct mq_metrics_view *v);
 /* mq_server_config - the configuration new requests are answered with. */
 const struct mq_config *mq_server_config(const struct mq_server *srv);
 void mq_server_free(struct mq_server **srv);

@@ -61,3 +61,33 @@ mq_backend_close(struct mq_backend_conn *conn)
 		conn->ops->close(conn->be);
 	conn->be = NULL;
 }
+
+int
+mq_backend_translate(char *const queries[MQ_Q_COUNT], enum mq_sql_style style,
+    struct mq_sql sql[MQ_Q_COUNT], char *error, size_t errlen)
+{
+	for (size_t i = 0; i < MQ_Q_COUNT; i++) {
+		const char *why = "invalid template";
+
+		sql[i].text = NULL;
+		if (queries[i] == NULL || queries[i][0] == '\0')
+			continue;
+		if (mq_sql_translate(queries[i], style, &sql[i], &why) < 0) {
+			snprintf(error, errlen, "queries.%s: %s",
+			    mq_query_kind_name((enum mq_query_kind)i), why);
+			sql[i].text = NULL;
+			for (size_t j = 0; j < i; j++)
+				mq_sql_free(&sql[j]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+mq_backend_translate_free(struct mq_sql sql[MQ_Q_COUNT])
+{
+	for (size_t i = 0; i < MQ_Q_COUNT; i++)
+		if (sql[i].text != NULL)
+			mq_sql_free(&sql[i]);
+}

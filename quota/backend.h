@@ -56,6 +56,15 @@ int mq_backend_query(struct mq_backend_conn *conn, enum mq_query_kind kind,
     const struct mq_key *key, mq_row_fn *fn, void *ctx, char *error, size_t errlen);
 void mq_backend_close(struct mq_backend_conn *conn);
 
+/*
+ * mq_backend_translate - every configured query (NULL or "" skipped: its
+ * sql[].text stays NULL) as driver SQL; for the drivers' open(). Returns 0,
+ * or -1 with "queries.KIND: why" in error and nothing left allocated.
+ */
+int mq_backend_translate(char *const queries[MQ_Q_COUNT], enum mq_sql_style style,
+    struct mq_sql sql[MQ_Q_COUNT], char *error, size_t errlen);
+void mq_backend_translate_free(struct mq_sql sql[MQ_Q_COUNT]);
+
 #ifdef HAVE_SQLITE
 extern const struct mq_backend_ops mq_backend_sqlite;
 #endif

@@ -53,14 +53,7 @@ enum my_fail {
 };
 
 struct mq_backend {
-	struct mq_net_hosts hosts;
-	char *name;
-	char *user;		/* NULL: the library's default */
-	char *password;		/* NULL: none */
-	unsigned connect_timeout;
-	unsigned query_timeout;
-	bool configured[MQ_Q_COUNT];
-	struct mq_sql sql[MQ_Q_COUNT];
+	struct mq_net_setup net;	/* hosts, queries, credentials, timeouts */
 
 	MYSQL *my;		/* NULL: not connected */
 	size_t host;		/* index in hosts of the live connection */
@@ -100,25 +93,6 @@ thread_setup(void)
 	thread_ready = true;
 }
 
-/* wipe - clear a secret before freeing it. */
-static void
-wipe(char *s)
-{
-	if (s == NULL)
-		return;
-#ifdef HAVE_EXPLICIT_BZERO
-	explicit_bzero(s, strlen(s));
-#else
-	{
-		volatile char *p = s;
-
-		while (*p != '\0')
-			*p++ = '\0';
-	}
-#endif
-	free(s);
-}
-
 /* set_error - "what: message (code)" from a client or server error. */
 static void
 set_error(char *error, size_t errlen, const char *what, unsigned code,
@@ -155,11 +129,11 @@ set_server_timeout(struct mq_backend *be, MYSQL *my)
 
 	/* Built from a configured integer only, never from a request. */
 	snprintf(sql, sizeof(sql), "SET SESSION max_statement_time = %u",
-	    be->query_timeout);
+	    be->net.query_timeout);
 	if (mysql_real_query(my, sql, strlen(sql)) == 0)
 		return;
 	snprintf(sql, sizeof(sql), "SET SESSION max_execution_time = %u",
-	    be->query_timeout * 1000u);
+	    be->net.query_timeout * 1000u);
 	if (mysql_real_query(my, sql, strlen(sql)) != 0)
 		mq_debug("mysql: no server-side statement timeout: %s",
 		    mysql_error(my));
@@ -170,7 +144,7 @@ static int
 connect_host(void *ctx, const struct mq_net_host *h, char *error, size_t errlen)
 {
 	struct mq_backend *be = ctx;
-	unsigned ct = be->connect_timeout, rt = be->query_timeout;
+	unsigned ct = be->net.connect_timeout, rt = be->net.query_timeout;
 	MYSQL *my;
 
 	my = mysql_init(NULL);
@@ -193,7 +167,7 @@ connect_host(void *ctx, const struct mq_net_host *h, char *error, size_t errlen)
 	 * prepared statements are never silently lost under us.
 	 */
 	if (mysql_real_connect(my, h->socket != NULL ? "localhost" : h->host,
-	    be->user, be->password, be->name, h->port, h->socket, 0) == NULL) {
+	    be->net.user, be->net.password, be->net.name, h->port, h->socket, 0) == NULL) {
 		set_error(error, errlen, "connect", mysql_errno(my), mysql_error(my));
 		mysql_close(my);
 		return -1;
@@ -208,11 +182,11 @@ my_connect(struct mq_backend *be, char *error, size_t errlen)
 {
 	size_t i;
 
-	if (mq_net_connect(&be->hosts, "mysql", connect_host, be, &i,
+	if (mq_net_connect(&be->net.hosts, "mysql", connect_host, be, &i,
 	    error, errlen) < 0)
 		return -1;
 	be->host = i;
-	mq_debug("mysql: connected to %s", be->hosts.v[i].spec);
+	mq_debug("mysql: connected to %s", be->net.hosts.v[i].spec);
 	return 0;
 }
 
@@ -261,10 +235,10 @@ stmt_fail(struct mq_backend *be, MYSQL_STMT *st, const char *what,
 		set_error(error, errlen, what, code, mysql_error(be->my));
 	} else
 		set_error(error, errlen, what, code, mysql_stmt_error(st));
-	f = classify(code, started_us, be->query_timeout);
+	f = classify(code, started_us, be->net.query_timeout);
 	if (f == MY_TIMEOUT || f == MY_SERVER_TIMEOUT)
 		snprintf(error, errlen, "query timed out after %u s",
-		    be->query_timeout);
+		    be->net.query_timeout);
 	return f;
 }
 
@@ -300,7 +274,7 @@ static MYSQL_STMT *
 prepare(struct mq_backend *be, enum mq_query_kind kind, uint64_t started_us,
     enum my_fail *fail, char *error, size_t errlen)
 {
-	const struct mq_sql *sql = &be->sql[kind];
+	const struct mq_sql *sql = &be->net.sql[kind];
 	MYSQL_STMT *st;
 
 	if (be->stmt[kind] != NULL)
@@ -424,7 +398,7 @@ run(struct mq_backend *be, enum mq_query_kind kind, const struct mq_key *key,
     mq_row_fn *fn, void *ctx, size_t *rows_r, enum my_fail *fail,
     char *error, size_t errlen)
 {
-	const struct mq_sql *sql = &be->sql[kind];
+	const struct mq_sql *sql = &be->net.sql[kind];
 	MYSQL_BIND params[MQ_SQL_MAX_PARAMS];
 	unsigned long plen[MQ_SQL_MAX_PARAMS];
 	uint64_t started = mq_now_monotonic_us();
@@ -534,19 +508,11 @@ out:
 static void
 my_close(struct mq_backend *be)
 {
-	size_t i;
-
 	if (be == NULL)
 		return;
 	thread_setup();		/* closing may happen in a thread that never queried */
 	my_disconnect(be);
-	for (i = 0; i < MQ_Q_COUNT; i++)
-		if (be->configured[i])
-			mq_sql_free(&be->sql[i]);
-	mq_net_hosts_free(&be->hosts);
-	free(be->name);
-	free(be->user);
-	wipe(be->password);
+	mq_net_setup_free(&be->net);
 	free(be);
 }
 
@@ -555,7 +521,6 @@ my_open(const struct mq_db_config *db, char *const queries[MQ_Q_COUNT],
     char *error, size_t errlen)
 {
 	struct mq_backend *be;
-	size_t i;
 
 	pthread_once(&library_once, library_init);
 	if (library_status != 0) {
@@ -564,33 +529,10 @@ my_open(const struct mq_db_config *db, char *const queries[MQ_Q_COUNT],
 	}
 	thread_setup();
 	be = xcalloc(1, sizeof(*be));
-	if (mq_net_hosts_parse(db, "mysql", &be->hosts, error, errlen) < 0) {
+	if (mq_net_setup_init(&be->net, db, queries, "mysql", MQ_SQL_QMARK, error, errlen) < 0) {
 		free(be);
 		return NULL;
 	}
-	for (i = 0; i < MQ_Q_COUNT; i++) {
-		const char *why = "invalid template";
-
-		if (queries[i] == NULL || queries[i][0] == '\0')
-			continue;
-		if (mq_sql_translate(queries[i], MQ_SQL_QMARK, &be->sql[i],
-		    &why) < 0) {
-			snprintf(error, errlen, "queries.%s: %s",
-			    mq_query_kind_name((enum mq_query_kind)i), why);
-			my_close(be);
-			return NULL;
-		}
-		be->configured[i] = true;
-	}
-	be->name = xstrdup(db->name != NULL ? db->name : "");
-	be->user = db->user != NULL && db->user[0] != '\0' ?
-	    xstrdup(db->user) : NULL;
-	be->password = db->password != NULL && db->password[0] != '\0' ?
-	    xstrdup(db->password) : NULL;
-	be->connect_timeout = db->connect_timeout > 0 ?
-	    (unsigned)db->connect_timeout : 5;
-	be->query_timeout = db->query_timeout > 0 ?
-	    (unsigned)db->query_timeout : 5;
 	/* No connection yet: the first query makes one (see the top). */
 	return be;
 }
@@ -604,13 +546,13 @@ my_query(struct mq_backend *be, enum mq_query_kind kind,
 	size_t rows;
 	int attempt, r;
 
-	if ((unsigned)kind >= MQ_Q_COUNT || !be->configured[kind]) {
+	if ((unsigned)kind >= MQ_Q_COUNT || be->net.sql[kind].text == NULL) {
 		snprintf(error, errlen, "no %s query configured",
 		    (unsigned)kind < MQ_Q_COUNT ? mq_query_kind_name(kind) : "such");
 		return MQ_TEMPFAIL;
 	}
 	/* Bytes that are not UTF-8 cannot equal any utf8mb4 value. */
-	if (!mq_net_key_ok(&be->sql[kind], key))
+	if (!mq_net_key_ok(&be->net.sql[kind], key))
 		return MQ_NOTFOUND;
 	thread_setup();
 	for (attempt = 0;; attempt++) {
@@ -622,7 +564,7 @@ my_query(struct mq_backend *be, enum mq_query_kind kind,
 			return r;
 		if (fail == MY_LOST || fail == MY_TIMEOUT) {
 			mq_debug("mysql: %s: dropping the connection: %s",
-			    be->hosts.v[be->host].spec, error);
+			    be->net.hosts.v[be->host].spec, error);
 			my_disconnect(be);
 		}
 		if (fail != MY_LOST || attempt > 0 || rows > 0)

@@ -5,10 +5,12 @@
 #include "autoconf.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "backend_net.h"
 #include "log.h"
 #include "util.h"
@@ -24,6 +26,9 @@ struct mq_breaker {
 
 static pthread_mutex_t breaker_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mq_breaker *breakers;
+
+/* For mq_net_stats: relaxed counters, read by the metrics only. */
+static atomic_uint_fast64_t net_connects, net_reconnects, net_failures;
 
 /* breaker_get - the process-wide breaker for key, created on first use. */
 static struct mq_breaker *
@@ -194,6 +199,7 @@ mq_net_hosts_parse(const struct mq_db_config *db, const char *driver,
 
 	hosts->v = NULL;
 	hosts->n = 0;
+	hosts->connected = false;
 	if (db->nhosts == 0) {
 		snprintf(error, errlen, "database.hosts: no host given");
 		return -1;
@@ -270,9 +276,16 @@ mq_net_connect(struct mq_net_hosts *hosts, const char *driver,
 		msg[0] = '\0';
 		if (fn(ctx, h, msg, sizeof(msg)) == 0) {
 			breaker_ok(h->breaker, driver, h->spec);
+			atomic_fetch_add_explicit(&net_connects, 1,
+			    memory_order_relaxed);
+			if (hosts->connected)
+				atomic_fetch_add_explicit(&net_reconnects, 1,
+				    memory_order_relaxed);
+			hosts->connected = true;
 			*index_r = i;
 			return 0;
 		}
+		atomic_fetch_add_explicit(&net_failures, 1, memory_order_relaxed);
 		breaker_failed(h->breaker, probe, driver, h->spec, msg);
 		snprintf(one, sizeof(one), "%s: %s", h->spec, msg);
 		append(tried, sizeof(tried), one);
@@ -286,6 +299,16 @@ mq_net_connect(struct mq_net_hosts *hosts, const char *driver,
 		snprintf(error, errlen, "database unavailable (retrying in %.1f s)%s%s",
 		    (double)min_wait / 1e6, lasterr[0] != '\0' ? ": " : "", lasterr);
 	return -1;
+}
+
+void
+mq_net_stats(uint64_t *connects_r, uint64_t *reconnects_r,
+    uint64_t *failures_r)
+{
+	*connects_r = atomic_load_explicit(&net_connects, memory_order_relaxed);
+	*reconnects_r = atomic_load_explicit(&net_reconnects,
+	    memory_order_relaxed);
+	*failures_r = atomic_load_explicit(&net_failures, memory_order_relaxed);
 }
 
 bool
@@ -368,4 +391,60 @@ mq_net_message(char *dst, size_t size, const char *src)
 		dst[n++] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
 	}
 	dst[n] = '\0';
+}
+
+/* wipe - clear a secret before freeing it. */
+static void
+wipe(char *s)
+{
+	if (s == NULL)
+		return;
+#ifdef HAVE_EXPLICIT_BZERO
+	explicit_bzero(s, strlen(s));
+#else
+	{
+		volatile char *p = s;
+
+		while (*p != '\0')
+			*p++ = '\0';
+	}
+#endif
+	free(s);
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? xstrdup(s) : NULL;
+}
+
+int
+mq_net_setup_init(struct mq_net_setup *setup, const struct mq_db_config *db,
+    char *const queries[MQ_Q_COUNT], const char *driver, enum mq_sql_style style,
+    char *error, size_t errlen)
+{
+	memset(setup, 0, sizeof(*setup));
+	if (mq_net_hosts_parse(db, driver, &setup->hosts, error, errlen) < 0)
+		return -1;
+	if (mq_backend_translate(queries, style, setup->sql, error, errlen) < 0) {
+		mq_net_hosts_free(&setup->hosts);
+		return -1;
+	}
+	setup->name = xstrdup(db->name != NULL ? db->name : "");
+	setup->user = dup_or_null(db->user);
+	setup->password = dup_or_null(db->password);
+	setup->connect_timeout = db->connect_timeout > 0 ? (unsigned)db->connect_timeout : 5;
+	setup->query_timeout = db->query_timeout > 0 ? (unsigned)db->query_timeout : 5;
+	return 0;
+}
+
+void
+mq_net_setup_free(struct mq_net_setup *setup)
+{
+	mq_backend_translate_free(setup->sql);
+	mq_net_hosts_free(&setup->hosts);
+	free(setup->name);
+	free(setup->user);
+	wipe(setup->password);
+	setup->name = setup->user = setup->password = NULL;
 }

@@ -43,6 +43,7 @@ struct mq_net_host {
 struct mq_net_hosts {
 	struct mq_net_host *v;
 	size_t n;
+	bool connected;		/* connected once: the next connect is a reconnect */
 };
 
 /*
@@ -52,6 +53,23 @@ struct mq_net_hosts {
 int mq_net_hosts_parse(const struct mq_db_config *db, const char *driver,
     struct mq_net_hosts *hosts, char *error, size_t errlen);
 void mq_net_hosts_free(struct mq_net_hosts *hosts);
+
+/* What both network drivers keep from the configuration. */
+struct mq_net_setup {
+	struct mq_net_hosts hosts;
+	struct mq_sql sql[MQ_Q_COUNT];	/* text NULL: query not configured */
+	char *name;
+	char *user;		/* NULL: the client library's default */
+	char *password;		/* NULL: none; wiped when freed */
+	unsigned connect_timeout;
+	unsigned query_timeout;
+};
+
+/* mq_net_setup_init - hosts, translated queries, credentials; 0 or -1 with error. */
+int mq_net_setup_init(struct mq_net_setup *setup, const struct mq_db_config *db,
+    char *const queries[MQ_Q_COUNT], const char *driver, enum mq_sql_style style,
+    char *error, size_t errlen);
+void mq_net_setup_free(struct mq_net_setup *setup);
 
 /*
  * One connection attempt to one host: 0 when connected, -1 with a message
@@ -68,6 +86,15 @@ typedef int mq_net_connect_fn(void *ctx, const struct mq_net_host *host,
 int mq_net_connect(struct mq_net_hosts *hosts, const char *driver,
     mq_net_connect_fn *fn, void *ctx, size_t *index_r,
     char *error, size_t errlen);
+
+/*
+ * mq_net_stats - process-wide counts since start, every driver and host:
+ * successful connects (the first of a handle and reconnects), the
+ * reconnects among them, and failed attempts (the breaker's skips not
+ * included). For the daemon's metrics.
+ */
+void mq_net_stats(uint64_t *connects_r, uint64_t *reconnects_r,
+    uint64_t *failures_r);
 
 /*
  * mq_net_key_ok - false when a parameter of sql cannot match any row: a

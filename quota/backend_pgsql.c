@@ -51,14 +51,7 @@ enum pg_fail {
 };
 
 struct mq_backend {
-	struct mq_net_hosts hosts;
-	char *name;
-	char *user;
-	char *password;
-	unsigned connect_timeout;
-	unsigned query_timeout;
-	bool configured[MQ_Q_COUNT];
-	struct mq_sql sql[MQ_Q_COUNT];
+	struct mq_net_setup net;	/* hosts, queries, credentials, timeouts */
 
 	PGconn *pg;		/* NULL: not connected */
 	size_t host;		/* index in hosts of the live connection */
@@ -75,25 +68,6 @@ static const char *const stmt_name[MQ_Q_COUNT] = {
 };
 
 static atomic_int cancels_running;
-
-/* wipe - clear a secret before freeing it. */
-static void
-wipe(char *s)
-{
-	if (s == NULL)
-		return;
-#ifdef HAVE_EXPLICIT_BZERO
-	explicit_bzero(s, strlen(s));
-#else
-	{
-		volatile char *p = s;
-
-		while (*p != '\0')
-			*p++ = '\0';
-	}
-#endif
-	free(s);
-}
 
 /* cancel_main - send one cancel request, then go away. */
 static void *
@@ -197,20 +171,20 @@ connect_host(void *ctx, const struct mq_net_host *h, char *error, size_t errlen)
 		vals[n++] = port;
 	}
 	keys[n] = "dbname";
-	vals[n++] = be->name;
-	if (be->user != NULL) {
+	vals[n++] = be->net.name;
+	if (be->net.user != NULL) {
 		keys[n] = "user";
-		vals[n++] = be->user;
+		vals[n++] = be->net.user;
 	}
-	if (be->password != NULL) {
+	if (be->net.password != NULL) {
 		keys[n] = "password";
-		vals[n++] = be->password;
+		vals[n++] = be->net.password;
 	}
-	snprintf(ctimeout, sizeof(ctimeout), "%u", be->connect_timeout);
+	snprintf(ctimeout, sizeof(ctimeout), "%u", be->net.connect_timeout);
 	keys[n] = "connect_timeout";
 	vals[n++] = ctimeout;
 	snprintf(options, sizeof(options), "-c statement_timeout=%u",
-	    be->query_timeout * 1000u);
+	    be->net.query_timeout * 1000u);
 	keys[n] = "options";
 	vals[n++] = options;
 	keys[n] = "client_encoding";
@@ -247,11 +221,11 @@ pg_connect(struct mq_backend *be, char *error, size_t errlen)
 {
 	size_t i;
 
-	if (mq_net_connect(&be->hosts, "pgsql", connect_host, be, &i,
+	if (mq_net_connect(&be->net.hosts, "pgsql", connect_host, be, &i,
 	    error, errlen) < 0)
 		return -1;
 	be->host = i;
-	mq_debug("pgsql: connected to %s", be->hosts.v[i].spec);
+	mq_debug("pgsql: connected to %s", be->net.hosts.v[i].spec);
 	return 0;
 }
 
@@ -285,7 +259,7 @@ wait_ready(struct mq_backend *be, uint64_t deadline_us, char *error,
 		now = mq_now_monotonic_us();
 		if (now >= deadline_us) {
 			snprintf(error, errlen, "query timed out after %u s",
-			    be->query_timeout);
+			    be->net.query_timeout);
 			return PG_TIMEOUT;
 		}
 		ms = (int)((deadline_us - now + 999) / 1000);
@@ -361,7 +335,7 @@ collect(struct mq_backend *be, uint64_t deadline_us, const char *what,
 				    PQresultErrorMessage(res));
 				if (*fail == PG_SERVER_TIMEOUT)
 					snprintf(error, errlen, "query timed out "
-					    "after %u s", be->query_timeout);
+					    "after %u s", be->net.query_timeout);
 				else
 					snprintf(error, errlen, "%s: %s", what,
 					    clean);
@@ -392,7 +366,7 @@ static int
 prepare(struct mq_backend *be, enum mq_query_kind kind, uint64_t deadline_us,
     enum pg_fail *fail, char *error, size_t errlen)
 {
-	const struct mq_sql *sql = &be->sql[kind];
+	const struct mq_sql *sql = &be->net.sql[kind];
 	PGresult *res;
 
 	if (be->prepared[kind])
@@ -417,10 +391,10 @@ run(struct mq_backend *be, enum mq_query_kind kind, const struct mq_key *key,
     mq_row_fn *fn, void *ctx, size_t *rows_r, enum pg_fail *fail,
     char *error, size_t errlen)
 {
-	const struct mq_sql *sql = &be->sql[kind];
+	const struct mq_sql *sql = &be->net.sql[kind];
 	const char *values[MQ_SQL_MAX_PARAMS];
 	uint64_t deadline = mq_now_monotonic_us() +
-	    (uint64_t)be->query_timeout * 1000000u;
+	    (uint64_t)be->net.query_timeout * 1000000u;
 	const char **names = NULL, **row = NULL;
 	PGresult *res;
 	int nrows, ncols, i, j, result;
@@ -481,18 +455,10 @@ failed:
 static void
 pg_close(struct mq_backend *be)
 {
-	size_t i;
-
 	if (be == NULL)
 		return;
 	pg_disconnect(be);
-	for (i = 0; i < MQ_Q_COUNT; i++)
-		if (be->configured[i])
-			mq_sql_free(&be->sql[i]);
-	mq_net_hosts_free(&be->hosts);
-	free(be->name);
-	free(be->user);
-	wipe(be->password);
+	mq_net_setup_free(&be->net);
 	free(be);
 }
 
@@ -501,36 +467,12 @@ pg_open(const struct mq_db_config *db, char *const queries[MQ_Q_COUNT],
     char *error, size_t errlen)
 {
 	struct mq_backend *be;
-	size_t i;
 
 	be = xcalloc(1, sizeof(*be));
-	if (mq_net_hosts_parse(db, "pgsql", &be->hosts, error, errlen) < 0) {
+	if (mq_net_setup_init(&be->net, db, queries, "pgsql", MQ_SQL_DOLLAR, error, errlen) < 0) {
 		free(be);
 		return NULL;
 	}
-	for (i = 0; i < MQ_Q_COUNT; i++) {
-		const char *why = "invalid template";
-
-		if (queries[i] == NULL || queries[i][0] == '\0')
-			continue;
-		if (mq_sql_translate(queries[i], MQ_SQL_DOLLAR, &be->sql[i],
-		    &why) < 0) {
-			snprintf(error, errlen, "queries.%s: %s",
-			    mq_query_kind_name((enum mq_query_kind)i), why);
-			pg_close(be);
-			return NULL;
-		}
-		be->configured[i] = true;
-	}
-	be->name = xstrdup(db->name != NULL ? db->name : "");
-	be->user = db->user != NULL && db->user[0] != '\0' ?
-	    xstrdup(db->user) : NULL;
-	be->password = db->password != NULL && db->password[0] != '\0' ?
-	    xstrdup(db->password) : NULL;
-	be->connect_timeout = db->connect_timeout > 0 ?
-	    (unsigned)db->connect_timeout : 5;
-	be->query_timeout = db->query_timeout > 0 ?
-	    (unsigned)db->query_timeout : 5;
 	/* No connection yet: the first query makes one (see the top). */
 	return be;
 }
@@ -544,13 +486,13 @@ pg_query(struct mq_backend *be, enum mq_query_kind kind,
 	size_t rows;
 	int attempt, r;
 
-	if ((unsigned)kind >= MQ_Q_COUNT || !be->configured[kind]) {
+	if ((unsigned)kind >= MQ_Q_COUNT || be->net.sql[kind].text == NULL) {
 		snprintf(error, errlen, "no %s query configured",
 		    (unsigned)kind < MQ_Q_COUNT ? mq_query_kind_name(kind) : "such");
 		return MQ_TEMPFAIL;
 	}
 	/* Bytes that are not UTF-8 cannot equal any value; the server would refuse them. */
-	if (!mq_net_key_ok(&be->sql[kind], key))
+	if (!mq_net_key_ok(&be->net.sql[kind], key))
 		return MQ_NOTFOUND;
 	for (attempt = 0;; attempt++) {
 		if (be->pg == NULL && pg_connect(be, error, errlen) < 0)

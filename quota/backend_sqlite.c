@@ -25,7 +25,6 @@ struct mq_backend {
 	sqlite3 *handle;
 	sqlite3_stmt *stmt[MQ_Q_COUNT];
 	struct mq_sql sql[MQ_Q_COUNT];
-	bool translated;
 };
 
 static void
@@ -58,6 +57,12 @@ sqlite_connect(struct mq_backend *be, char *error, size_t errlen)
 		return -1;
 	}
 	sqlite3_busy_timeout(be->handle, be->db->query_timeout * 1000);
+	/*
+	 * Every worker has its own connection, and SQLite's default page cache
+	 * (2 MB each) would hold most of a small database once per worker. The
+	 * kernel caches the file anyway, and the rows are cached above.
+	 */
+	sqlite3_exec(be->handle, "PRAGMA cache_size = -256", NULL, NULL, NULL);
 	for (size_t i = 0; i < MQ_Q_COUNT; i++) {
 		if (be->sql[i].text == NULL)
 			continue;
@@ -79,21 +84,12 @@ sqlite_open(const struct mq_db_config *db, char *const queries[MQ_Q_COUNT],
     char *error, size_t errlen)
 {
 	struct mq_backend *be = xcalloc(1, sizeof(*be));
-	const char *why;
 
 	be->db = db;
 	be->queries = queries;
-	for (size_t i = 0; i < MQ_Q_COUNT; i++) {
-		if (queries[i] == NULL || queries[i][0] == '\0')
-			continue;
-		if (mq_sql_translate(queries[i], MQ_SQL_QMARK, &be->sql[i], &why) < 0) {
-			snprintf(error, errlen, "%s query: %s",
-			    mq_query_kind_name((enum mq_query_kind)i), why);
-			for (size_t j = 0; j < i; j++)
-				mq_sql_free(&be->sql[j]);
-			free(be);
-			return NULL;
-		}
+	if (mq_backend_translate(queries, MQ_SQL_QMARK, be->sql, error, errlen) < 0) {
+		free(be);
+		return NULL;
 	}
 	/* A failed first connect is retried on the first query. */
 	(void)sqlite_connect(be, error, errlen);
@@ -159,8 +155,7 @@ static void
 sqlite_close(struct mq_backend *be)
 {
 	sqlite_disconnect(be);
-	for (size_t i = 0; i < MQ_Q_COUNT; i++)
-		mq_sql_free(&be->sql[i]);
+	mq_backend_translate_free(be->sql);
 	free(be);
 }
 

@@ -11,7 +11,10 @@
  *
  * A shard that is full reuses an expired entry found near the old end of
  * its FIFO, else evicts the oldest inserted entry; an expired entry met by
- * a lookup is dropped there and then. Every step is O(1) apart from the
+ * a lookup is dropped there and then, unless the cache keeps stale entries
+ * (mq_cache_keep_stale) and it expired less than keep_us ago: then it stays
+ * for mq_cache_get_stale until that time or until it is pushed out for
+ * room (expired entries go first). Every step is O(1) apart from the
  * (short) hash chain.
  *
  * A hit costs a hash, a lock, a compare and an atomic increment of the
@@ -28,6 +31,7 @@
 #include "autoconf.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,11 +62,12 @@ struct shard {
 	uint32_t cap, mask, count;
 	uint32_t unused;		/* first slot never used yet */
 	uint32_t oldest, newest, free_list;
-	uint64_t hits, negative_hits, misses, evictions;
+	uint64_t hits, negative_hits, misses, evictions, stale_hits;
 	char pad[64];			/* keep neighbouring shards' locks apart */
 };
 
 struct mq_cache {
+	uint64_t keep_us;		/* how long past expiry an entry is kept */
 	size_t nshards;
 	struct shard shards[];
 };
@@ -236,11 +241,28 @@ mq_cache_flush(struct mq_cache *cache)
 	}
 }
 
-int
-mq_cache_get(struct mq_cache *cache, enum mq_query_kind kind,
-    const char *key, uint64_t now_us, const struct mq_record **rec_r)
+void
+mq_cache_keep_stale(struct mq_cache *cache, unsigned stale_s)
+{
+	if (cache != NULL)
+		cache->keep_us = (uint64_t)stale_s * 1000000u;
+}
+
+/* stale_until - the time up to which an entry may answer a stale lookup. */
+static uint64_t
+stale_until(const struct mq_cache *cache, const struct entry *e)
+{
+	return e->expires_us > UINT64_MAX - cache->keep_us ? UINT64_MAX :
+	    e->expires_us + cache->keep_us;
+}
+
+/* lookup - mq_cache_get (stale false) and mq_cache_get_stale. */
+static int
+lookup(struct mq_cache *cache, enum mq_query_kind kind, const char *key,
+    uint64_t now_us, bool stale, const struct mq_record **rec_r)
 {
 	struct shard *sh;
+	struct entry *e;
 	uint64_t hash;
 	uint32_t i;
 	int result = MQ_MISS;
@@ -255,22 +277,43 @@ mq_cache_get(struct mq_cache *cache, enum mq_query_kind kind,
 
 	pthread_mutex_lock(&sh->lock);
 	i = find(sh, hash, kind, key);
-	if (i != NIL && sh->slots[i].expires_us > now_us) {
-		if (sh->slots[i].rec != NULL) {
-			*rec_r = mq_record_ref(sh->slots[i].rec);
+	e = i != NIL ? &sh->slots[i] : NULL;
+	if (e != NULL && (e->expires_us > now_us ||
+	    (stale && stale_until(cache, e) > now_us))) {
+		if (e->expires_us <= now_us)
+			sh->stale_hits++;
+		else if (e->rec != NULL)
 			sh->hits++;
-			result = MQ_FOUND;
-		} else {
+		else
 			sh->negative_hits++;
+		if (e->rec != NULL) {
+			*rec_r = mq_record_ref(e->rec);
+			result = MQ_FOUND;
+		} else
 			result = MQ_NOTFOUND;
-		}
 	} else {
-		if (i != NIL)
-			drop(sh, i);	/* expired */
-		sh->misses++;
+		/* Expired, and past the time it was kept for: gone. */
+		if (e != NULL && stale_until(cache, e) <= now_us)
+			drop(sh, i);
+		if (!stale)
+			sh->misses++;
 	}
 	pthread_mutex_unlock(&sh->lock);
 	return result;
+}
+
+int
+mq_cache_get(struct mq_cache *cache, enum mq_query_kind kind,
+    const char *key, uint64_t now_us, const struct mq_record **rec_r)
+{
+	return lookup(cache, kind, key, now_us, false, rec_r);
+}
+
+int
+mq_cache_get_stale(struct mq_cache *cache, enum mq_query_kind kind,
+    const char *key, uint64_t now_us, const struct mq_record **rec_r)
+{
+	return lookup(cache, kind, key, now_us, true, rec_r);
 }
 
 void
@@ -291,8 +334,11 @@ mq_cache_put(struct mq_cache *cache, enum mq_query_kind kind,
 	sh = shard_for(cache, hash);
 	if (sh->cap == 0)
 		return;
-	/* Allocate before taking the lock; ttl 0 only forgets the old answer. */
-	if (ttl_s > 0)
+	/*
+	 * Allocate before taking the lock. ttl 0 only forgets the old answer,
+	 * unless expired entries are kept: then it is kept as a stale one.
+	 */
+	if (ttl_s > 0 || cache->keep_us > 0)
 		copy = xstrdup(key);
 
 	pthread_mutex_lock(&sh->lock);
@@ -348,6 +394,7 @@ mq_cache_stats(struct mq_cache *cache, struct mq_cache_stats *st)
 		st->negative_hits += sh->negative_hits;
 		st->misses += sh->misses;
 		st->evictions += sh->evictions;
+		st->stale_hits += sh->stale_hits;
 		st->entries += sh->count;
 		pthread_mutex_unlock(&sh->lock);
 	}

@@ -32,6 +32,7 @@ struct mq_engine {
 	struct mq_grace grace;
 	bool has_query[MQ_Q_COUNT];
 	atomic_uint_fast64_t usage_hits, usage_misses, db_errors, db_connects;
+	atomic_uint_fast64_t stale_answers;
 };
 
 struct mq_session {
@@ -45,6 +46,8 @@ struct request {
 	struct mq_engine *engine;
 	struct mq_session *session;	/* NULL: cache only */
 	uint64_t now_us;
+	bool db_failed;			/* the database failed once: do not ask again */
+	bool stale;			/* an expired cache entry answered a lookup */
 	char error[256];
 };
 
@@ -55,6 +58,8 @@ mq_engine_new(const struct mq_config *cfg)
 
 	e->cfg = cfg;
 	e->cache = mq_cache_new(CACHE_ENTRIES);
+	if (cfg->policy.stale_ttl > 0)
+		mq_cache_keep_stale(e->cache, (unsigned)cfg->policy.stale_ttl);
 	e->usage = mq_usage_cache_new(USAGE_CACHE_ENTRIES);
 	e->mopts.base = cfg->maildir.base;
 	e->mopts.ignore = cfg->maildir.ignore;
@@ -106,6 +111,8 @@ mq_engine_stats(struct mq_engine *e, struct mq_engine_stats *st)
 	st->usage_misses = atomic_load(&e->usage_misses);
 	st->db_errors = atomic_load(&e->db_errors);
 	st->db_connects = atomic_load(&e->db_connects);
+	st->stale_hits = cs.stale_hits;
+	st->stale_answers = atomic_load(&e->stale_answers);
 }
 
 /* cache_key - what a lookup is cached under: the domain, or the address. */
@@ -145,21 +152,39 @@ request_get(void *ctx, enum mq_query_kind kind, const struct mq_key *key,
 	if (r != MQ_MISS || rq->session == NULL)
 		return r;
 
-	if (session_connect(rq->session, rq->error, sizeof(rq->error)) < 0) {
-		atomic_fetch_add(&e->db_errors, 1);
-		return MQ_TEMPFAIL;
+	if (rq->db_failed) {
+		r = MQ_TEMPFAIL;	/* rq->error still says why */
+	} else if (session_connect(rq->session, rq->error, sizeof(rq->error)) < 0) {
+		r = MQ_TEMPFAIL;
+	} else {
+		r = mq_lookup_backend(&rq->session->conn, kind, key, rec_r,
+		    rq->error, sizeof(rq->error));
+		if (r == MQ_FOUND)
+			mq_cache_put(e->cache, kind, ckey, *rec_r, rq->now_us,
+			    (unsigned)cfg->policy.cache_ttl);
+		else if (r == MQ_NOTFOUND)
+			mq_cache_put(e->cache, kind, ckey, NULL, rq->now_us,
+			    (unsigned)cfg->policy.negative_cache_ttl);
+		if (r != MQ_TEMPFAIL)
+			return r;
 	}
-	r = mq_lookup_backend(&rq->session->conn, kind, key, rec_r,
-	    rq->error, sizeof(rq->error));
-	if (r == MQ_FOUND)
-		mq_cache_put(e->cache, kind, ckey, *rec_r, rq->now_us,
-		    (unsigned)cfg->policy.cache_ttl);
-	else if (r == MQ_NOTFOUND)
-		mq_cache_put(e->cache, kind, ckey, NULL, rq->now_us,
-		    (unsigned)cfg->policy.negative_cache_ttl);
-	else
+	if (!rq->db_failed) {
+		rq->db_failed = true;
 		atomic_fetch_add(&e->db_errors, 1);
-	return r;
+	}
+	/*
+	 * policy.stale_ttl: the last answer the database gave, if it is not
+	 * too old, rather than a temporary failure.
+	 */
+	if (cfg->policy.stale_ttl > 0) {
+		int s = mq_cache_get_stale(e->cache, kind, ckey, rq->now_us, rec_r);
+
+		if (s != MQ_MISS) {
+			rq->stale = true;
+			return s;
+		}
+	}
+	return MQ_TEMPFAIL;
 }
 
 /* maildir_path - the user's maildir column, else maildir.path expanded. */
@@ -328,6 +353,7 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 	v->outcome = MQ_OUT_SUCCESS;
 	mq_strlcpy(v->how, "none", sizeof(v->how));
 	v->cached = rq->session == NULL;
+	v->stale = false;
 	if (req->stage == MQ_STAGE_OTHER) {
 		mq_strlcpy(v->reason, "protocol state not checked", sizeof(v->reason));
 		goto done;
@@ -387,7 +413,8 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 				v->outcome = MQ_OUT_TEMPFAIL;
 				v->decisive = i;
 				v->nboxes = i + 1;	/* report no mailbox not looked at */
-				mq_strlcpy(v->reason, rq->error, sizeof(v->reason));
+				snprintf(v->reason, sizeof(v->reason), "%.64s: %.180s",
+				    res->boxes[i].addr.full, rq->error);
 				break;
 			}
 			states[i] = rep->state;
@@ -450,6 +477,11 @@ mq_session_decide(struct mq_session *s, const struct mq_check_request *req,
 	    .now_us = mq_now_monotonic_us() };
 
 	(void)decide(&rq, req, verdict);
+	if (rq.stale && verdict->outcome != MQ_OUT_TEMPFAIL) {
+		verdict->stale = true;
+		atomic_fetch_add(&s->engine->stale_answers, 1);
+		mq_debug("answered from expired cache entries: %s", rq.error);
+	}
 }
 
 int
@@ -539,19 +571,24 @@ mq_session_test(struct mq_session *s, char *error, size_t errlen)
 {
 	struct mq_key key = { .address = "postmaster@mailquota.invalid",
 	    .local = "postmaster", .domain = "mailquota.invalid" };
+	size_t len = 0;
+	int rc = 0;
 
 	if (session_connect(s, error, errlen) < 0)
 		return -1;
+	/* Every query, so that one run reports every broken one, by name. */
 	for (size_t i = 0; i < MQ_Q_COUNT; i++) {
 		char why[256];
 
 		if (!s->engine->has_query[i])
 			continue;
 		if (mq_backend_query(&s->conn, (enum mq_query_kind)i, &key,
-		    first_row_only, NULL, why, sizeof(why)) == MQ_TEMPFAIL) {
-			snprintf(error, errlen, "%s", why);
-			return -1;
-		}
+		    first_row_only, NULL, why, sizeof(why)) != MQ_TEMPFAIL)
+			continue;
+		if (len < errlen)
+			len += (size_t)snprintf(error + len, errlen - len, "%squeries.%s: %s",
+			    rc < 0 ? "; " : "", mq_query_kind_name((enum mq_query_kind)i), why);
+		rc = -1;
 	}
-	return 0;
+	return rc;
 }

@@ -10,6 +10,11 @@
  * it returns 0 with a verdict, or MQ_MISS when a figure is not cached, and
  * the caller hands the request to a worker's mq_session_decide, which may
  * block on the database and the disk and fills the caches.
+ *
+ * With policy.stale_ttl, a lookup whose database query fails falls back to
+ * an expired cache entry (expired at most stale_ttl seconds ago), and the
+ * verdict says so (stale). Once the database has failed during a request,
+ * the rest of that request's lookups do not ask it again.
  */
 #ifndef MQ_ENGINE_H
 #define MQ_ENGINE_H
@@ -56,6 +61,7 @@ struct mq_verdict {
 	struct mq_box_report boxes[MQ_VERDICT_BOXES];
 	size_t decisive;		/* index into boxes of the mailbox that decided, or nboxes */
 	bool cached;			/* answered from caches without a worker */
+	bool stale;			/* the database failed; expired cache entries answered */
 };
 
 struct mq_engine;
@@ -64,6 +70,8 @@ struct mq_session;
 struct mq_engine_stats {
 	uint64_t cache_hits, cache_misses, usage_hits, usage_misses;
 	uint64_t db_errors, db_connects;
+	uint64_t stale_hits;		/* lookups answered by expired entries (policy.stale_ttl) */
+	uint64_t stale_answers;		/* decisions that used at least one */
 };
 
 struct mq_engine *mq_engine_new(const struct mq_config *cfg);

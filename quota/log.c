@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -33,10 +35,32 @@ static const char *const level_name[] = {
 	[MQ_LOG_ERR] = "error",
 };
 
+/*
+ * stderr_is_journal - systemd sets JOURNAL_STREAM=DEV:INODE when stderr is
+ * the journal; syslog reaches the journal too, so writing both would log
+ * every line twice.
+ */
+static bool
+stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM"), *colon;
+	uint64_t dev, ino;
+	struct stat st;
+
+	if (js == NULL || (colon = strchr(js, ':')) == NULL ||
+	    mq_parse_u64n(js, (size_t)(colon - js), &dev) < 0 ||
+	    mq_parse_u64(colon + 1, &ino) < 0)
+		return false;
+	return fstat(STDERR_FILENO, &st) == 0 && (uint64_t)st.st_dev == dev &&
+	    (uint64_t)st.st_ino == ino;
+}
+
 void
 mq_log_open(const char *ident, int facility, enum mq_log_level level,
     bool to_stderr, bool to_syslog)
 {
+	if (to_stderr && to_syslog && stderr_is_journal())
+		to_stderr = false;
 	log_ident = ident;
 	min_level = level;
 	use_stderr = to_stderr;

@@ -9,6 +9,10 @@
 #   4. build-fuzz/  clang --enable-fuzzing, each libFuzzer target for
 #                   $FUZZ_SECONDS (60) seconds on its seed corpus
 #   5. make distcheck in build/
+#   6. tests/deb.sh: the Debian package built from a clean export,
+#      installed, the demo run against the installed programs, purged
+#      (on Debian only; MQ_SKIP_DEB=1 leaves it out on a machine that must
+#      not have packages installed and removed)
 #
 # LeakSanitizer is on (ASAN_OPTIONS=detect_leaks=1) unless a probe shows it
 # cannot run on this machine (under ptrace, in some containers); then leak
@@ -30,10 +34,13 @@ export MQ_REQUIRE_ALL
 
 # postfix, dovecot-core, mariadb-server and postgresql only provide the
 # programs the tests start as private instances in temporary directories;
-# chromium loads the HTML report headless.
+# chromium loads the HTML report headless. systemd provides systemd-analyze
+# for tests/integ/units.py (no systemd needs to run); dpkg-dev and debhelper
+# build the package for tests/deb.sh.
 PKGS="build-essential autoconf automake pkg-config libevent-dev libconfuse-dev
 libsqlite3-dev libmariadb-dev libpq-dev check sqlite3 netcat-openbsd postfix
-dovecot-core mariadb-server postgresql chromium python3 clang libclang-rt-14-dev"
+dovecot-core mariadb-server postgresql chromium python3 clang libclang-rt-14-dev
+systemd dpkg-dev debhelper"
 
 SUMMARY=""
 FAILED=0
@@ -247,6 +254,12 @@ if step "autoreconf" autoreconf -fi; then
 	else
 		note "make distcheck" skip 0
 	fi
+fi
+# Last: it installs a package on this machine (and removes it again).
+if [ "${MQ_SKIP_DEB:-0}" = 1 ] || ! command -v dpkg >/dev/null 2>&1; then
+	note "Debian package (tests/deb.sh)" skip 0
+else
+	step "Debian package (tests/deb.sh)" sh tests/deb.sh || true
 fi
 
 echo

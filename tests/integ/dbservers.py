@@ -8,6 +8,7 @@ database services. Standard library only.
     srv = start_mariadb(tmpdir)          # or start_postgresql(tmpdir)
     srv.load_preset("default")           # conf/schema-default-mysql.sql + fixture
     srv.sql("SELECT 1")                  # as the superuser, in srv.database
+    srv.insert("t", ["a", "b"], rows)    # rows of Python values
     srv.stop(); srv.start()              # same data, same port
     srv.close()                          # stop for good
 
@@ -208,6 +209,31 @@ class _Server:
     def load(self, path, database=None):
         with open(path) as f:
             return self.sql(f.read(), database)
+
+    def literal(self, value):
+        """value as an SQL literal for this server: None is NULL, bools are
+        TRUE/FALSE, numbers as they are, text quoted (MariaDB also treats
+        backslashes as escapes inside quotes)."""
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return "TRUE" if value else "FALSE"
+        if isinstance(value, int):
+            return str(value)
+        text = str(value).replace("'", "''")
+        if self.driver == "mysql":
+            text = text.replace("\\", "\\\\")
+        return "'%s'" % text
+
+    def insert(self, table, columns, rows, database=None):
+        """INSERT rows (sequences of Python values, in columns' order)."""
+        rows = list(rows)
+        if not rows:
+            return
+        values = ",\n".join("(%s)" % ", ".join(self.literal(v) for v in r)
+                             for r in rows)
+        self.sql("INSERT INTO %s (%s) VALUES\n%s;\n" % (
+            table, ", ".join(columns), values), database)
 
     def load_preset(self, preset, fixture=True, database=None):
         """conf/schema-PRESET-DRIVER.sql, then tests/integ/fixture-PRESET.sql."""

@@ -161,6 +161,97 @@ START_TEST(test_ttl_zero)
 }
 END_TEST
 
+/*
+ * Stale entries (policy.stale_ttl): kept past expiry for the keep time,
+ * invisible to mq_cache_get, returned by mq_cache_get_stale, then dropped.
+ */
+START_TEST(test_stale)
+{
+	struct mq_cache *cache = mq_cache_new(1000);
+	const struct mq_record *rec = new_user(7), *got;
+	struct mq_cache_stats st;
+
+	mq_cache_keep_stale(cache, 30);
+	mq_cache_put(cache, MQ_Q_USER, "u@d", rec, T0, 5);
+	mq_cache_put(cache, MQ_Q_ALIAS, "u@d", NULL, T0, 5);
+
+	/* Fresh: both calls answer, and neither counts a stale hit. */
+	ck_assert_int_eq(mq_cache_get_stale(cache, MQ_Q_USER, "u@d", T0 + SEC, &got), MQ_FOUND);
+	mq_record_unref(&got);
+	ck_assert_uint_eq(stats(cache).stale_hits, 0);
+
+	/* Expired: a miss for mq_cache_get, but the entry stays. */
+	ck_assert_int_eq(mq_cache_get(cache, MQ_Q_USER, "u@d", T0 + 6 * SEC, &got), MQ_MISS);
+	ck_assert_ptr_null(got);
+	ck_assert_int_eq(refs(rec), 2);
+	ck_assert_uint_eq(stats(cache).entries, 2);
+	ck_assert_int_eq(mq_cache_get_stale(cache, MQ_Q_USER, "u@d", T0 + 6 * SEC, &got), MQ_FOUND);
+	ck_assert_ptr_eq(got, rec);
+	mq_record_unref(&got);
+	/* A negative entry answers stale too (not found, no record). */
+	ck_assert_int_eq(mq_cache_get_stale(cache, MQ_Q_ALIAS, "u@d", T0 + 6 * SEC, &got), MQ_NOTFOUND);
+	ck_assert_ptr_null(got);
+	/* Last moment of the window (expiry 5 s + 30 s kept). */
+	ck_assert_int_eq(mq_cache_get_stale(cache, MQ_Q_USER, "u@d", T0 + 35 * SEC - 1, &got), MQ_FOUND);
+	mq_record_unref(&got);
+	st = stats(cache);
+	ck_assert_uint_eq(st.stale_hits, 3);
+	ck_assert_uint_eq(st.misses, 1);
+
+	/* Past it: gone for both, and the reference is released. */
+	ck_assert_int_eq(mq_cache_get_stale(cache, MQ_Q_USER, "u@d", T0 + 35 * SEC, &got), MQ_MISS);
+	ck_assert_int_eq(refs(rec), 1);
+	ck_assert_int_eq(mq_cache_get(cache, MQ_Q_ALIAS, "u@d", T0 + 35 * SEC, &got), MQ_MISS);
+	ck_assert_uint_eq(stats(cache).entries, 0);
+	ck_assert_uint_eq(stats(cache).stale_hits, 3);
+
+	/* ttl 0 with stale kept: never fresh, but the last answer stays. */
+	mq_cache_put(cache, MQ_Q_USER, "z@d", rec, T0, 0);
+	ck_assert_int_eq(mq_cache_get(cache, MQ_Q_USER, "z@d", T0, &got), MQ_MISS);
+	ck_assert_int_eq(mq_cache_get_stale(cache, MQ_Q_USER, "z@d", T0 + 29 * SEC, &got), MQ_FOUND);
+	mq_record_unref(&got);
+	ck_assert_int_eq(mq_cache_get_stale(cache, MQ_Q_USER, "z@d", T0 + 30 * SEC, &got), MQ_MISS);
+
+	/* Without keep_stale an expired entry is never returned. */
+	mq_cache_free(&cache);
+	cache = mq_cache_new(1000);
+	mq_cache_put(cache, MQ_Q_USER, "u@d", rec, T0, 5);
+	ck_assert_int_eq(mq_cache_get_stale(cache, MQ_Q_USER, "u@d", T0 + 5 * SEC, &got), MQ_MISS);
+	ck_assert_int_eq(refs(rec), 1);
+	mq_cache_free(&cache);
+	mq_record_unref(&rec);
+}
+END_TEST
+
+/* A full shard pushes out a stale entry before a fresh one. */
+START_TEST(test_stale_evicted_first)
+{
+	struct mq_cache *cache = mq_cache_new(4);	/* one shard of 4 */
+	const struct mq_record *rec = new_user(1), *got;
+	char key[32];
+	int k;
+
+	mq_cache_keep_stale(cache, 3600);
+	mq_cache_put(cache, MQ_Q_USER, "old@d", rec, T0, 1);
+	for (k = 0; k < 3; k++) {
+		snprintf(key, sizeof(key), "k%d@d", k);
+		mq_cache_put(cache, MQ_Q_USER, key, rec, T0 + 2 * SEC, 60);
+	}
+	/* Full; old@d expired (but kept): it goes, the fresh ones stay. */
+	mq_cache_put(cache, MQ_Q_USER, "new@d", rec, T0 + 3 * SEC, 60);
+	ck_assert_int_eq(mq_cache_get_stale(cache, MQ_Q_USER, "old@d", T0 + 3 * SEC, &got), MQ_MISS);
+	for (k = 0; k < 3; k++) {
+		snprintf(key, sizeof(key), "k%d@d", k);
+		ck_assert_int_eq(mq_cache_get(cache, MQ_Q_USER, key, T0 + 3 * SEC, &got), MQ_FOUND);
+		mq_record_unref(&got);
+	}
+	ck_assert_uint_eq(stats(cache).evictions, 0);
+	mq_cache_free(&cache);
+	ck_assert_int_eq(refs(rec), 1);
+	mq_record_unref(&rec);
+}
+END_TEST
+
 START_TEST(test_replace)
 {
 	struct mq_cache *cache = mq_cache_new(1000);
@@ -440,6 +531,8 @@ cache_suite(void)
 	tcase_add_test(tc, test_negative);
 	tcase_add_test(tc, test_expiry);
 	tcase_add_test(tc, test_ttl_zero);
+	tcase_add_test(tc, test_stale);
+	tcase_add_test(tc, test_stale_evicted_first);
 	tcase_add_test(tc, test_replace);
 	tcase_add_test(tc, test_bound);
 	tcase_add_test(tc, test_evict_order);

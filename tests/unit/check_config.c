@@ -149,6 +149,7 @@ START_TEST(test_valid)
 	ck_assert_int_eq(cfg->policy.alias_overquota, MQ_ALIAS_ANY);
 	ck_assert_int_eq(cfg->policy.cache_ttl, 120);
 	ck_assert_int_eq(cfg->policy.negative_cache_ttl, 0);
+	ck_assert_int_eq(cfg->policy.stale_ttl, 600);
 	ck_assert_int_eq(cfg->policy.max_connections, 50);
 	ck_assert_int_eq(cfg->policy.idle_timeout, 60);
 	ck_assert_uint_eq(cfg->policy.max_request_size, 4096);
@@ -222,6 +223,7 @@ check_defaults(const struct mq_config *cfg)
 	ck_assert_int_eq(cfg->policy.alias_overquota, MQ_ALIAS_ALL);
 	ck_assert_int_eq(cfg->policy.cache_ttl, 60);
 	ck_assert_int_eq(cfg->policy.negative_cache_ttl, 10);
+	ck_assert_int_eq(cfg->policy.stale_ttl, 0);
 	ck_assert_int_eq(cfg->policy.max_connections, 1000);
 	ck_assert_int_eq(cfg->policy.idle_timeout, 300);
 	ck_assert_uint_eq(cfg->policy.max_request_size, 102400);
@@ -489,6 +491,8 @@ static const struct neg negs[] = {
 	{ "alias_overquota", "policy.alias_overquota", 3 },
 	{ "cache_ttl", "policy.cache_ttl", 3 },
 	{ "negative_cache_ttl", "policy.negative_cache_ttl", 3 },
+	{ "stale_ttl", "policy.stale_ttl", 3 },
+	{ "stale_ttl_negative", "policy.stale_ttl", 3 },
 	{ "max_connections", "policy.max_connections", 3 },
 	{ "idle_timeout", "policy.idle_timeout", 3 },
 	{ "max_request_size", "policy.max_request_size", 3 },
