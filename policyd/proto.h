@@ -53,6 +53,7 @@ struct mq_policy_request {
 	uint32_t seen;			/* bit per kept attribute: first value wins */
 	size_t nattrs;
 	size_t nbytes;
+	size_t scanned;			/* of the pending partial line: bytes known free of LF and NUL */
 };
 
 void mq_proto_reset(struct mq_policy_request *req);
