@@ -10,7 +10,8 @@
  * bytes wait in the buffer (reading pauses when it is full).
  *
  * Hot path (a cache hit): one read, the parse, mq_engine_decide_cached, one
- * write, one log line. No allocation per request in this file; the only
+ * write, one log line. A hit on a figure past its TTL also queues a
+ * background re-validation (mq_workers_refresh) and is answered at once. No allocation per request in this file; the only
  * system calls are the read and the write (and syslog's own send: XXX
  * syslog(3) is synchronous, acceptable at these rates, a buffered logger
  * would be next). Not a bufferevent: it would enable and disable its write
@@ -661,6 +662,14 @@ conn_request(struct conn *c)
 
 	if (mq_engine_decide_cached(srv->rt->engine, &creq, &verdict) == 0) {
 		srv->st.on_loop++;
+		/*
+		 * Answered from a figure past its TTL: re-validate it in the
+		 * background now (before the reply resets c->req, which creq
+		 * points into), so the next request finds it fresh.
+		 */
+		if (verdict.refresh &&
+		    !mq_workers_refresh(srv->workers, srv->rt, &creq))
+			mq_debug("refresh queue full: re-validation dropped");
 		return conn_reply(c, &verdict, srv->rt);
 	}
 	if (c->job == NULL)

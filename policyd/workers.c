@@ -31,6 +31,8 @@ struct mq_workers {
 	pthread_cond_t cond;
 	struct mq_job *head, *tail;	/* waiting for a worker */
 	size_t queued;
+	struct mq_job *rhead, *rtail;	/* background re-validations, after those */
+	size_t rqueued;
 	struct mq_runtime *current;	/* a reference */
 	bool stopping;
 
@@ -157,14 +159,16 @@ worker_main(void *arg)
 	struct mq_runtime *rt = NULL;
 	struct mq_session *session = NULL;
 	struct mq_job *job;
+	bool background;
 
 	pthread_mutex_lock(&w->mtx);
 	for (;;) {
-		while (!w->stopping && w->head == NULL && rt == w->current)
+		while (!w->stopping && w->head == NULL && w->rhead == NULL &&
+		    rt == w->current)
 			pthread_cond_wait(&w->cond, &w->mtx);
 		if (w->stopping)
 			break;
-		if (w->head == NULL) {
+		if (w->head == NULL && w->rhead == NULL) {
 			/* Idle after a reload (or at start): follow the current runtime. */
 			struct mq_runtime *cur = mq_runtime_ref(w->current);
 
@@ -173,17 +177,32 @@ worker_main(void *arg)
 			pthread_mutex_lock(&w->mtx);
 			continue;
 		}
-		job = w->head;
-		w->head = job->next;
-		if (w->head == NULL)
-			w->tail = NULL;
-		w->queued--;
+		if ((job = w->head) != NULL) {
+			w->head = job->next;
+			if (w->head == NULL)
+				w->tail = NULL;
+			w->queued--;
+			background = false;
+		} else {
+			job = w->rhead;
+			w->rhead = job->next;
+			if (w->rhead == NULL)
+				w->rtail = NULL;
+			w->rqueued--;
+			background = true;
+		}
 		pthread_mutex_unlock(&w->mtx);
 
 		if (job->rt != rt)
 			switch_session(&session, &rt, mq_runtime_ref(job->rt));
 		mq_session_decide(session, &job->req, &job->verdict);
-		post_done(w, job);
+		if (background) {
+			/* Only the caches it refilled count; nobody waits for it. */
+			mq_runtime_unref(&job->rt);
+			free(job);
+		} else {
+			post_done(w, job);
+		}
 
 		pthread_mutex_lock(&w->mtx);
 	}
@@ -243,6 +262,34 @@ mq_workers_submit(struct mq_workers *w, struct mq_job *job)
 	pthread_mutex_unlock(&w->mtx);
 }
 
+bool
+mq_workers_refresh(struct mq_workers *w, struct mq_runtime *rt,
+    const struct mq_check_request *req)
+{
+	struct mq_job *job;
+
+	/* Only the loop thread adds: the count cannot grow before the insert. */
+	pthread_mutex_lock(&w->mtx);
+	if (w->rqueued >= MQ_WORKERS_REFRESH_MAX || w->stopping) {
+		pthread_mutex_unlock(&w->mtx);
+		return false;
+	}
+	pthread_mutex_unlock(&w->mtx);
+
+	job = xmalloc(sizeof(*job));
+	mq_job_set(job, rt, req, NULL);
+	pthread_mutex_lock(&w->mtx);
+	if (w->rtail != NULL)
+		w->rtail->next = job;
+	else
+		w->rhead = job;
+	w->rtail = job;
+	w->rqueued++;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mtx);
+	return true;
+}
+
 void
 mq_workers_set_runtime(struct mq_workers *w, struct mq_runtime *rt)
 {
@@ -277,6 +324,7 @@ void
 mq_workers_free(struct mq_workers **wp)
 {
 	struct mq_workers *w = *wp;
+	struct mq_job *job;
 	int i;
 
 	*wp = NULL;
@@ -289,6 +337,11 @@ mq_workers_free(struct mq_workers **wp)
 	for (i = 0; i < w->nthreads; i++)
 		pthread_join(w->threads[i], NULL);
 	free(w->threads);
+	while ((job = w->rhead) != NULL) {
+		w->rhead = job->next;
+		mq_runtime_unref(&job->rt);
+		free(job);
+	}
 	event_free(w->done_ev);
 	mq_runtime_unref(&w->current);
 	pthread_mutex_destroy(&w->mtx);

@@ -12,7 +12,9 @@
  * (its own database connection), which may block on the database and the
  * disk; the finished job goes on a locked completion queue and one
  * event_active wakes the loop, which calls the done callback for each job
- * there, on the loop thread. Workers never touch connections.
+ * there, on the loop thread. Workers never touch connections. Background
+ * re-validations (mq_workers_refresh) wait on a queue of their own, behind
+ * every request, and are freed by the worker that ran them.
  *
  * A worker whose session belongs to another runtime than the job's (or,
  * when idle, than the current one) frees it and opens a new one.
@@ -76,6 +78,20 @@ void mq_job_set(struct mq_job *job, struct mq_runtime *rt,
     const struct mq_check_request *req, void *owner);
 
 void mq_workers_submit(struct mq_workers *w, struct mq_job *job);
+
+#define MQ_WORKERS_REFRESH_MAX 64	/* background jobs waiting, at most */
+
+/*
+ * mq_workers_refresh - queue a background re-validation of req under rt (a
+ * verdict with refresh set): a worker runs mq_session_decide on it and
+ * throws the verdict away; there is no done callback. A worker takes these
+ * only when no request is waiting, and when MQ_WORKERS_REFRESH_MAX are
+ * already queued the new one is dropped (false): the figure it was about
+ * stays in the cache until it is too old to serve. No reference to req is
+ * kept.
+ */
+bool mq_workers_refresh(struct mq_workers *w, struct mq_runtime *rt,
+    const struct mq_check_request *req);
 /* mq_workers_set_runtime - new sessions for idle workers after a reload. */
 void mq_workers_set_runtime(struct mq_workers *w, struct mq_runtime *rt);
 int mq_workers_count(const struct mq_workers *w);

@@ -48,6 +48,7 @@ struct request {
 	uint64_t now_us;
 	bool db_failed;			/* the database failed once: do not ask again */
 	bool stale;			/* an expired cache entry answered a lookup */
+	bool refresh;			/* a cached figure asks to be re-validated */
 	char error[256];
 };
 
@@ -257,6 +258,8 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 		if (rq->session == NULL) {
 			r = mq_maildir_usage_cached(e->usage, &e->mopts, path, rq->now_us, &mu);
 			atomic_fetch_add(r == MQ_FOUND ? &e->usage_hits : &e->usage_misses, 1);
+			if (mu.refresh)
+				rq->refresh = true;
 		} else {
 			r = mq_maildir_usage(e->usage, &e->mopts, path, st->limit_bytes,
 			    st->limit_messages, &mu, rq->error, sizeof(rq->error));
@@ -354,6 +357,7 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 	mq_strlcpy(v->how, "none", sizeof(v->how));
 	v->cached = rq->session == NULL;
 	v->stale = false;
+	v->refresh = false;
 	if (req->stage == MQ_STAGE_OTHER) {
 		mq_strlcpy(v->reason, "protocol state not checked", sizeof(v->reason));
 		goto done;
@@ -443,8 +447,12 @@ mq_engine_decide_cached(struct mq_engine *e, const struct mq_check_request *req,
     struct mq_verdict *verdict)
 {
 	struct request rq = { .engine = e, .now_us = mq_now_monotonic_us() };
+	int r;
 
-	return decide(&rq, req, verdict);
+	r = decide(&rq, req, verdict);
+	if (r == 0)
+		verdict->refresh = rq.refresh;
+	return r;
 }
 
 struct mq_session *

@@ -62,6 +62,14 @@ struct mq_verdict {
 	size_t decisive;		/* index into boxes of the mailbox that decided, or nboxes */
 	bool cached;			/* answered from caches without a worker */
 	bool stale;			/* the database failed; expired cache entries answered */
+	/*
+	 * Cache-only answers: a cached figure used was past its TTL (usage
+	 * older than quota.usage_ttl, or a lookup near its expiry). The verdict
+	 * stands; the caller should run the same request through
+	 * mq_session_decide in the background, discarding that verdict, which
+	 * re-validates the figures and refills the caches.
+	 */
+	bool refresh;
 };
 
 struct mq_engine;

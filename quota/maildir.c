@@ -84,6 +84,7 @@ struct usage_entry {
 	char *path;
 	struct mq_usage result;
 	uint64_t validated_us;
+	bool refreshing;		/* handed out with refresh set, not yet re-validated */
 	bool has_mds;			/* the Maildir existed and mds describes it */
 	struct mds_read mds;
 	struct recount rc;
@@ -713,7 +714,7 @@ mq_maildir_usage_cached(struct mq_usage_cache *c,
     struct mq_usage *out)
 {
 	struct usage_entry *e;
-	uint64_t ttl_us;
+	uint64_t ttl_us, age;
 	int r = MQ_MISS;
 
 	if (c == NULL || opts->usage_ttl <= 0)
@@ -721,10 +722,15 @@ mq_maildir_usage_cached(struct mq_usage_cache *c,
 	ttl_us = (uint64_t)opts->usage_ttl * 1000000u;
 	pthread_mutex_lock(&c->lock);
 	e = entry_find(c, path, path_hash(path));
-	if (e != NULL && (now_us < e->validated_us ||
-	    now_us - e->validated_us < ttl_us)) {
+	age = e == NULL || now_us < e->validated_us ? 0 :
+	    now_us - e->validated_us;
+	if (e != NULL && age < 2 * ttl_us) {
 		*out = e->result;
 		out->cached = true;
+		/* Past usage_ttl: served, and one caller re-validates it. */
+		out->refresh = age >= ttl_us && !e->refreshing;
+		if (out->refresh)
+			e->refreshing = true;
 		TAILQ_REMOVE(&c->lru, e, lru);
 		TAILQ_INSERT_TAIL(&c->lru, e, lru);
 		r = MQ_FOUND;
@@ -806,7 +812,9 @@ cache_store(struct mq_usage_cache *c, const char *path,
 	TAILQ_INSERT_TAIL(&c->lru, e, lru);
 	e->result = *result;
 	e->result.cached = false;
+	e->result.refresh = false;
 	e->validated_us = mq_now_monotonic_us();
+	e->refreshing = false;
 	e->has_mds = mds != NULL;
 	if (mds != NULL)
 		e->mds = *mds;

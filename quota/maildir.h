@@ -36,6 +36,7 @@ struct mq_usage {
 	uint64_t limit_messages;
 	enum mq_usage_origin origin;
 	bool cached;			/* answered from the usage cache */
+	bool refresh;			/* older than usage_ttl: re-validate it now (see below) */
 };
 
 struct mq_maildir_opts {
@@ -54,7 +55,12 @@ void mq_usage_cache_flush(struct mq_usage_cache *cache);
 
 /*
  * mq_maildir_usage_cached - the cached figure for path if it is younger than
- * usage_ttl: MQ_FOUND, else MQ_MISS. No system call.
+ * 2 x usage_ttl: MQ_FOUND, else MQ_MISS. No system call. A figure older
+ * than usage_ttl is still served, and the first such answer for a path has
+ * out->refresh set: that caller should re-validate it at once, off the
+ * request path (mq_maildir_usage, which stores the new figure). Until
+ * then the entry is marked, so later answers do not set refresh again; if
+ * the re-validation never comes, the figure is a miss at 2 x usage_ttl.
  */
 int mq_maildir_usage_cached(struct mq_usage_cache *cache,
     const struct mq_maildir_opts *opts, const char *path, uint64_t now_us,

@@ -1081,9 +1081,9 @@ START_TEST(test_cache_recount)
 	ck_assert(u.cached);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_RECOUNT);
 	ck_assert_uint_eq(u.bytes, 657);
-	/* After it, a miss; a TTL of 0 never answers. */
+	/* After twice the TTL, a miss; a TTL of 0 never answers. */
 	ck_assert_int_eq(mq_maildir_usage_cached(c, &o, "d/u",
-	    now + 6 * 1000000u, &u), MQ_MISS);
+	    now + 11 * 1000000u, &u), MQ_MISS);
 	o.usage_ttl = 0;
 	ck_assert_int_eq(mq_maildir_usage_cached(c, &o, "d/u", now, &u),
 	    MQ_MISS);
@@ -1255,6 +1255,91 @@ START_TEST(test_cache_bounded)
 }
 END_TEST
 
+/*
+ * Refresh-ahead: younger than usage_ttl a plain hit; up to 2 x usage_ttl
+ * still a hit, the first of them asking for a re-validation; older, a
+ * miss. Times are given explicitly, relative to just after the store.
+ */
+START_TEST(test_cache_refresh_ahead)
+{
+	struct mq_maildir_opts o = opts_for(true);
+	struct mq_usage_cache *c = mq_usage_cache_new(16);
+	struct mq_usage u;
+	const uint64_t s = 1000000u, ms = 1000u;
+	uint64_t now;
+
+	make_maildir("a");
+	make_maildir("b");
+	puts_file("a/maildirsize", "\n10 1\n");
+	puts_file("b/maildirsize", "\n20 1\n");
+	cusage(c, &o, "a", &u);
+	cusage(c, &o, "b", &u);
+	ck_assert(!u.refresh);
+	now = mq_now_monotonic_us();
+
+	/* Fresh: no refresh asked, however often. */
+	ck_assert_int_eq(mq_maildir_usage_cached(c, &o, "a", now + 4900 * ms,
+	    &u), MQ_FOUND);
+	ck_assert(u.cached);
+	ck_assert(!u.refresh);
+	ck_assert_uint_eq(u.bytes, 10);
+
+	/* Past the TTL: served, and only the first answer asks for a refresh. */
+	ck_assert_int_eq(mq_maildir_usage_cached(c, &o, "a", now + 5 * s, &u),
+	    MQ_FOUND);
+	ck_assert(u.cached);
+	ck_assert(u.refresh);
+	ck_assert_uint_eq(u.bytes, 10);
+	ck_assert_int_eq(mq_maildir_usage_cached(c, &o, "a", now + 7 * s, &u),
+	    MQ_FOUND);
+	ck_assert(!u.refresh);
+	ck_assert_int_eq(mq_maildir_usage_cached(c, &o, "a",
+	    now + 9900 * ms, &u), MQ_FOUND);
+	ck_assert(!u.refresh);
+	/* The mark is per path: "b" asks for its own. */
+	ck_assert_int_eq(mq_maildir_usage_cached(c, &o, "b", now + 6 * s, &u),
+	    MQ_FOUND);
+	ck_assert(u.refresh);
+	ck_assert_uint_eq(u.bytes, 20);
+
+	/* At twice the TTL nothing is served, refresh in flight or not. */
+	ck_assert_int_eq(mq_maildir_usage_cached(c, &o, "a", now + 10 * s, &u),
+	    MQ_MISS);
+	ck_assert_int_eq(mq_maildir_usage_cached(c, &o, "b", now + 10 * s, &u),
+	    MQ_MISS);
+
+	/* A re-validation clears the mark and restarts the clock. */
+	puts_file("a/maildirsize", "\n10 1\n5 1\n");
+	cusage(c, &o, "a", &u);
+	ck_assert(!u.refresh);
+	ck_assert_uint_eq(u.bytes, 15);
+	now = mq_now_monotonic_us();
+	ck_assert_int_eq(mq_maildir_usage_cached(c, &o, "a", now + 1 * s, &u),
+	    MQ_FOUND);
+	ck_assert(!u.refresh);
+	ck_assert_int_eq(mq_maildir_usage_cached(c, &o, "a", now + 6 * s, &u),
+	    MQ_FOUND);
+	ck_assert(u.refresh);
+	ck_assert_uint_eq(u.bytes, 15);
+	ck_assert_int_eq(mq_maildir_usage_cached(c, &o, "a", now + 6 * s, &u),
+	    MQ_FOUND);
+	ck_assert(!u.refresh);
+
+	/* A failed re-validation drops the figure: the next request waits. */
+	ck_assert_int_eq(unlink(at("a/maildirsize")), 0);
+	ck_assert_int_eq(mkfifo(at("a/maildirsize"), 0600), 0);
+	{
+		char err[256];
+
+		ck_assert_int_eq(mq_maildir_usage(c, &o, "a", 0, 0, &u, err,
+		    sizeof(err)), MQ_TEMPFAIL);
+	}
+	ck_assert_int_eq(mq_maildir_usage_cached(c, &o, "a", now + 1 * s, &u),
+	    MQ_MISS);
+	mq_usage_cache_free(&c);
+}
+END_TEST
+
 struct thread_arg {
 	struct mq_usage_cache *cache;
 	const struct mq_maildir_opts *opts;
@@ -1361,6 +1446,7 @@ maildirsize_suite(void)
 	tcase_add_test(tc, test_cache_unsettled);
 	tcase_add_test(tc, test_cache_maildirsize);
 	tcase_add_test(tc, test_cache_bounded);
+	tcase_add_test(tc, test_cache_refresh_ahead);
 	tcase_add_test(tc, test_cache_threads);
 	suite_add_tcase(s, tc);
 	return s;
