@@ -50,6 +50,8 @@ struct entry {
 	const struct mq_record *rec;	/* NULL: negative entry */
 	uint64_t hash;
 	uint64_t expires_us;		/* fresh while now < expires_us */
+	uint64_t ahead_us;		/* from here on (the last fifth of the TTL) refresh */
+	bool refreshing;		/* a hit asked for a refresh; not yet looked up again */
 	enum mq_query_kind kind;
 	uint32_t chain;			/* next slot in the same bucket */
 	uint32_t older, newer;		/* FIFO neighbours; newer links the free list */
@@ -256,10 +258,22 @@ stale_until(const struct mq_cache *cache, const struct entry *e)
 	    e->expires_us + cache->keep_us;
 }
 
-/* lookup - mq_cache_get (stale false) and mq_cache_get_stale. */
+/* How a lookup treats an entry in the last fifth of its TTL. */
+enum ahead {
+	AHEAD_IGNORE,		/* a hit like any other */
+	AHEAD_ASK,		/* a hit; the first one asks for a refresh */
+	AHEAD_MISS,		/* once asked for: a miss (the refresh itself) */
+};
+
+/*
+ * lookup - mq_cache_get (stale false), mq_cache_get_stale and
+ * mq_cache_get_ahead. *ahead_r is set when ahead is AHEAD_ASK and this
+ * hit is the one that asks.
+ */
 static int
 lookup(struct mq_cache *cache, enum mq_query_kind kind, const char *key,
-    uint64_t now_us, bool stale, const struct mq_record **rec_r)
+    uint64_t now_us, bool stale, enum ahead ahead, bool *ahead_r,
+    const struct mq_record **rec_r)
 {
 	struct shard *sh;
 	struct entry *e;
@@ -278,6 +292,19 @@ lookup(struct mq_cache *cache, enum mq_query_kind kind, const char *key,
 	pthread_mutex_lock(&sh->lock);
 	i = find(sh, hash, kind, key);
 	e = i != NIL ? &sh->slots[i] : NULL;
+	if (e != NULL && ahead != AHEAD_IGNORE && e->expires_us > now_us &&
+	    e->ahead_us <= now_us) {
+		if (ahead == AHEAD_MISS && e->refreshing) {
+			/* Kept: a failing database can still fall back to it. */
+			sh->misses++;
+			pthread_mutex_unlock(&sh->lock);
+			return MQ_MISS;
+		}
+		if (ahead == AHEAD_ASK && !e->refreshing) {
+			e->refreshing = true;
+			*ahead_r = true;
+		}
+	}
 	if (e != NULL && (e->expires_us > now_us ||
 	    (stale && stale_until(cache, e) > now_us))) {
 		if (e->expires_us <= now_us)
@@ -306,14 +333,27 @@ int
 mq_cache_get(struct mq_cache *cache, enum mq_query_kind kind,
     const char *key, uint64_t now_us, const struct mq_record **rec_r)
 {
-	return lookup(cache, kind, key, now_us, false, rec_r);
+	return lookup(cache, kind, key, now_us, false, AHEAD_IGNORE, NULL, rec_r);
+}
+
+int
+mq_cache_get_ahead(struct mq_cache *cache, enum mq_query_kind kind,
+    const char *key, uint64_t now_us, bool *refresh_r,
+    const struct mq_record **rec_r)
+{
+	if (refresh_r != NULL) {
+		*refresh_r = false;
+		return lookup(cache, kind, key, now_us, false, AHEAD_ASK,
+		    refresh_r, rec_r);
+	}
+	return lookup(cache, kind, key, now_us, false, AHEAD_MISS, NULL, rec_r);
 }
 
 int
 mq_cache_get_stale(struct mq_cache *cache, enum mq_query_kind kind,
     const char *key, uint64_t now_us, const struct mq_record **rec_r)
 {
-	return lookup(cache, kind, key, now_us, true, rec_r);
+	return lookup(cache, kind, key, now_us, true, AHEAD_IGNORE, NULL, rec_r);
 }
 
 void
@@ -365,6 +405,8 @@ mq_cache_put(struct mq_cache *cache, enum mq_query_kind kind,
 	e->hash = hash;
 	e->kind = kind;
 	e->expires_us = now_us > UINT64_MAX - ttl_us ? UINT64_MAX : now_us + ttl_us;
+	e->ahead_us = e->expires_us - ttl_us / 5;
+	e->refreshing = false;
 	e->chain = sh->buckets[hash & sh->mask];
 	sh->buckets[hash & sh->mask] = i;
 	e->older = sh->newest;

@@ -14,6 +14,7 @@
 #ifndef MQ_CACHE_H
 #define MQ_CACHE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "lookup.h"
 
@@ -43,6 +44,19 @@ void mq_cache_keep_stale(struct mq_cache *cache, unsigned stale_s);
  */
 int mq_cache_get_stale(struct mq_cache *cache, enum mq_query_kind kind,
     const char *key, uint64_t now_us, const struct mq_record **rec_r);
+/*
+ * mq_cache_get_ahead - refresh-ahead for the lookups of the event loop
+ * (refresh_r given) and of the workers (refresh_r NULL). With refresh_r,
+ * it is mq_cache_get, and the first hit on an entry in the last fifth of
+ * its TTL sets *refresh_r (the entry is marked): the caller should look it
+ * up again in the background. Without, it is mq_cache_get except that a
+ * marked entry is a miss, so that the background lookup asks the database;
+ * the entry stays until it expires, and mq_cache_get still returns it (for
+ * when the database fails). Storing the key again clears the mark.
+ */
+int mq_cache_get_ahead(struct mq_cache *cache, enum mq_query_kind kind,
+    const char *key, uint64_t now_us, bool *refresh_r,
+    const struct mq_record **rec_r);
 /*
  * rec NULL stores a negative entry. ttl 0 stores nothing, except in a
  * cache that keeps stale entries: there it stores an entry that is never

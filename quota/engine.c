@@ -149,8 +149,19 @@ request_get(void *ctx, enum mq_query_kind kind, const struct mq_key *key,
 	*rec_r = NULL;
 	if (!e->has_query[kind])
 		return MQ_NOTFOUND;
-	r = mq_cache_get(e->cache, kind, ckey, rq->now_us, rec_r);
-	if (r != MQ_MISS || rq->session == NULL)
+	if (rq->session == NULL) {
+		bool ahead;
+
+		/* Near its expiry: answer, and have it looked up again. */
+		r = mq_cache_get_ahead(e->cache, kind, ckey, rq->now_us, &ahead,
+		    rec_r);
+		if (ahead)
+			rq->refresh = true;
+		return r;
+	}
+	/* An entry the loop asked to refresh is a miss here: the database is asked. */
+	r = mq_cache_get_ahead(e->cache, kind, ckey, rq->now_us, NULL, rec_r);
+	if (r != MQ_MISS)
 		return r;
 
 	if (rq->db_failed) {
@@ -173,6 +184,9 @@ request_get(void *ctx, enum mq_query_kind kind, const struct mq_key *key,
 		rq->db_failed = true;
 		atomic_fetch_add(&e->db_errors, 1);
 	}
+	/* An entry that was only due for a refresh is still fresh: use it. */
+	if ((r = mq_cache_get(e->cache, kind, ckey, rq->now_us, rec_r)) != MQ_MISS)
+		return r;
 	/*
 	 * policy.stale_ttl: the last answer the database gave, if it is not
 	 * too old, rather than a temporary failure.

@@ -129,6 +129,80 @@ START_TEST(test_expiry)
 }
 END_TEST
 
+/*
+ * Refresh-ahead: in the last fifth of its TTL the first loop hit asks for a
+ * refresh; then the worker's lookup misses (goes to the database) while
+ * mq_cache_get still answers; storing again clears the mark.
+ */
+START_TEST(test_ahead)
+{
+	struct mq_cache *cache = mq_cache_new(1000);
+	const struct mq_record *rec = new_user(3), *got;
+	bool refresh = true;
+
+	mq_cache_put(cache, MQ_Q_USER, "u@d", rec, T0, 10);
+	mq_cache_put(cache, MQ_Q_ALIAS, "n@d", NULL, T0, 10);
+
+	/* Before the last fifth: a plain hit, for the loop and for a worker. */
+	ck_assert_int_eq(mq_cache_get_ahead(cache, MQ_Q_USER, "u@d",
+	    T0 + 8 * SEC - 1, &refresh, &got), MQ_FOUND);
+	ck_assert(!refresh);
+	ck_assert_ptr_eq(got, rec);
+	mq_record_unref(&got);
+	ck_assert_int_eq(mq_cache_get_ahead(cache, MQ_Q_USER, "u@d",
+	    T0 + 9 * SEC, NULL, &got), MQ_FOUND);
+	mq_record_unref(&got);
+
+	/* In it: the first loop hit asks, the next ones do not. */
+	ck_assert_int_eq(mq_cache_get_ahead(cache, MQ_Q_USER, "u@d",
+	    T0 + 8 * SEC, &refresh, &got), MQ_FOUND);
+	ck_assert(refresh);
+	mq_record_unref(&got);
+	ck_assert_int_eq(mq_cache_get_ahead(cache, MQ_Q_USER, "u@d",
+	    T0 + 9 * SEC, &refresh, &got), MQ_FOUND);
+	ck_assert(!refresh);
+	mq_record_unref(&got);
+
+	/* Asked for: a worker misses, a plain lookup still hits. */
+	ck_assert_int_eq(mq_cache_get_ahead(cache, MQ_Q_USER, "u@d",
+	    T0 + 9 * SEC, NULL, &got), MQ_MISS);
+	ck_assert_ptr_null(got);
+	ck_assert_int_eq(mq_cache_get(cache, MQ_Q_USER, "u@d", T0 + 9 * SEC,
+	    &got), MQ_FOUND);
+	mq_record_unref(&got);
+
+	/* Negative entries alike. */
+	ck_assert_int_eq(mq_cache_get_ahead(cache, MQ_Q_ALIAS, "n@d",
+	    T0 + 9 * SEC, &refresh, &got), MQ_NOTFOUND);
+	ck_assert(refresh);
+	ck_assert_int_eq(mq_cache_get_ahead(cache, MQ_Q_ALIAS, "n@d",
+	    T0 + 9 * SEC, NULL, &got), MQ_MISS);
+
+	/* Past the TTL: a miss for everyone, as before. */
+	ck_assert_int_eq(mq_cache_get_ahead(cache, MQ_Q_ALIAS, "n@d",
+	    T0 + 10 * SEC, &refresh, &got), MQ_MISS);
+	ck_assert(!refresh);
+
+	/* Stored again: fresh, unmarked, a new last fifth. */
+	mq_cache_put(cache, MQ_Q_USER, "u@d", rec, T0 + 9 * SEC, 10);
+	ck_assert_int_eq(mq_cache_get_ahead(cache, MQ_Q_USER, "u@d",
+	    T0 + 9 * SEC, NULL, &got), MQ_FOUND);
+	mq_record_unref(&got);
+	ck_assert_int_eq(mq_cache_get_ahead(cache, MQ_Q_USER, "u@d",
+	    T0 + 16 * SEC, &refresh, &got), MQ_FOUND);
+	ck_assert(!refresh);
+	mq_record_unref(&got);
+	ck_assert_int_eq(mq_cache_get_ahead(cache, MQ_Q_USER, "u@d",
+	    T0 + 17 * SEC, &refresh, &got), MQ_FOUND);
+	ck_assert(refresh);
+	mq_record_unref(&got);
+
+	mq_cache_free(&cache);
+	ck_assert_int_eq(refs(rec), 1);
+	mq_record_unref(&rec);
+}
+END_TEST
+
 START_TEST(test_ttl_zero)
 {
 	struct mq_cache *cache = mq_cache_new(1000);
@@ -530,6 +604,7 @@ cache_suite(void)
 	tcase_add_test(tc, test_hit);
 	tcase_add_test(tc, test_negative);
 	tcase_add_test(tc, test_expiry);
+	tcase_add_test(tc, test_ahead);
 	tcase_add_test(tc, test_ttl_zero);
 	tcase_add_test(tc, test_stale);
 	tcase_add_test(tc, test_stale_evicted_first);
