@@ -60,6 +60,7 @@
 /* Per-load state: the file name, the first error, where each key was set. */
 struct loadctx {
 	const char *file;
+	const struct mq_config *previous;	/* reload: secrets already read */
 	char *error;
 	struct {
 		char key[48];
@@ -860,11 +861,17 @@ load_database(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 	if (pw[0] != '\0' && pwfile[0] != '\0')
 		return fail(ctx, "database.password_file",
 		    "database.password is set too; use one of them");
-	if (pwfile[0] != '\0') {
+	db->password_file = xstrdup(pwfile);
+	if (pwfile[0] != '\0' && ctx->previous != NULL &&
+	    strcmp(ctx->previous->db.password_file, pwfile) == 0) {
+		/* Read once, before privileges were dropped. */
+		db->password = xstrdup(ctx->previous->db.password);
+	} else if (pwfile[0] != '\0') {
 		if ((why = read_secret(pwfile, &db->password)) != NULL)
 			return fail(ctx, "database.password_file",
-			    "cannot read %s: %s", show(shown, sizeof(shown),
-			    pwfile), why);
+			    "cannot read %s: %s%s", show(shown, sizeof(shown),
+			    pwfile), why, ctx->previous != NULL ?
+			    " (a new password_file takes a restart)" : "");
 	} else
 		db->password = xstrdup(pw);
 
@@ -1135,6 +1142,13 @@ load_log(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 int
 mq_config_load(const char *path, struct mq_config **cfg_r, char **error_r)
 {
+	return mq_config_reload(path, NULL, cfg_r, error_r);
+}
+
+int
+mq_config_reload(const char *path, const struct mq_config *previous,
+    struct mq_config **cfg_r, char **error_r)
+{
 	struct loadctx *ctx;
 	struct mq_config *c = NULL;
 	const char *why;
@@ -1147,6 +1161,7 @@ mq_config_load(const char *path, struct mq_config **cfg_r, char **error_r)
 	*error_r = NULL;
 	ctx = xcalloc(1, sizeof(*ctx));
 	ctx->file = path;
+	ctx->previous = previous;
 	if (read_small(path, CONF_MAX_SIZE, &buf, &len, &why) < 0) {
 		*error_r = xasprintf("%s: cannot read the configuration: %s",
 		    path, why);
@@ -1214,6 +1229,7 @@ mq_config_free(struct mq_config **cfgp)
 	free_list(c->db.hosts, c->db.nhosts);
 	free(c->db.name);
 	free(c->db.user);
+	free(c->db.password_file);
 	if (c->db.password != NULL) {
 #ifdef HAVE_EXPLICIT_BZERO
 		explicit_bzero(c->db.password, strlen(c->db.password));

@@ -58,6 +58,7 @@ struct mq_db_config {
 	char *name;
 	char *user;
 	char *password;		/* from password, or read from password_file */
+	char *password_file;	/* "" = none */
 	int connect_timeout;	/* seconds */
 	int query_timeout;	/* seconds */
 	int connections;	/* per process */
@@ -131,6 +132,13 @@ struct mq_config {
 const char *mq_config_default_path(void);
 
 int mq_config_load(const char *path, struct mq_config **cfg_r, char **error_r);
+/*
+ * mq_config_reload - the same for SIGHUP in a process that has dropped its
+ * privileges: an unchanged password_file is not read again (it may be
+ * readable by root only); the secret read at start is kept.
+ */
+int mq_config_reload(const char *path, const struct mq_config *previous,
+    struct mq_config **cfg_r, char **error_r);
 void mq_config_free(struct mq_config **cfg);
 
 /* mq_query_kind_name - "user", "alias", ... as in the queries section. */

@@ -229,7 +229,7 @@ reload(struct main_ctx *m)
 	struct mq_runtime *rt;
 	char *error = NULL;
 
-	if (mq_config_load(m->path, &cfg, &error) != 0) {
+	if (mq_config_reload(m->path, old, &cfg, &error) != 0) {
 		mq_error("reload: %s; keeping the current configuration",
 		    error != NULL ? error : m->path);
 		free(error);

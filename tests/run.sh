@@ -262,9 +262,17 @@ else
 	step "Debian package (tests/deb.sh)" sh tests/deb.sh || true
 fi
 
+# count KEY - add up automake's "# KEY: N" over the builds that ran make check.
+count() {
+	cat build/test-suite.log build-asan/test-suite.log 2>/dev/null |
+	    awk -v k="# $1:" '$1 " " $2 == k { n += $3 } END { print n + 0 }'
+}
+
 echo
 echo "=== summary ($(($(date +%s) - START))s)"
 printf '%s' "$SUMMARY"
+# The test programs of both make check runs, as one plain closing line.
+echo "tests: $(count PASS) passed, $(($(count FAIL) + $(count ERROR))) failed"
 if [ "$FAILED" -ne 0 ]; then
 	echo "FAILED"
 	exit 1

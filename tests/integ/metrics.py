@@ -17,21 +17,13 @@ import http.client
 import os
 import re
 import signal
-import socket
 import sys
 import threading
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-try:
-    import mqtest  # noqa: E402
-except ImportError:
-    if os.environ.get("MQ_REQUIRE_ALL") == "1":
-        print("FAIL: tests/integ/mqtest.py is missing")
-        sys.exit(1)
-    print("SKIP: tests/integ/mqtest.py is missing")
-    sys.exit(77)
+import mqtest  # noqa: E402
 
 MIB = 1024 * 1024
 CLIENTS = 4

@@ -16,7 +16,6 @@ Python 3, standard library only. What is here:
   messages()        the mail files of a Maildir, parsed
 """
 
-import atexit
 import email
 import email.policy
 import os
@@ -27,119 +26,23 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-SRCDIR = os.path.abspath(os.environ.get("MQ_SRCDIR") or REPO)
-BUILDDIR = os.path.abspath(os.environ.get("MQ_BUILDDIR") or REPO)
-REQUIRE_ALL = os.environ.get("MQ_REQUIRE_ALL") == "1"
-KEEP = os.environ.get("MQ_KEEP") == "1"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The generic parts (paths, skipping, cleanup by PID, temp dirs, ports) are
+# mqtest's, so both harnesses clean up through one list and one handler.
+from mqtest import (BUILDDIR, SRCDIR, at_cleanup, free_port, log,  # noqa: E402,F401
+                    skip, spawn, wait_until)
+import mqtest  # noqa: E402
+
 WARN = os.path.join(BUILDDIR, "warn", "mailquota-warn")
-
-# The tutorial schema, for a tree where conf/schema-default.sql is missing.
-SCHEMA = """
-CREATE TABLE virtual_domains (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
-    enabled INTEGER NOT NULL DEFAULT 1);
-CREATE TABLE virtual_users (id INTEGER PRIMARY KEY, domain_id INTEGER NOT NULL,
-    email TEXT NOT NULL UNIQUE, password TEXT NOT NULL,
-    quota INTEGER NOT NULL DEFAULT 0, enabled INTEGER NOT NULL DEFAULT 1);
-CREATE TABLE virtual_aliases (id INTEGER PRIMARY KEY, domain_id INTEGER NOT NULL,
-    source TEXT NOT NULL, destination TEXT NOT NULL,
-    enabled INTEGER NOT NULL DEFAULT 1);
-"""
-
-
-def log(msg):
-    sys.stderr.write(msg.rstrip("\n") + "\n")
-    sys.stderr.flush()
-
-
-def skip(reason):
-    """skip - exit 77 (automake's "skipped"), or 1 under MQ_REQUIRE_ALL=1."""
-    if REQUIRE_ALL:
-        print("FAIL: required but missing: %s" % reason, flush=True)
-        sys.exit(1)
-    print("SKIP: %s" % reason, flush=True)
-    sys.exit(77)
-
-
-# --- cleanup: by PID, in reverse order, also on SIGTERM/SIGINT -------------
-
-_cleanups = []
-
-
-def at_cleanup(fn):
-    _cleanups.append(fn)
-    return fn
-
-
-def _cleanup():
-    while _cleanups:
-        fn = _cleanups.pop()
-        try:
-            fn()
-        except Exception as e:      # keep going: the rest must still be stopped
-            log("cleanup: %r" % (e,))
-
-
-def _on_signal(signum, frame):
-    _cleanup()
-    os._exit(128 + signum)
-
-
-atexit.register(_cleanup)
-signal.signal(signal.SIGTERM, _on_signal)
-signal.signal(signal.SIGINT, _on_signal)
-
 
 def stop_proc(proc, timeout=5.0):
     """stop_proc - SIGTERM a Popen by its PID, SIGKILL after timeout."""
-    if proc.poll() is not None:
-        return proc.returncode
-    try:
-        os.kill(proc.pid, signal.SIGTERM)
-        return proc.wait(timeout)
-    except ProcessLookupError:
-        return proc.wait()
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        return proc.wait()
-
-
-def spawn(argv, **kw):
-    proc = subprocess.Popen(argv, **kw)
-    at_cleanup(lambda: stop_proc(proc))
-    return proc
+    return mqtest.stop_pid(proc, timeout=timeout)
 
 
 def tempdir(prefix="mqwarn-"):
-    d = tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("TMPDIR") or "/tmp")
-    os.chmod(d, 0o755)
-    if KEEP:
-        at_cleanup(lambda: log("kept %s" % d))
-    else:
-        at_cleanup(lambda: shutil.rmtree(d, ignore_errors=True))
-    return d
-
-
-def free_port():
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
-
-
-def wait_until(pred, timeout=10.0, step=0.05):
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() >= end:
-            return v
-        time.sleep(step)
+    return mqtest.tempdir(prefix)
 
 
 def write(path, text, mode=0o644):
@@ -182,14 +85,7 @@ class Fixture:
 
     @staticmethod
     def _schema():
-        try:
-            with open(os.path.join(SRCDIR, "conf", "schema-default.sql")) as f:
-                text = f.read()
-            if "CREATE TABLE virtual_users" in text:
-                return text
-        except OSError:
-            pass
-        return SCHEMA
+        return mqtest.Fixture.schema_sql()
 
     def domain_id(self, name):
         if name not in self.domains:

@@ -399,6 +399,39 @@ START_TEST(test_password_file)
 }
 END_TEST
 
+/* SIGHUP after the privilege drop: an unchanged password_file is not re-read. */
+START_TEST(test_reload_keeps_secret)
+{
+	struct mq_config *cfg, *again;
+	char conf[512], *error;
+	const char *secret, *path;
+
+	secret = write_file("secret2", "s3cret\n");
+	snprintf(conf, sizeof(conf), "database {\n    password_file = \"%s\"\n}\n",
+	    secret);
+	path = write_file("reload.conf", conf);
+	cfg = load_ok(path);
+	ck_assert_str_eq(cfg->db.password_file, secret);
+
+	/* Gone (as good as unreadable to a process that dropped root). */
+	ck_assert_int_eq(unlink(secret), 0);
+	ck_assert_int_eq(mq_config_reload(path, cfg, &again, &error), 0);
+	ck_assert_str_eq(again->db.password, "s3cret");
+	mq_config_free(&again);
+
+	/* A different file must be read, and here cannot be. */
+	snprintf(conf, sizeof(conf), "database {\n    password_file = \"%s.new\"\n}\n",
+	    secret);
+	path = write_file("reload.conf", conf);
+	ck_assert_int_ne(mq_config_reload(path, cfg, &again, &error), 0);
+	ck_assert_ptr_null(again);
+	ck_assert_ptr_nonnull(strstr(error, "database.password_file: "));
+	ck_assert_ptr_nonnull(strstr(error, "takes a restart"));
+	free(error);
+	mq_config_free(&cfg);
+}
+END_TEST
+
 START_TEST(test_missing_file)
 {
 	char *error = load_fail("/nonexistent/mailquota.conf");
@@ -554,6 +587,7 @@ config_suite(void)
 	tcase_add_test(tc, test_empty_file);
 	tcase_add_test(tc, test_presets);
 	tcase_add_test(tc, test_password_file);
+	tcase_add_test(tc, test_reload_keeps_secret);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_names);
 	tcase_add_loop_test(tc, test_neg, 0, sizeof(negs) / sizeof(negs[0]));
