@@ -10,9 +10,10 @@
  * bytes wait in the buffer (reading pauses when it is full).
  *
  * Hot path (a cache hit): one read, the parse, mq_engine_decide_cached, one
- * write, one log line. A hit on a figure past its TTL also queues a
- * background re-validation (mq_workers_refresh) and is answered at once. No allocation per request in this file; the only
- * system calls are the read and the write (and syslog's own send: XXX
+ * write, one log line. A hit on a figure past its TTL is answered the
+ * same way and also queues a background re-validation (mq_workers_refresh,
+ * an allocation in workers.c). No allocation per request in this file; the
+ * only system calls are the read and the write (and syslog's own send: XXX
  * syslog(3) is synchronous, acceptable at these rates, a buffered logger
  * would be next). Not a bufferevent: it would enable and disable its write
  * event around every reply (epoll_ctl calls) and copy through evbuffers,
