@@ -961,23 +961,6 @@ mq_maildir_read_size(int dirfd, struct mq_maildirsize *mds,
 	return MQ_FOUND;
 }
 
-/* write_all - the whole buffer, or -1 with errno set. */
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int
 mq_maildir_write_size(int dirfd, uint64_t limit_bytes,
     uint64_t limit_messages, uint64_t bytes, uint64_t messages,
@@ -1038,7 +1021,7 @@ mq_maildir_write_size(int dirfd, uint64_t limit_bytes,
 		goto fail;
 	}
 	if (fchmod(fd, mode != 0 ? mode : 0600) < 0 ||
-	    write_all(fd, text, (size_t)len) < 0 || fsync(fd) < 0) {
+	    mq_write_all(fd, text, (size_t)len) < 0 || fsync(fd) < 0) {
 		set_error(error, errlen, "cannot write %s: %s", tmp,
 		    strerror(errno));
 		goto fail;

@@ -40,6 +40,9 @@ void mq_sanitize(char *dst, size_t size, const char *src, size_t len);
 /* mq_human_bytes - "1.5 GiB"-style binary units into buf; returns buf. */
 char *mq_human_bytes(char *buf, size_t size, uint64_t bytes);
 
+/* mq_write_all - write the whole buffer (retrying on EINTR); 0, or -1 with errno. */
+int mq_write_all(int fd, const void *buf, size_t len);
+
 /* mq_now_monotonic_us - monotonic clock in microseconds. */
 uint64_t mq_now_monotonic_us(void);
 

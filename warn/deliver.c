@@ -559,23 +559,6 @@ mq_maildir_name(char *buf, size_t size, long long secs, long usecs, long pid,
 	mq_buf_free(&h);
 }
 
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* subdir - open (creating when missing) tmp/ or new/ of the Maildir, owned like it. */
 static int
 subdir(int dfd, const char *name, const struct stat *owner, char *error,
@@ -647,7 +630,7 @@ mq_deliver_maildir(const struct mq_deliver_opts *o, const char *maildir,
 		snprintf(error, errlen, "tmp/%s: %s", name, strerror(errno));
 		goto out;
 	}
-	if (write_all(fd, msg, len) < 0 || fsync(fd) < 0) {
+	if (mq_write_all(fd, msg, len) < 0 || fsync(fd) < 0) {
 		snprintf(error, errlen, "tmp/%s: %s", name, strerror(errno));
 		goto unlink;
 	}
@@ -680,7 +663,7 @@ mq_deliver_maildir(const struct mq_deliver_opts *o, const char *maildir,
 	}
 	snprintf(line, sizeof(line), "%zu 1\n", len);
 	if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode) ||
-	    write_all(fd, line, strlen(line)) < 0)
+	    mq_write_all(fd, line, strlen(line)) < 0)
 		mq_warn("maildir %s: could not update maildirsize (the next recount "
 		    "fixes it)", maildir);
 	goto out;

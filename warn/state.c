@@ -305,23 +305,6 @@ state_new(const char *path)
 	return st;
 }
 
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* take_lock - flock PATH.lock, retrying for wait_secs. */
 static int
 take_lock(struct mq_state *st, int wait_secs, char *error, size_t errlen)
@@ -390,8 +373,8 @@ mq_state_open(const char *path, int wait_secs, struct mq_state **st_r,
 		goto fail;
 	}
 	/* End a torn line so that the next record starts on its own line. */
-	if ((sb.st_size == 0 && write_all(st->fd, HEADER, strlen(HEADER)) < 0) ||
-	    (torn && write_all(st->fd, "\n", 1) < 0)) {
+	if ((sb.st_size == 0 && mq_write_all(st->fd, HEADER, strlen(HEADER)) < 0) ||
+	    (torn && mq_write_all(st->fd, "\n", 1) < 0)) {
 		snprintf(error, errlen, "%s: %s", path, strerror(errno));
 		r = MQ_STATE_ERROR;
 		goto fail;
@@ -472,7 +455,7 @@ mq_state_put(struct mq_state *st, const char *user,
 	}
 	if (nrec == 0)
 		return 0;
-	if (st->fd >= 0 && (write_all(st->fd, rec.s, rec.len) < 0 ||
+	if (st->fd >= 0 && (mq_write_all(st->fd, rec.s, rec.len) < 0 ||
 	    (sync && fsync(st->fd) < 0))) {
 		snprintf(error, errlen, "%s: %s", st->path, strerror(errno));
 		mq_buf_free(&rec);
@@ -541,7 +524,7 @@ mq_state_compact(struct mq_state *st, bool prune_unseen, char *error,
 	}
 	(void)unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, out.s, out.len) < 0 || fsync(fd) < 0) {
+	if (fd < 0 || mq_write_all(fd, out.s, out.len) < 0 || fsync(fd) < 0) {
 		snprintf(error, errlen, "%s: %s", tmp, strerror(errno));
 		goto fail;
 	}
