@@ -855,5 +855,6 @@ main(int argc, char **argv)
 		hold_open();
 	for (i = 0; i < total; i++)
 		close(conns[i].fd);
+	free(conns);
 	return 0;
 }
