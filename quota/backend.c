@@ -54,6 +54,19 @@ mq_backend_query(struct mq_backend_conn *conn, enum mq_query_kind kind,
 	return conn->ops->query(conn->be, kind, key, fn, ctx, error, errlen);
 }
 
+int
+mq_backend_query_batch(struct mq_backend_conn *conn, size_t n,
+    const enum mq_query_kind *kinds, const struct mq_key *keys,
+    mq_row_fn *fn, void *const *ctxs, int *results, char *error, size_t errlen)
+{
+	if (conn->be == NULL || conn->ops->query_batch == NULL) {
+		snprintf(error, errlen, "no batched queries");
+		return MQ_MISS;
+	}
+	return conn->ops->query_batch(conn->be, n, kinds, keys, fn, ctxs,
+	    results, error, errlen);
+}
+
 void
 mq_backend_close(struct mq_backend_conn *conn)
 {

@@ -39,6 +39,19 @@ struct mq_backend_ops {
 	    const struct mq_key *key, mq_row_fn *fn, void *ctx,
 	    char *error, size_t errlen);
 	void (*close)(struct mq_backend *be);
+	/*
+	 * query_batch - optional (NULL: run the queries one by one): n queries
+	 * in one round trip, rows of query i to fn(ctxs[i], ...), its result
+	 * in results[i] (as query() would give it). Returns MQ_FOUND when
+	 * every query was answered; MQ_TEMPFAIL when the database failed in a
+	 * way a query of its own would only repeat (timeout, no connection):
+	 * *error says why; MQ_MISS when the batch did not work out and the
+	 * queries should be run one by one (rows may have been handed over).
+	 */
+	int (*query_batch)(struct mq_backend *be, size_t n,
+	    const enum mq_query_kind *kinds, const struct mq_key *keys,
+	    mq_row_fn *fn, void *const *ctxs, int *results,
+	    char *error, size_t errlen);
 };
 
 /* mq_backend_find - the built-in driver for a config, or NULL when not compiled in. */
@@ -54,6 +67,10 @@ int mq_backend_open(struct mq_backend_conn *conn, const struct mq_config *cfg,
     char *error, size_t errlen);
 int mq_backend_query(struct mq_backend_conn *conn, enum mq_query_kind kind,
     const struct mq_key *key, mq_row_fn *fn, void *ctx, char *error, size_t errlen);
+/* mq_backend_query_batch - the driver's query_batch, or MQ_MISS without one. */
+int mq_backend_query_batch(struct mq_backend_conn *conn, size_t n,
+    const enum mq_query_kind *kinds, const struct mq_key *keys,
+    mq_row_fn *fn, void *const *ctxs, int *results, char *error, size_t errlen);
 void mq_backend_close(struct mq_backend_conn *conn);
 
 /*

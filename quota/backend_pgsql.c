@@ -19,6 +19,9 @@
  * A connection lost under a query is reopened and the query run once more
  * before it is a TEMPFAIL.
  *
+ * query_batch sends several executes in one libpq pipeline (one sync, one
+ * round trip) under the same deadline, classification and retry rules.
+ *
  * "unix:/path" names the socket directory, or the socket itself
  * (/run/postgresql/.s.PGSQL.5432: the port is then taken from the name).
  */
@@ -385,6 +388,44 @@ prepare(struct mq_backend *be, enum mq_query_kind kind, uint64_t deadline_us,
 	return 0;
 }
 
+/* after_failure - what a failed query leaves of the connection. */
+static void
+after_failure(struct mq_backend *be, enum pg_fail fail)
+{
+	if (fail == PG_TIMEOUT) {
+		cancel_async(be->pg);
+		pg_disconnect(be);
+	} else if (fail == PG_LOST)
+		pg_disconnect(be);
+	/* PG_SQL, PG_SERVER_TIMEOUT: the connection and statements stay good. */
+}
+
+/* hand_rows - each row of a SELECT's result to fn; MQ_FOUND or MQ_NOTFOUND. */
+static int
+hand_rows(const PGresult *res, mq_row_fn *fn, void *ctx, size_t *rows_r)
+{
+	const char **names = NULL, **row = NULL;
+	int nrows = PQntuples(res), ncols = PQnfields(res), i, j;
+
+	if (nrows > 0 && ncols > 0) {
+		names = xcalloc((size_t)ncols, sizeof(*names));
+		row = xcalloc((size_t)ncols, sizeof(*row));
+		for (j = 0; j < ncols; j++)
+			names[j] = PQfname(res, j);
+	}
+	for (i = 0; i < nrows; i++) {
+		for (j = 0; j < ncols; j++)
+			row[j] = PQgetisnull(res, i, j) ? NULL :
+			    PQgetvalue(res, i, j);
+		(*rows_r)++;
+		if (fn(ctx, (size_t)ncols, names, row) != 0)
+			break;
+	}
+	free(names);
+	free(row);
+	return nrows > 0 ? MQ_FOUND : MQ_NOTFOUND;
+}
+
 /* run - prepare (once), execute and hand over the rows of one query. */
 static int
 run(struct mq_backend *be, enum mq_query_kind kind, const struct mq_key *key,
@@ -395,9 +436,8 @@ run(struct mq_backend *be, enum mq_query_kind kind, const struct mq_key *key,
 	const char *values[MQ_SQL_MAX_PARAMS];
 	uint64_t deadline = mq_now_monotonic_us() +
 	    (uint64_t)be->net.query_timeout * 1000000u;
-	const char **names = NULL, **row = NULL;
 	PGresult *res;
-	int nrows, ncols, i, j, result;
+	int i, result;
 
 	*fail = PG_OK;
 	if (prepare(be, kind, deadline, fail, error, errlen) < 0)
@@ -420,35 +460,12 @@ run(struct mq_backend *be, enum mq_query_kind kind, const struct mq_key *key,
 		goto failed;
 	}
 
-	nrows = PQntuples(res);
-	ncols = PQnfields(res);
-	result = nrows > 0 ? MQ_FOUND : MQ_NOTFOUND;
-	if (nrows > 0 && ncols > 0) {
-		names = xcalloc((size_t)ncols, sizeof(*names));
-		row = xcalloc((size_t)ncols, sizeof(*row));
-		for (j = 0; j < ncols; j++)
-			names[j] = PQfname(res, j);
-	}
-	for (i = 0; i < nrows; i++) {
-		for (j = 0; j < ncols; j++)
-			row[j] = PQgetisnull(res, i, j) ? NULL :
-			    PQgetvalue(res, i, j);
-		(*rows_r)++;
-		if (fn(ctx, (size_t)ncols, names, row) != 0)
-			break;
-	}
-	free(names);
-	free(row);
+	result = hand_rows(res, fn, ctx, rows_r);
 	PQclear(res);
 	return result;
 
 failed:
-	if (*fail == PG_TIMEOUT) {
-		cancel_async(be->pg);
-		pg_disconnect(be);
-	} else if (*fail == PG_LOST)
-		pg_disconnect(be);
-	/* PG_SQL, PG_SERVER_TIMEOUT: the connection and statement stay good. */
+	after_failure(be, *fail);
 	return MQ_TEMPFAIL;
 }
 
@@ -507,10 +524,175 @@ pg_query(struct mq_backend *be, enum mq_query_kind kind,
 	}
 }
 
+#define PG_MAX_BATCH	8	/* queries in one pipeline */
+
+/*
+ * run_batch - the queries in one pipeline: every execute sent, one sync,
+ * then the results in order. A failed query aborts those after it, so the
+ * first failure decides *fail. Statements not yet prepared on this
+ * connection are prepared first, outside the pipeline.
+ */
+static void
+run_batch(struct mq_backend *be, size_t n, const enum mq_query_kind *kinds,
+    const struct mq_key *keys, const bool *skip, mq_row_fn *fn,
+    void *const *ctxs, int *results, size_t *rows_r, enum pg_fail *fail,
+    char *error, size_t errlen)
+{
+	uint64_t deadline = mq_now_monotonic_us() +
+	    (uint64_t)be->net.query_timeout * 1000000u;
+	size_t sent[PG_MAX_BATCH], nsent = 0, at = 0;
+	bool synced = false;
+	char clean[256];
+
+	*fail = PG_OK;
+	for (size_t i = 0; i < n; i++)
+		if (!skip[i] && prepare(be, kinds[i], deadline, fail, error,
+		    errlen) < 0)
+			goto failed;
+	if (!PQenterPipelineMode(be->pg)) {
+		conn_error(be->pg, "pipeline", error, errlen);
+		*fail = PG_LOST;
+		goto failed;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct mq_sql *sql = &be->net.sql[kinds[i]];
+		const char *values[MQ_SQL_MAX_PARAMS];
+
+		if (skip[i])
+			continue;
+		for (size_t k = 0; k < sql->nparams; k++)
+			values[k] = mq_sql_param_value(sql->params[k], &keys[i]);
+		if (!PQsendQueryPrepared(be->pg, stmt_name[kinds[i]],
+		    (int)sql->nparams, values, NULL, NULL, 0)) {
+			conn_error(be->pg, "execute", error, errlen);
+			*fail = PG_LOST;
+			goto failed;
+		}
+		sent[nsent++] = i;
+	}
+	if (!PQpipelineSync(be->pg)) {
+		conn_error(be->pg, "execute", error, errlen);
+		*fail = PG_LOST;
+		goto failed;
+	}
+	/* Each query's results end with a NULL; the sync's result ends it all. */
+	while (!synced) {
+		int w = wait_ready(be, deadline, error, errlen);
+		PGresult *res;
+
+		if (w != 0) {
+			*fail = (enum pg_fail)w;
+			goto failed;
+		}
+		res = PQgetResult(be->pg);
+		if (res == NULL) {
+			at++;
+			continue;
+		}
+		switch (PQresultStatus(res)) {
+		case PGRES_PIPELINE_SYNC:
+			synced = true;
+			break;
+		case PGRES_TUPLES_OK:
+			if (*fail == PG_OK && at < nsent)
+				results[sent[at]] = hand_rows(res, fn,
+				    ctxs[sent[at]], rows_r);
+			break;
+		case PGRES_FATAL_ERROR:
+			if (*fail == PG_OK) {
+				*fail = classify(be->pg, res);
+				mq_net_message(clean, sizeof(clean),
+				    PQresultErrorMessage(res));
+				if (*fail == PG_SERVER_TIMEOUT)
+					snprintf(error, errlen, "query timed out "
+					    "after %u s", be->net.query_timeout);
+				else
+					snprintf(error, errlen, "execute: %s", clean);
+			}
+			break;
+		case PGRES_PIPELINE_ABORTED:
+			break;		/* after a failure, already counted */
+		default:
+			if (*fail == PG_OK) {
+				snprintf(error, errlen, "execute: unexpected %s",
+				    PQresStatus(PQresultStatus(res)));
+				*fail = PG_LOST;
+			}
+			break;
+		}
+		PQclear(res);
+		if (*fail == PG_LOST && PQstatus(be->pg) == CONNECTION_BAD)
+			goto failed;
+	}
+	if (at != nsent && *fail == PG_OK) {
+		snprintf(error, errlen, "execute: %zu results for %zu queries",
+		    at, nsent);
+		*fail = PG_LOST;
+	}
+	if (!PQexitPipelineMode(be->pg) && *fail == PG_OK) {
+		conn_error(be->pg, "pipeline", error, errlen);
+		*fail = PG_LOST;
+	}
+	if (*fail == PG_OK)
+		return;
+failed:
+	/* A connection left in pipeline mode is not used again. */
+	if (*fail != PG_TIMEOUT && be->pg != NULL &&
+	    PQpipelineStatus(be->pg) != PQ_PIPELINE_OFF)
+		*fail = PG_LOST;
+	after_failure(be, *fail);
+}
+
+static int
+pg_query_batch(struct mq_backend *be, size_t n, const enum mq_query_kind *kinds,
+    const struct mq_key *keys, mq_row_fn *fn, void *const *ctxs, int *results,
+    char *error, size_t errlen)
+{
+	bool skip[PG_MAX_BATCH];
+	enum pg_fail fail;
+	size_t rows, todo = 0;
+	int attempt;
+
+	if (n > PG_MAX_BATCH) {
+		snprintf(error, errlen, "too many queries for one batch");
+		return MQ_MISS;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned)kinds[i] >= MQ_Q_COUNT ||
+		    be->net.sql[kinds[i]].text == NULL) {
+			snprintf(error, errlen, "no such query configured");
+			return MQ_MISS;
+		}
+		/* As in pg_query: a key that is not UTF-8 equals no value. */
+		skip[i] = !mq_net_key_ok(&be->net.sql[kinds[i]], &keys[i]);
+		results[i] = MQ_NOTFOUND;
+		todo += !skip[i];
+	}
+	if (todo == 0)
+		return MQ_FOUND;
+	for (attempt = 0;; attempt++) {
+		if (be->pg == NULL && pg_connect(be, error, errlen) < 0)
+			return MQ_TEMPFAIL;
+		rows = 0;
+		run_batch(be, n, kinds, keys, skip, fn, ctxs, results, &rows,
+		    &fail, error, errlen);
+		if (fail == PG_OK) {
+			mq_debug("pgsql: %zu queries in one round trip", todo);
+			return MQ_FOUND;
+		}
+		if (fail == PG_TIMEOUT || fail == PG_SERVER_TIMEOUT)
+			return MQ_TEMPFAIL;
+		if (fail != PG_LOST || attempt > 0 || rows > 0)
+			return MQ_MISS;
+		mq_debug("pgsql: connection lost, retrying once: %s", error);
+	}
+}
+
 const struct mq_backend_ops mq_backend_pgsql = {
 	.name = "pgsql",
 	.style = MQ_SQL_DOLLAR,
 	.open = pg_open,
 	.query = pg_query,
 	.close = pg_close,
+	.query_batch = pg_query_batch,
 };

@@ -41,6 +41,15 @@ struct mq_session {
 	bool open;
 };
 
+#define PREFETCH_MAX 3	/* domain, alias and user of the recipient */
+
+/* An answer fetched ahead of the resolver, in one round trip. */
+struct prefetched {
+	enum mq_query_kind kind;
+	int r;				/* MQ_FOUND or MQ_NOTFOUND */
+	const struct mq_record *rec;	/* with MQ_FOUND */
+};
+
 /* One request's lookup context. */
 struct request {
 	struct mq_engine *engine;
@@ -50,6 +59,9 @@ struct request {
 	bool stale;			/* an expired cache entry answered a lookup */
 	bool refresh;			/* a cached figure asks to be re-validated */
 	char error[256];
+	struct mq_address pre_addr;	/* the address prefetched for */
+	struct prefetched pre[PREFETCH_MAX];
+	size_t npre;
 };
 
 struct mq_engine *
@@ -123,6 +135,21 @@ cache_key(enum mq_query_kind kind, const struct mq_key *key)
 	return kind == MQ_Q_DOMAIN || kind == MQ_Q_ALIAS_DOMAIN ? key->domain : key->address;
 }
 
+/* cache_answer - a database answer into the shared cache, with its TTL. */
+static void
+cache_answer(struct mq_engine *e, enum mq_query_kind kind, const char *ckey,
+    int r, const struct mq_record *rec, uint64_t now_us)
+{
+	const struct mq_config *cfg = e->cfg;
+
+	if (r == MQ_FOUND)
+		mq_cache_put(e->cache, kind, ckey, rec, now_us,
+		    (unsigned)cfg->policy.cache_ttl);
+	else if (r == MQ_NOTFOUND)
+		mq_cache_put(e->cache, kind, ckey, NULL, now_us,
+		    (unsigned)cfg->policy.negative_cache_ttl);
+}
+
 static int
 session_connect(struct mq_session *s, char *error, size_t errlen)
 {
@@ -133,6 +160,24 @@ session_connect(struct mq_session *s, char *error, size_t errlen)
 	s->open = true;
 	atomic_fetch_add(&s->engine->db_connects, 1);
 	return 0;
+}
+
+/* prefetched_get - an answer of the request's batch for this lookup, or MQ_MISS. */
+static int
+prefetched_get(struct request *rq, enum mq_query_kind kind, const char *ckey,
+    const struct mq_record **rec_r)
+{
+	for (size_t i = 0; i < rq->npre; i++) {
+		const struct prefetched *p = &rq->pre[i];
+
+		if (p->kind != kind || strcmp(ckey, kind == MQ_Q_DOMAIN ?
+		    rq->pre_addr.domain : rq->pre_addr.full) != 0)
+			continue;
+		if (p->r == MQ_FOUND)
+			*rec_r = mq_record_ref(p->rec);
+		return p->r;
+	}
+	return MQ_MISS;
 }
 
 /* request_get - struct mq_lookup's get: the cache, then (with a session) the database. */
@@ -163,6 +208,8 @@ request_get(void *ctx, enum mq_query_kind kind, const struct mq_key *key,
 	r = mq_cache_get_ahead(e->cache, kind, ckey, rq->now_us, NULL, rec_r);
 	if (r != MQ_MISS)
 		return r;
+	if ((r = prefetched_get(rq, kind, ckey, rec_r)) != MQ_MISS)
+		return r;
 
 	if (rq->db_failed) {
 		r = MQ_TEMPFAIL;	/* rq->error still says why */
@@ -171,12 +218,7 @@ request_get(void *ctx, enum mq_query_kind kind, const struct mq_key *key,
 	} else {
 		r = mq_lookup_backend(&rq->session->conn, kind, key, rec_r,
 		    rq->error, sizeof(rq->error));
-		if (r == MQ_FOUND)
-			mq_cache_put(e->cache, kind, ckey, *rec_r, rq->now_us,
-			    (unsigned)cfg->policy.cache_ttl);
-		else if (r == MQ_NOTFOUND)
-			mq_cache_put(e->cache, kind, ckey, NULL, rq->now_us,
-			    (unsigned)cfg->policy.negative_cache_ttl);
+		cache_answer(e, kind, ckey, r, *rec_r, rq->now_us);
 		if (r != MQ_TEMPFAIL)
 			return r;
 	}
@@ -200,6 +242,90 @@ request_get(void *ctx, enum mq_query_kind kind, const struct mq_key *key,
 		}
 	}
 	return MQ_TEMPFAIL;
+}
+
+/*
+ * prefetch - with a driver that batches, the recipient's domain, alias and
+ * user rows that are not cached, in one round trip, before the resolver
+ * asks for them one after another. The address is taken as given (no
+ * extension stripped, no alias domain followed): that is what the resolver
+ * asks first, and whatever else it needs it still looks up itself. A batch
+ * that did not work out leaves it to those lookups; a database that timed
+ * out or cannot be reached fails the request as the first lookup would.
+ */
+static void
+prefetch(struct request *rq, const struct mq_check_request *req)
+{
+	static const enum mq_query_kind want[] = { MQ_Q_DOMAIN, MQ_Q_ALIAS,
+	    MQ_Q_USER };
+	struct mq_engine *e = rq->engine;
+	struct mq_session *s = rq->session;
+	enum mq_query_kind kinds[PREFETCH_MAX];
+	struct mq_key keys[PREFETCH_MAX];
+	struct mq_lookup_rows rows[PREFETCH_MAX];
+	void *ctxs[PREFETCH_MAX];
+	int results[PREFETCH_MAX];
+	char why[PREFETCH_MAX][128];
+	size_t n = 0;
+	int r;
+
+	if (rq->db_failed || (s->open && s->conn.ops->query_batch == NULL) ||
+	    mq_address_parse(req->recipient, req->recipient_len,
+	    &rq->pre_addr) < 0)
+		return;
+	for (size_t i = 0; i < MQ_NELEM(want); i++) {
+		const struct mq_record *rec;
+		struct mq_key key = mq_address_key(&rq->pre_addr);
+
+		if (!e->has_query[want[i]])
+			continue;
+		if (want[i] == MQ_Q_DOMAIN)
+			key = (struct mq_key){ .address = rq->pre_addr.domain,
+			    .local = "", .domain = rq->pre_addr.domain };
+		if (mq_cache_get_ahead(e->cache, want[i], cache_key(want[i], &key),
+		    rq->now_us, NULL, &rec) != MQ_MISS) {
+			mq_record_unref(&rec);
+			continue;
+		}
+		kinds[n] = want[i];
+		keys[n++] = key;
+	}
+	/* One query alone gains nothing from a batch. */
+	if (n < 2 || session_connect(s, rq->error, sizeof(rq->error)) < 0 ||
+	    s->conn.ops->query_batch == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		mq_lookup_rows_init(&rows[i], kinds[i], why[i], sizeof(why[i]));
+		ctxs[i] = &rows[i];
+	}
+	r = mq_backend_query_batch(&s->conn, n, kinds, keys, mq_lookup_row, ctxs,
+	    results, rq->error, sizeof(rq->error));
+	for (size_t i = 0; i < n; i++) {
+		const struct mq_record *rec;
+		int ri = mq_lookup_rows_finish(&rows[i],
+		    r == MQ_FOUND ? results[i] : MQ_TEMPFAIL, &rec);
+
+		/* A row that does not parse: its own lookup reports it. */
+		if (ri == MQ_TEMPFAIL)
+			continue;
+		cache_answer(e, kinds[i], cache_key(kinds[i], &keys[i]), ri, rec,
+		    rq->now_us);
+		rq->pre[rq->npre++] = (struct prefetched){ .kind = kinds[i],
+		    .r = ri, .rec = rec };
+	}
+	if (r == MQ_TEMPFAIL) {
+		rq->db_failed = true;
+		atomic_fetch_add(&e->db_errors, 1);
+	}
+}
+
+/* prefetch_release - the request's batch answers. */
+static void
+prefetch_release(struct request *rq)
+{
+	for (size_t i = 0; i < rq->npre; i++)
+		mq_record_unref(&rq->pre[i].rec);
+	rq->npre = 0;
 }
 
 /* maildir_path - the user's maildir column, else maildir.path expanded. */
@@ -381,6 +507,8 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 		goto done;
 	}
 	memcpy(lookup.has_query, rq->engine->has_query, sizeof(lookup.has_query));
+	if (rq->session != NULL)
+		prefetch(rq, req);
 
 	res = &resolution;
 	r = mq_resolve(&lookup, req->recipient, req->recipient_len,
@@ -499,6 +627,7 @@ mq_session_decide(struct mq_session *s, const struct mq_check_request *req,
 	    .now_us = mq_now_monotonic_us() };
 
 	(void)decide(&rq, req, verdict);
+	prefetch_release(&rq);
 	if (rq.stale && verdict->outcome != MQ_OUT_TEMPFAIL) {
 		verdict->stale = true;
 		atomic_fetch_add(&s->engine->stale_answers, 1);

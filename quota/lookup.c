@@ -74,15 +74,6 @@ mq_parse_bool(const char *s, bool *value_r)
 	return -1;
 }
 
-/* Row collection state for one lookup. */
-struct collect {
-	struct mq_record *rec;
-	char *error;
-	size_t errlen;
-	bool failed;
-	size_t rows;
-};
-
 static int
 column(size_t ncols, const char *const *names, const char *name)
 {
@@ -93,7 +84,7 @@ column(size_t ncols, const char *const *names, const char *name)
 }
 
 static int
-bad_value(struct collect *c, const char *col, const char *value)
+bad_value(struct mq_lookup_rows *c, const char *col, const char *value)
 {
 	char clean[64];
 
@@ -106,7 +97,7 @@ bad_value(struct collect *c, const char *col, const char *value)
 
 /* get_u64 - an optional numeric column: absent or NULL leaves *has_r false. */
 static int
-get_u64(struct collect *c, size_t ncols, const char *const *names,
+get_u64(struct mq_lookup_rows *c, size_t ncols, const char *const *names,
     const char *const *values, const char *col, bool *has_r, uint64_t *value_r)
 {
 	int i = column(ncols, names, col);
@@ -128,7 +119,7 @@ get_u64(struct collect *c, size_t ncols, const char *const *names,
 }
 
 static int
-get_flag(struct collect *c, size_t ncols, const char *const *names,
+get_flag(struct mq_lookup_rows *c, size_t ncols, const char *const *names,
     const char *const *values, bool *value_r)
 {
 	int i = column(ncols, names, "enabled");
@@ -164,11 +155,11 @@ add_destinations(struct mq_record *rec, const char *list)
 	}
 }
 
-static int
-collect_row(void *ctx, size_t ncols, const char *const *names,
+int
+mq_lookup_row(void *ctx, size_t ncols, const char *const *names,
     const char *const *values)
 {
-	struct collect *c = ctx;
+	struct mq_lookup_rows *c = ctx;
 	struct mq_record *rec = c->rec;
 	bool has;
 	uint64_t v;
@@ -223,24 +214,29 @@ collect_row(void *ctx, size_t ncols, const char *const *names,
 	}
 }
 
-int
-mq_lookup_backend(struct mq_backend_conn *conn, enum mq_query_kind kind,
-    const struct mq_key *key, const struct mq_record **rec_r,
+void
+mq_lookup_rows_init(struct mq_lookup_rows *c, enum mq_query_kind kind,
     char *error, size_t errlen)
 {
-	struct collect c = { .error = error, .errlen = errlen };
-	const struct mq_record *done;
-	int r;
+	memset(c, 0, sizeof(*c));
+	c->error = error;
+	c->errlen = errlen;
+	c->rec = xcalloc(1, sizeof(*c->rec));
+	atomic_init(&c->rec->refs, 1);
+	c->rec->kind = kind;
+}
+
+int
+mq_lookup_rows_finish(struct mq_lookup_rows *c, int r,
+    const struct mq_record **rec_r)
+{
+	const struct mq_record *done = c->rec;
 
 	*rec_r = NULL;
-	c.rec = xcalloc(1, sizeof(*c.rec));
-	atomic_init(&c.rec->refs, 1);
-	c.rec->kind = kind;
-	r = mq_backend_query(conn, kind, key, collect_row, &c, error, errlen);
-	done = c.rec;
-	if (c.failed)
+	c->rec = NULL;
+	if (c->failed)
 		r = MQ_TEMPFAIL;
-	else if (r == MQ_FOUND && c.rows == 0)
+	else if (r == MQ_FOUND && c->rows == 0)
 		r = MQ_NOTFOUND;
 	if (r != MQ_FOUND) {
 		mq_record_unref(&done);
@@ -248,4 +244,17 @@ mq_lookup_backend(struct mq_backend_conn *conn, enum mq_query_kind kind,
 	}
 	*rec_r = done;
 	return MQ_FOUND;
+}
+
+int
+mq_lookup_backend(struct mq_backend_conn *conn, enum mq_query_kind kind,
+    const struct mq_key *key, const struct mq_record **rec_r,
+    char *error, size_t errlen)
+{
+	struct mq_lookup_rows c;
+	int r;
+
+	mq_lookup_rows_init(&c, kind, error, errlen);
+	r = mq_backend_query(conn, kind, key, mq_lookup_row, &c, error, errlen);
+	return mq_lookup_rows_finish(&c, r, rec_r);
 }

@@ -65,6 +65,26 @@ int mq_lookup_backend(struct mq_backend_conn *conn, enum mq_query_kind kind,
     const struct mq_key *key, const struct mq_record **rec_r,
     char *error, size_t errlen);
 
+/*
+ * Row collection, for callers that run the query themselves (a batch):
+ * init, pass mq_lookup_row with &rows as the backend's callback, then
+ * finish with the query's result, which gives what mq_lookup_backend
+ * would have given. finish always releases what init made.
+ */
+struct mq_lookup_rows {
+	struct mq_record *rec;
+	char *error;
+	size_t errlen;
+	bool failed;
+	size_t rows;
+};
+
+void mq_lookup_rows_init(struct mq_lookup_rows *c, enum mq_query_kind kind,
+    char *error, size_t errlen);
+mq_row_fn mq_lookup_row;
+int mq_lookup_rows_finish(struct mq_lookup_rows *c, int r,
+    const struct mq_record **rec_r);
+
 /* mq_parse_bool - enabled-column text; -1 when it is none of the forms above. */
 int mq_parse_bool(const char *s, bool *value_r);
 
