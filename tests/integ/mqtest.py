@@ -775,26 +775,11 @@ class Postfix:
         s.close()
         return True
 
-    def master_pid(self):
-        try:
-            with open(os.path.join(self.queuedir, "pid", "master.pid")) as f:
-                return int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-
     def stop(self):
         if not self.started:
             return
         self.started = False
-        pid = self.master_pid()
-        self._run("stop", check=False, timeout=30)
-        if pid is not None:
-            # the master exits after its children; fall back to its PID
-            if not wait_until(lambda: not _pid_alive(pid), 10.0):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        stop_postfix(self.queuedir, lambda: self._run("stop", check=False, timeout=30))
 
     def reload(self):
         self._run("reload")
@@ -808,6 +793,27 @@ class Postfix:
                 return "".join(f.readlines()[-n:])
         except OSError:
             return "(no maillog)"
+
+
+def postfix_master_pid(queuedir):
+    """postfix_master_pid - the master's PID from its pid file, or None."""
+    try:
+        with open(os.path.join(queuedir, "pid", "master.pid")) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def stop_postfix(queuedir, run_stop):
+    """stop_postfix - `postfix stop` (run_stop), then the master by PID if it lingers."""
+    pid = postfix_master_pid(queuedir)
+    run_stop()
+    # the master exits after its children; fall back to its PID
+    if pid is not None and not wait_until(lambda: not _pid_alive(pid), 10.0):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _pid_alive(pid):

@@ -21,7 +21,6 @@ import email.policy
 import os
 import pwd
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -303,15 +302,7 @@ class Postfix:
         if not self.running:
             return
         self.running = False
-        pid = None
-        try:
-            with open(os.path.join(self.queuedir, "pid", "master.pid")) as f:
-                pid = int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            pass
-        self._postfix("stop", check=False)
-        if pid is not None and not wait_until(lambda: not _alive(pid), 10):
-            os.kill(pid, signal.SIGKILL)
+        mqtest.stop_postfix(self.queuedir, lambda: self._postfix("stop", check=False))
 
     def sendmail_wrapper(self, path):
         """sendmail_wrapper - a script that is Postfix's sendmail for this instance."""
@@ -323,14 +314,6 @@ class Postfix:
                 return "".join(f.readlines()[-n:])
         except OSError:
             return "(no log)"
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
 
 
 # --- a private Dovecot 2.3 ---------------------------------------------------
