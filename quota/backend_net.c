@@ -365,6 +365,18 @@ mq_net_key_ok(const struct mq_sql *sql, const struct mq_key *key)
 	return true;
 }
 
+int
+mq_net_query_ready(const struct mq_net_setup *setup, enum mq_query_kind kind,
+    const struct mq_key *key, char *error, size_t errlen)
+{
+	if ((unsigned)kind >= MQ_Q_COUNT || setup->sql[kind].text == NULL) {
+		snprintf(error, errlen, "no %s query configured",
+		    (unsigned)kind < MQ_Q_COUNT ? mq_query_kind_name(kind) : "such");
+		return MQ_TEMPFAIL;
+	}
+	return mq_net_key_ok(&setup->sql[kind], key) ? MQ_FOUND : MQ_NOTFOUND;
+}
+
 void
 mq_net_message(char *dst, size_t size, const char *src)
 {

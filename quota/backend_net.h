@@ -103,6 +103,14 @@ void mq_net_stats(uint64_t *connects_r, uint64_t *reconnects_r,
  */
 bool mq_net_key_ok(const struct mq_sql *sql, const struct mq_key *key);
 
+/*
+ * mq_net_query_ready - the check both drivers make before a query: MQ_FOUND
+ * to go ahead, MQ_NOTFOUND when the key cannot match (mq_net_key_ok), or
+ * MQ_TEMPFAIL with error set when the query is not configured.
+ */
+int mq_net_query_ready(const struct mq_net_setup *setup, enum mq_query_kind kind,
+    const struct mq_key *key, char *error, size_t errlen);
+
 /* mq_net_utf8_valid - strict UTF-8 (no overlong forms, surrogates, > U+10FFFF). */
 bool mq_net_utf8_valid(const char *s);
 

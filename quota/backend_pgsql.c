@@ -503,14 +503,9 @@ pg_query(struct mq_backend *be, enum mq_query_kind kind,
 	size_t rows;
 	int attempt, r;
 
-	if ((unsigned)kind >= MQ_Q_COUNT || be->net.sql[kind].text == NULL) {
-		snprintf(error, errlen, "no %s query configured",
-		    (unsigned)kind < MQ_Q_COUNT ? mq_query_kind_name(kind) : "such");
-		return MQ_TEMPFAIL;
-	}
-	/* Bytes that are not UTF-8 cannot equal any value; the server would refuse them. */
-	if (!mq_net_key_ok(&be->net.sql[kind], key))
-		return MQ_NOTFOUND;
+	/* Bytes that are not UTF-8 cannot equal any value: no server round trip. */
+	if ((r = mq_net_query_ready(&be->net, kind, key, error, errlen)) != MQ_FOUND)
+		return r;
 	for (attempt = 0;; attempt++) {
 		if (be->pg == NULL && pg_connect(be, error, errlen) < 0)
 			return MQ_TEMPFAIL;
