@@ -74,20 +74,11 @@ struct mq_cache {
 	struct shard shards[];
 };
 
-/* hash_key - FNV-1a (64 bit) over the kind and the key. */
+/* hash_key - FNV-1a over the kind and the key. */
 static uint64_t
 hash_key(enum mq_query_kind kind, const char *key)
 {
-	uint64_t h = UINT64_C(14695981039346656037);
-	const unsigned char *p;
-
-	h ^= (unsigned char)kind;
-	h *= UINT64_C(1099511628211);
-	for (p = (const unsigned char *)key; *p != '\0'; p++) {
-		h ^= *p;
-		h *= UINT64_C(1099511628211);
-	}
-	return h;
+	return mq_fnv1a_str(mq_fnv1a_byte(MQ_FNV1A_INIT, (unsigned char)kind), key);
 }
 
 static struct shard *

@@ -626,18 +626,6 @@ mds_unchanged(int root, const struct mds_read *rd)
  * The usage cache.
  */
 
-static uint64_t
-path_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 struct mq_usage_cache *
 mq_usage_cache_new(size_t max_entries)
 {
@@ -721,7 +709,7 @@ mq_maildir_usage_cached(struct mq_usage_cache *c,
 		return MQ_MISS;
 	ttl_us = (uint64_t)opts->usage_ttl * 1000000u;
 	pthread_mutex_lock(&c->lock);
-	e = entry_find(c, path, path_hash(path));
+	e = entry_find(c, path, mq_fnv1a_str(MQ_FNV1A_INIT, path));
 	age = e == NULL || now_us < e->validated_us ? 0 :
 	    now_us - e->validated_us;
 	if (e != NULL && age < 2 * ttl_us) {
@@ -751,7 +739,7 @@ cache_snapshot(struct mq_usage_cache *c, const char *path,
 	if (c == NULL)
 		return false;
 	pthread_mutex_lock(&c->lock);
-	if ((e = entry_find(c, path, path_hash(path))) != NULL) {
+	if ((e = entry_find(c, path, mq_fnv1a_str(MQ_FNV1A_INIT, path))) != NULL) {
 		copy->result = e->result;
 		copy->has_mds = e->has_mds;
 		copy->mds = e->mds;
@@ -771,7 +759,7 @@ cache_drop(struct mq_usage_cache *c, const char *path)
 	if (c == NULL)
 		return;
 	pthread_mutex_lock(&c->lock);
-	if ((e = entry_find(c, path, path_hash(path))) != NULL)
+	if ((e = entry_find(c, path, mq_fnv1a_str(MQ_FNV1A_INIT, path))) != NULL)
 		entry_remove(c, e);
 	pthread_mutex_unlock(&c->lock);
 }
@@ -785,7 +773,7 @@ cache_store(struct mq_usage_cache *c, const char *path,
     const struct mq_usage *result, const struct mds_read *mds,
     struct recount *rc)
 {
-	uint64_t hash = path_hash(path);
+	uint64_t hash = mq_fnv1a_str(MQ_FNV1A_INIT, path);
 	struct usage_entry *e;
 
 	if (c == NULL || c->max_entries == 0) {

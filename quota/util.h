@@ -40,6 +40,23 @@ void mq_sanitize(char *dst, size_t size, const char *src, size_t len);
 /* mq_human_bytes - "1.5 GiB"-style binary units into buf; returns buf. */
 char *mq_human_bytes(char *buf, size_t size, uint64_t bytes);
 
+/* FNV-1a (64 bit), for the hash tables: continue h over a byte or a string. */
+#define MQ_FNV1A_INIT UINT64_C(14695981039346656037)
+
+static inline uint64_t
+mq_fnv1a_byte(uint64_t h, unsigned char c)
+{
+	return (h ^ c) * UINT64_C(1099511628211);
+}
+
+static inline uint64_t
+mq_fnv1a_str(uint64_t h, const char *s)
+{
+	for (; *s != '\0'; s++)
+		h = mq_fnv1a_byte(h, (unsigned char)*s);
+	return h;
+}
+
 /* mq_write_all - write the whole buffer (retrying on EINTR); 0, or -1 with errno. */
 int mq_write_all(int fd, const void *buf, size_t len);
 

@@ -54,18 +54,6 @@ struct mq_state {
 
 static const char *const mark_names[] = { "armed", "sending", "sent" };
 
-static uint64_t
-hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 static void
 rehash(struct mq_state *st)
 {
@@ -77,8 +65,8 @@ rehash(struct mq_state *st)
 
 		for (; e != NULL; e = next) {
 			next = e->next;
-			e->next = t[hash(e->user) % n];
-			t[hash(e->user) % n] = e;
+			e->next = t[mq_fnv1a_str(MQ_FNV1A_INIT, e->user) % n];
+			t[mq_fnv1a_str(MQ_FNV1A_INIT, e->user) % n] = e;
 		}
 	}
 	free(st->table);
@@ -89,7 +77,7 @@ rehash(struct mq_state *st)
 static struct entry *
 lookup(struct mq_state *st, const char *user, bool create)
 {
-	struct entry **b = &st->table[hash(user) % st->nbuckets], *e;
+	struct entry **b = &st->table[mq_fnv1a_str(MQ_FNV1A_INIT, user) % st->nbuckets], *e;
 
 	for (e = *b; e != NULL; e = e->next)
 		if (strcmp(e->user, user) == 0)
@@ -98,7 +86,7 @@ lookup(struct mq_state *st, const char *user, bool create)
 		return NULL;
 	if (st->nusers >= st->nbuckets) {
 		rehash(st);
-		b = &st->table[hash(user) % st->nbuckets];
+		b = &st->table[mq_fnv1a_str(MQ_FNV1A_INIT, user) % st->nbuckets];
 	}
 	e = xcalloc(1, sizeof(*e));
 	e->user = xstrdup(user);
