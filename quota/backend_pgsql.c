@@ -301,6 +301,23 @@ classify(PGconn *pg, const PGresult *res)
 	return PG_SQL;
 }
 
+/* result_failure - classify a failed result and describe it in error. */
+static enum pg_fail
+result_failure(struct mq_backend *be, const PGresult *res, const char *what,
+    char *error, size_t errlen)
+{
+	enum pg_fail f = classify(be->pg, res);
+	char clean[256];
+
+	mq_net_message(clean, sizeof(clean), PQresultErrorMessage(res));
+	if (f == PG_SERVER_TIMEOUT)
+		snprintf(error, errlen, "query timed out after %u s",
+		    be->net.query_timeout);
+	else
+		snprintf(error, errlen, "%s: %s", what, clean);
+	return f;
+}
+
 /*
  * collect - wait for and take every result of what was sent. Returns the
  * one result that carries rows (or NULL for a command), or NULL with *fail.
@@ -310,7 +327,6 @@ collect(struct mq_backend *be, uint64_t deadline_us, const char *what,
     enum pg_fail *fail, char *error, size_t errlen)
 {
 	PGresult *keep = NULL, *res;
-	char clean[256];
 
 	for (;;) {
 		int w = wait_ready(be, deadline_us, error, errlen);
@@ -332,17 +348,8 @@ collect(struct mq_backend *be, uint64_t deadline_us, const char *what,
 			}
 			break;
 		case PGRES_FATAL_ERROR:
-			if (*fail == PG_OK) {
-				*fail = classify(be->pg, res);
-				mq_net_message(clean, sizeof(clean),
-				    PQresultErrorMessage(res));
-				if (*fail == PG_SERVER_TIMEOUT)
-					snprintf(error, errlen, "query timed out "
-					    "after %u s", be->net.query_timeout);
-				else
-					snprintf(error, errlen, "%s: %s", what,
-					    clean);
-			}
+			if (*fail == PG_OK)
+				*fail = result_failure(be, res, what, error, errlen);
 			break;
 		default:
 			/* COPY and the like: never from a SELECT. */
@@ -537,7 +544,6 @@ run_batch(struct mq_backend *be, size_t n, const enum mq_query_kind *kinds,
 	    (uint64_t)be->net.query_timeout * 1000000u;
 	size_t sent[PG_MAX_BATCH], nsent = 0, at = 0;
 	bool synced = false;
-	char clean[256];
 
 	*fail = PG_OK;
 	for (size_t i = 0; i < n; i++)
@@ -594,16 +600,8 @@ run_batch(struct mq_backend *be, size_t n, const enum mq_query_kind *kinds,
 				    ctxs[sent[at]], rows_r);
 			break;
 		case PGRES_FATAL_ERROR:
-			if (*fail == PG_OK) {
-				*fail = classify(be->pg, res);
-				mq_net_message(clean, sizeof(clean),
-				    PQresultErrorMessage(res));
-				if (*fail == PG_SERVER_TIMEOUT)
-					snprintf(error, errlen, "query timed out "
-					    "after %u s", be->net.query_timeout);
-				else
-					snprintf(error, errlen, "execute: %s", clean);
-			}
+			if (*fail == PG_OK)
+				*fail = result_failure(be, res, "execute", error, errlen);
 			break;
 		case PGRES_PIPELINE_ABORTED:
 			break;		/* after a failure, already counted */
