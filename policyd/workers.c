@@ -258,8 +258,9 @@ mq_workers_submit(struct mq_workers *w, struct mq_job *job)
 		w->head = job;
 	w->tail = job;
 	w->queued++;
-	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->mtx);
+	/* After the unlock: a woken worker does not block on the mutex at once. */
+	pthread_cond_signal(&w->cond);
 }
 
 bool
@@ -285,8 +286,8 @@ mq_workers_refresh(struct mq_workers *w, struct mq_runtime *rt,
 		w->rhead = job;
 	w->rtail = job;
 	w->rqueued++;
-	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->mtx);
+	pthread_cond_signal(&w->cond);
 	return true;
 }
 
