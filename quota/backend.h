@@ -41,7 +41,8 @@ struct mq_backend_ops {
 	void (*close)(struct mq_backend *be);
 	/*
 	 * query_batch - optional (NULL: run the queries one by one): n queries
-	 * in one round trip, rows of query i to fn(ctxs[i], ...), its result
+	 * in one round trip (PostgreSQL: one pipeline; SQLite: one read
+	 * transaction), rows of query i to fn(ctxs[i], ...), its result
 	 * in results[i] (as query() would give it). Returns MQ_FOUND when
 	 * every query was answered; MQ_TEMPFAIL when the database failed in a
 	 * way a query of its own would only repeat (timeout, no connection):

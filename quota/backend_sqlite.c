@@ -24,6 +24,7 @@ struct mq_backend {
 	char *const *queries;
 	sqlite3 *handle;
 	sqlite3_stmt *stmt[MQ_Q_COUNT];
+	sqlite3_stmt *begin, *commit;	/* one read transaction per batch */
 	struct mq_sql sql[MQ_Q_COUNT];
 };
 
@@ -35,6 +36,9 @@ sqlite_disconnect(struct mq_backend *be)
 			sqlite3_finalize(be->stmt[i]);
 		be->stmt[i] = NULL;
 	}
+	sqlite3_finalize(be->begin);
+	sqlite3_finalize(be->commit);
+	be->begin = be->commit = NULL;
 	if (be->handle != NULL)
 		sqlite3_close(be->handle);
 	be->handle = NULL;
@@ -63,6 +67,12 @@ sqlite_connect(struct mq_backend *be, char *error, size_t errlen)
 	 * kernel caches the file anyway, and the rows are cached above.
 	 */
 	sqlite3_exec(be->handle, "PRAGMA cache_size = -256", NULL, NULL, NULL);
+	if (sqlite3_prepare_v2(be->handle, "BEGIN", -1, &be->begin, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(be->handle, "COMMIT", -1, &be->commit, NULL) != SQLITE_OK) {
+		snprintf(error, errlen, "sqlite: %s", sqlite3_errmsg(be->handle));
+		sqlite_disconnect(be);
+		return -1;
+	}
 	for (size_t i = 0; i < MQ_Q_COUNT; i++) {
 		if (be->sql[i].text == NULL)
 			continue;
@@ -151,6 +161,49 @@ sqlite_query(struct mq_backend *be, enum mq_query_kind kind,
 	return result;
 }
 
+/* run_once - step a statement without rows (BEGIN, COMMIT) and reset it. */
+static int
+run_once(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * sqlite_query_batch - the queries in one read transaction. Each query on
+ * its own takes and drops the file lock and checks whether the database
+ * changed (several system calls); in one transaction that happens once,
+ * and the rows come from one snapshot.
+ */
+static int
+sqlite_query_batch(struct mq_backend *be, size_t n,
+    const enum mq_query_kind *kinds, const struct mq_key *keys,
+    mq_row_fn *fn, void *const *ctxs, int *results, char *error, size_t errlen)
+{
+	int r = MQ_FOUND;
+
+	if (sqlite_connect(be, error, errlen) < 0)
+		return MQ_TEMPFAIL;
+	if (run_once(be->begin) < 0)
+		return MQ_MISS;
+	for (size_t i = 0; i < n; i++) {
+		results[i] = sqlite_query(be, kinds[i], &keys[i], fn, ctxs[i],
+		    error, errlen);
+		if (results[i] == MQ_TEMPFAIL) {
+			/* Locked past query_timeout, or the file went away. */
+			r = MQ_TEMPFAIL;
+			break;
+		}
+	}
+	/* A failed query may have closed the connection, and the transaction with it. */
+	if (be->handle != NULL && !sqlite3_get_autocommit(be->handle) &&
+	    run_once(be->commit) < 0)
+		sqlite_disconnect(be);
+	return r;
+}
+
 static void
 sqlite_close(struct mq_backend *be)
 {
@@ -165,4 +218,5 @@ const struct mq_backend_ops mq_backend_sqlite = {
 	.open = sqlite_open,
 	.query = sqlite_query,
 	.close = sqlite_close,
+	.query_batch = sqlite_query_batch,
 };
