@@ -400,6 +400,10 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 			atomic_fetch_add(r == MQ_FOUND ? &e->usage_hits : &e->usage_misses, 1);
 			if (mu.refresh)
 				rq->refresh = true;
+		} else if (mq_maildir_usage_fresh(e->usage, &e->mopts, path,
+		    rq->now_us, &mu) == MQ_FOUND) {
+			/* Within usage_ttl the disk is not asked, here either. */
+			r = MQ_FOUND;
 		} else {
 			r = mq_maildir_usage(e->usage, &e->mopts, path, st->limit_bytes,
 			    st->limit_messages, &mu, rq->error, sizeof(rq->error));

@@ -696,10 +696,13 @@ mq_usage_cache_free(struct mq_usage_cache **cache)
 	*cache = NULL;
 }
 
-int
-mq_maildir_usage_cached(struct mq_usage_cache *c,
-    const struct mq_maildir_opts *opts, const char *path, uint64_t now_us,
-    struct mq_usage *out)
+/*
+ * cached_usage - the figure for path if it is younger than usage_ttl (or,
+ * with stale_ok, than twice that, asking one caller to re-validate it).
+ */
+static int
+cached_usage(struct mq_usage_cache *c, const struct mq_maildir_opts *opts,
+    const char *path, uint64_t now_us, bool stale_ok, struct mq_usage *out)
 {
 	struct usage_entry *e;
 	uint64_t ttl_us, age;
@@ -712,7 +715,7 @@ mq_maildir_usage_cached(struct mq_usage_cache *c,
 	e = entry_find(c, path, mq_fnv1a_str(MQ_FNV1A_INIT, path));
 	age = e == NULL || now_us < e->validated_us ? 0 :
 	    now_us - e->validated_us;
-	if (e != NULL && age < 2 * ttl_us) {
+	if (e != NULL && age < (stale_ok ? 2 * ttl_us : ttl_us)) {
 		*out = e->result;
 		out->cached = true;
 		/* Past usage_ttl: served, and one caller re-validates it. */
@@ -725,6 +728,22 @@ mq_maildir_usage_cached(struct mq_usage_cache *c,
 	}
 	pthread_mutex_unlock(&c->lock);
 	return r;
+}
+
+int
+mq_maildir_usage_cached(struct mq_usage_cache *c,
+    const struct mq_maildir_opts *opts, const char *path, uint64_t now_us,
+    struct mq_usage *out)
+{
+	return cached_usage(c, opts, path, now_us, true, out);
+}
+
+int
+mq_maildir_usage_fresh(struct mq_usage_cache *c,
+    const struct mq_maildir_opts *opts, const char *path, uint64_t now_us,
+    struct mq_usage *out)
+{
+	return cached_usage(c, opts, path, now_us, false, out);
 }
 
 /* cache_snapshot - a private copy of what is cached for path. */

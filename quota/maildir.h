@@ -67,6 +67,15 @@ int mq_maildir_usage_cached(struct mq_usage_cache *cache,
     struct mq_usage *out);
 
 /*
+ * mq_maildir_usage_fresh - the cached figure for path if it is younger
+ * than usage_ttl: MQ_FOUND, else MQ_MISS (the caller re-validates with
+ * mq_maildir_usage). No system call.
+ */
+int mq_maildir_usage_fresh(struct mq_usage_cache *cache,
+    const struct mq_maildir_opts *opts, const char *path, uint64_t now_us,
+    struct mq_usage *out);
+
+/*
  * mq_maildir_usage - the figure for path (relative to base, or absolute
  * inside it). limit_bytes/limit_messages (0 = unlimited) decide whether an
  * over-quota maildirsize is trusted. MQ_FOUND (a missing Maildir counts as

@@ -87,11 +87,19 @@ def setup():
     return e
 
 
-def write_conf(e, **policy):
+def write_conf(e, quota=None, **policy):
     p = dict(REPLIES)
     p["idle_timeout"] = 60
     p.update(policy)
-    mqtest.write_config(e.conf, e.fx, listen=e.listen, policy=p)
+    mqtest.write_config(e.conf, e.fx, listen=e.listen, policy=p, quota=quota)
+
+
+def reload_conf(e, quota=None, **policy):
+    """reload_conf - a new configuration by SIGHUP; returns once it is in use."""
+    write_conf(e, quota, **policy)
+    mark = e.daemon.mark()
+    e.daemon.send_signal(signal.SIGHUP)
+    return e.daemon.wait_log(r"(?i)reload", mark, 5.0) is not None
 
 
 def release_fifo(path):
@@ -361,6 +369,49 @@ def t_sighup(res, e):
     mqtest.wait_until(lambda: ask(e, "over@example.org") == OVER, 5.0, 0.2)
 
 
+def t_usage_ttl_cache_off(res, e):
+    """With the row cache off, rows come from the database on every request,
+    while a usage figure younger than quota.usage_ttl is reused without
+    looking at the disk (the worker honours it as the event loop does).
+    """
+    ttl = 3
+    rcpt = SPARE[10]
+    md = e.fx.maildir_path(rcpt)
+    mds = os.path.join(md, "maildirsize")
+    db = sqlite3.connect(e.fx.db, isolation_level=None)
+    try:
+        if not reload_conf(e, quota={"usage_ttl": ttl}, cache_ttl=0, negative_cache_ttl=0):
+            res.fail("usage_ttl, cache off: reload", "no reload logged")
+            return
+        t0 = time.monotonic()
+        first = ask(e, rcpt)
+        # deliveries the daemon has not seen yet: one summary line, over quota
+        with open(mds + ".new", "w") as f:
+            f.write("%dS\n%d 2\n" % (QUOTA, QUOTA + 1000))
+        os.rename(mds + ".new", mds)
+        second = ask(e, rcpt)
+        elapsed = time.monotonic() - t0
+        if elapsed < ttl:
+            res.check("usage_ttl, cache off: the figure is reused within usage_ttl",
+                      first == DUNNO and second == DUNNO,
+                      "got %r then %r" % (first, second))
+        else:
+            mqtest.log("note: %.1fs between the two requests, over usage_ttl: "
+                       "not judged" % elapsed)
+        db.execute("UPDATE virtual_users SET quota = 500 WHERE email = ?", (rcpt,))
+        got = ask(e, rcpt)
+        res.check("usage_ttl, cache off: a changed row counts at once",
+                  got == REPLIES["reply_toolarge"], "got %r" % got)
+        db.execute("UPDATE virtual_users SET quota = ? WHERE email = ?", (QUOTA, rcpt))
+        got = mqtest.wait_until(lambda: ask(e, rcpt) == OVER, 2 * ttl + 5, 0.25)
+        res.check("usage_ttl, cache off: the delivery counts once usage_ttl has passed",
+                  got and time.monotonic() - t0 >= ttl,
+                  "last answer %r after %.1fs" % (ask(e, rcpt), time.monotonic() - t0))
+    finally:
+        db.close()
+        reload_conf(e)
+
+
 def t_decision_log(res, e):
     mark = e.daemon.mark()
     reqs = [
@@ -565,6 +616,7 @@ def main():
             ("blocking maildirsize", t_fifo),
             ("locked database", t_locked_db),
             ("SIGHUP", t_sighup),
+            ("usage_ttl with the row cache off", t_usage_ttl_cache_off),
             ("IPv6", t_ipv6),
             ("idle timeout", t_idle),
             ("-s", t_stdio),
