@@ -269,6 +269,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGINT:
 		if (stopping) {
 			mq_warn("%s again: exiting now", strsignal((int)sig));
+			mq_log_async_stop();
 			_exit(0);
 		}
 		stopping = true;
@@ -392,6 +393,9 @@ main(int argc, char **argv)
 		log_setup(cfg, m.debug, false, true);
 	}
 
+	/* From here on the event loop only queues its log lines. */
+	if (mq_log_async_start() < 0)
+		mq_warn("cannot start the logging thread: logging directly");
 	if (evthread_use_pthreads() < 0)
 		mq_fatal(EX_SOFTWARE, "libevent: no thread support");
 	if ((ecfg = event_config_new()) == NULL)
@@ -440,8 +444,10 @@ main(int argc, char **argv)
 
 	event_base_loop(m.base, EVLOOP_NO_EXIT_ON_EMPTY);
 
-	if (mq_server_forced(m.srv))
+	if (mq_server_forced(m.srv)) {
+		mq_log_async_stop();
 		_exit(0);	/* workers may be stuck in the database: do not join */
+	}
 	mq_metrics_http_free(&metrics);
 	mq_server_free(&m.srv);
 	for (i = 0; i < MQ_NELEM(signums); i++)
@@ -449,6 +455,7 @@ main(int argc, char **argv)
 	event_base_free(m.base);
 	if (!m.stdio)
 		mq_info("stopped");
+	mq_log_async_stop();
 	free(abspath);
 	return 0;
 }

@@ -192,15 +192,7 @@ mq_scan_run(struct mq_engine *engine, size_t n, unsigned threads,
 		pthread_mutex_lock(&p.lock);
 	}
 	while (p.running > 0) {
-		struct timespec until;
-
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += PROGRESS_TICK_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		(void)pthread_cond_timedwait(&p.cond, &p.lock, &until);
+		(void)mq_cond_wait_ms(&p.cond, &p.lock, PROGRESS_TICK_MS);
 		if (tty && p.running > 0 &&
 		    mq_now_monotonic_us() - start >= PROGRESS_AFTER_US) {
 			progress_draw(atomic_load(&p.done), n);

@@ -1,10 +1,24 @@
 /*
  * log - syslog and/or stderr, one line per message.
+ *
+ * Written directly by default. The daemon switches to queued writing
+ * (mq_log_async_start): a line is copied into a buffer and a thread of its
+ * own hands it to syslog(3) and stderr, so a slow journal or a stderr pipe
+ * nobody reads never holds up the event loop. The logger swaps two buffers
+ * and writes one while the other fills; it wakes for the first line after
+ * a quiet spell, then at most every ASYNC_BATCH_MS (sooner when a buffer is
+ * half full), so a busy daemon does not pay a thread wake-up per line.
+ * When both are full, lines are dropped and counted, and the count is
+ * logged once the logger catches up.
  */
 #include "autoconf.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +28,13 @@
 
 #include "log.h"
 
-static enum mq_log_level min_level = MQ_LOG_INFO;
+#define LINE_MAX_LEN 2048
+#define ASYNC_BUF (256 * 1024)	/* each of the two buffers */
+#define ASYNC_BATCH_MS 10
+#define ENTRY_HEAD 3		/* level, then the length in two bytes */
+
+static atomic_int min_level = MQ_LOG_INFO;	/* read by every thread */
+static atomic_bool async_on;	/* queued writing: lets the direct path skip its mutex */
 static bool use_stderr = true;
 static bool use_syslog;
 static const char *log_ident = "mailquota";
@@ -59,41 +79,46 @@ void
 mq_log_open(const char *ident, int facility, enum mq_log_level level,
     bool to_stderr, bool to_syslog)
 {
+	bool queued = atomic_load(&async_on);
+
+	/* The logger thread reads these: what it holds goes out as before. */
+	if (queued)
+		mq_log_async_stop();
 	if (to_stderr && to_syslog && stderr_is_journal())
 		to_stderr = false;
 	log_ident = ident;
-	min_level = level;
+	mq_log_set_level(level);
 	use_stderr = to_stderr;
 	if (use_syslog)
 		closelog();
 	use_syslog = to_syslog;
 	if (to_syslog)
 		openlog(ident, LOG_PID | LOG_NDELAY, facility);
+	if (queued)
+		(void)mq_log_async_start();
 }
 
 void
 mq_log_set_level(enum mq_log_level level)
 {
-	min_level = level;
+	atomic_store_explicit(&min_level, (int)level, memory_order_relaxed);
 }
 
 bool
 mq_log_enabled(enum mq_log_level level)
 {
-	return level >= min_level;
+	return (int)level >= atomic_load_explicit(&min_level, memory_order_relaxed);
 }
 
-static void MQ_PRINTF(2, 0)
-vlog(enum mq_log_level level, const char *fmt, va_list ap)
+/* emit - one line to syslog and/or stderr, now. */
+static void
+emit(enum mq_log_level level, const char *line)
 {
-	char line[2048];
-
-	vsnprintf(line, sizeof(line), fmt, ap);
 	if (use_syslog)
 		syslog(syslog_prio[level], "%s", line);
 	if (use_stderr) {
 		/* One write per line, so threads do not interleave. */
-		char out[2200];
+		char out[LINE_MAX_LEN + 150];
 		int n = snprintf(out, sizeof(out), "%s: %s%s%s\n", log_ident,
 		    level >= MQ_LOG_WARNING ? level_name[level] : "",
 		    level >= MQ_LOG_WARNING ? ": " : "", line);
@@ -104,13 +129,193 @@ vlog(enum mq_log_level level, const char *fmt, va_list ap)
 	}
 }
 
+/* Queued writing. The mutex guards everything in async but the thread. */
+static struct {
+	pthread_mutex_t mtx;
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool running, stopping;
+	bool waiting;		/* the logger sleeps until the next line */
+	char *fill;		/* lines waiting */
+	size_t len;
+	char *spare;		/* the logger's, while it writes */
+	uint64_t dropped;
+} async = { .mtx = PTHREAD_MUTEX_INITIALIZER };
+
+/* enqueue - false when queued writing is off and the caller writes itself. */
+static bool
+enqueue(enum mq_log_level level, const char *line)
+{
+	size_t n = strlen(line);
+	bool wake;
+
+	if (!atomic_load_explicit(&async_on, memory_order_acquire))
+		return false;
+	pthread_mutex_lock(&async.mtx);
+	if (!async.running) {
+		pthread_mutex_unlock(&async.mtx);
+		return false;
+	}
+	if (async.len + ENTRY_HEAD + n > ASYNC_BUF) {
+		async.dropped++;
+		pthread_mutex_unlock(&async.mtx);
+		return true;
+	}
+	async.fill[async.len] = (char)level;
+	async.fill[async.len + 1] = (char)(n >> 8);
+	async.fill[async.len + 2] = (char)(n & 0xff);
+	memcpy(async.fill + async.len + ENTRY_HEAD, line, n);
+	/* Wake the logger for a first line, or when half the buffer is used. */
+	wake = async.waiting || (async.len < ASYNC_BUF / 2 &&
+	    async.len + ENTRY_HEAD + n >= ASYNC_BUF / 2);
+	async.len += ENTRY_HEAD + n;
+	async.waiting = false;
+	pthread_mutex_unlock(&async.mtx);
+	if (wake)
+		pthread_cond_signal(&async.cond);
+	return true;
+}
+
+/* write_batch - every line of buf, then the count of lines dropped. */
+static void
+write_batch(const char *buf, size_t len, uint64_t dropped)
+{
+	char line[LINE_MAX_LEN];
+	size_t i = 0;
+
+	while (i + ENTRY_HEAD <= len) {
+		enum mq_log_level level = (enum mq_log_level)buf[i];
+		size_t n = ((size_t)(unsigned char)buf[i + 1] << 8) |
+		    (unsigned char)buf[i + 2];
+
+		memcpy(line, buf + i + ENTRY_HEAD, n);
+		line[n] = '\0';
+		emit(level, line);
+		i += ENTRY_HEAD + n;
+	}
+	if (dropped > 0) {
+		snprintf(line, sizeof(line), "%llu log line(s) dropped: the "
+		    "log could not be written fast enough",
+		    (unsigned long long)dropped);
+		emit(MQ_LOG_WARNING, line);
+	}
+	if (use_stderr)
+		fflush(stderr);
+}
+
+static void *
+logger_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&async.mtx);
+	for (;;) {
+		char *batch;
+		size_t len;
+		uint64_t dropped;
+
+		while (async.len == 0 && async.dropped == 0 && !async.stopping) {
+			async.waiting = true;
+			pthread_cond_wait(&async.cond, &async.mtx);
+		}
+		async.waiting = false;
+		if (async.len == 0 && async.dropped == 0)
+			break;		/* stopping, and nothing left */
+		batch = async.fill;
+		len = async.len;
+		dropped = async.dropped;
+		async.fill = async.spare;
+		async.len = 0;
+		async.dropped = 0;
+		pthread_mutex_unlock(&async.mtx);
+
+		write_batch(batch, len, dropped);
+
+		pthread_mutex_lock(&async.mtx);
+		async.spare = batch;
+		/* Let a few lines gather rather than wake for each one. */
+		if (!async.stopping && async.len < ASYNC_BUF / 2)
+			(void)mq_cond_wait_ms(&async.cond, &async.mtx, ASYNC_BATCH_MS);
+	}
+	pthread_mutex_unlock(&async.mtx);
+	return NULL;
+}
+
+int
+mq_log_async_start(void)
+{
+	sigset_t all, old;
+	int err;
+
+	pthread_mutex_lock(&async.mtx);
+	if (async.running) {
+		pthread_mutex_unlock(&async.mtx);
+		return 0;
+	}
+	pthread_cond_init(&async.cond, NULL);
+	async.fill = xmalloc(ASYNC_BUF);
+	async.spare = xmalloc(ASYNC_BUF);
+	async.len = 0;
+	async.dropped = 0;
+	async.stopping = false;
+	/* Signals belong to the caller's thread (the event loop). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = pthread_create(&async.thread, NULL, logger_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err != 0) {
+		free(async.fill);
+		free(async.spare);
+		pthread_cond_destroy(&async.cond);
+		pthread_mutex_unlock(&async.mtx);
+		return -1;
+	}
+	async.running = true;
+	atomic_store_explicit(&async_on, true, memory_order_release);
+	pthread_mutex_unlock(&async.mtx);
+	return 0;
+}
+
+void
+mq_log_async_stop(void)
+{
+	pthread_mutex_lock(&async.mtx);
+	if (!async.running || async.stopping ||
+	    pthread_equal(async.thread, pthread_self())) {
+		pthread_mutex_unlock(&async.mtx);
+		return;
+	}
+	async.stopping = true;
+	pthread_cond_signal(&async.cond);
+	pthread_mutex_unlock(&async.mtx);
+	pthread_join(async.thread, NULL);
+
+	pthread_mutex_lock(&async.mtx);
+	async.running = false;
+	atomic_store_explicit(&async_on, false, memory_order_release);
+	free(async.fill);
+	free(async.spare);
+	async.fill = async.spare = NULL;
+	pthread_cond_destroy(&async.cond);
+	pthread_mutex_unlock(&async.mtx);
+}
+
+static void MQ_PRINTF(2, 0)
+vlog(enum mq_log_level level, const char *fmt, va_list ap)
+{
+	char line[LINE_MAX_LEN];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (!enqueue(level, line))
+		emit(level, line);
+}
+
 void
 mq_log(enum mq_log_level level, const char *fmt, ...)
 {
 	va_list ap;
 	int saved = errno;
 
-	if (level < min_level)
+	if (!mq_log_enabled(level))
 		return;
 	va_start(ap, fmt);
 	vlog(level, fmt, ap);
@@ -123,6 +328,8 @@ mq_fatal(int exit_code, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* What is queued goes out first, and this line straight after. */
+	mq_log_async_stop();
 	va_start(ap, fmt);
 	vlog(MQ_LOG_ERR, fmt, ap);
 	va_end(ap);

@@ -24,6 +24,18 @@ void mq_log_open(const char *ident, int facility, enum mq_log_level level,
 void mq_log_set_level(enum mq_log_level level);
 bool mq_log_enabled(enum mq_log_level level);
 
+/*
+ * mq_log_async_start - from now on a line is queued and a thread of its own
+ * writes it, so logging never blocks the caller (the daemon's event loop);
+ * when the queue is full, lines are dropped and their number is logged
+ * later. Call it after any fork. -1 when the thread cannot be started
+ * (lines are then written directly, as before).
+ * mq_log_async_stop - write out what is queued, end the thread and write
+ * directly again; before _exit(2). mq_fatal calls it.
+ */
+int mq_log_async_start(void);
+void mq_log_async_stop(void);
+
 void mq_log(enum mq_log_level level, const char *fmt, ...) MQ_PRINTF(2, 3);
 #define mq_debug(...) do { if (mq_log_enabled(MQ_LOG_DEBUG)) mq_log(MQ_LOG_DEBUG, __VA_ARGS__); } while (0)
 #define mq_info(...) mq_log(MQ_LOG_INFO, __VA_ARGS__)

@@ -9,6 +9,7 @@
 #ifndef MQ_UTIL_H
 #define MQ_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,6 +60,9 @@ mq_fnv1a_str(uint64_t h, const char *s)
 
 /* mq_write_all - write the whole buffer (retrying on EINTR); 0, or -1 with errno. */
 int mq_write_all(int fd, const void *buf, size_t len);
+
+/* mq_cond_wait_ms - pthread_cond_timedwait for at most ms milliseconds. */
+int mq_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mtx, unsigned ms);
 
 /* mq_now_monotonic_us - monotonic clock in microseconds. */
 uint64_t mq_now_monotonic_us(void);

@@ -412,6 +412,39 @@ def t_usage_ttl_cache_off(res, e):
         reload_conf(e)
 
 
+def t_stderr_stalled(res, e, n=4000):
+    """A log nobody reads must not hold up answers: with stderr a full pipe,
+    the decision lines are dropped and counted, and every request is still
+    answered at once."""
+    if ask(e, "under@example.org") != DUNNO:       # cached: answered on the loop
+        res.fail("stalled stderr", "under@example.org not answered DUNNO")
+        return
+    mark = e.daemon.mark()
+    e.daemon.reading.clear()
+    c = mqtest.PolicyClient(e.addr, timeout=10)
+    answered = 0
+    try:
+        t0 = time.monotonic()
+        for _ in range(n):
+            if c.ask(recipient="under@example.org") != DUNNO:
+                break
+            answered += 1
+        took = time.monotonic() - t0
+    except socket.timeout:
+        took = time.monotonic() - t0
+    finally:
+        e.daemon.reading.set()
+        c.close()
+    res.check("stalled stderr: every request answered while the log is not read",
+              answered == n, "%d of %d answered in %.1fs" % (answered, n, took))
+    line = e.daemon.wait_log(r"warning: \d+ log line\(s\) dropped", mark, 10.0)
+    res.check("stalled stderr: the dropped lines are counted in the log", line is not None,
+              "no 'dropped' warning")
+    res.check("stalled stderr: logging goes on afterwards",
+              ask(e, "over@example.org") == OVER and
+              e.daemon.wait_log(r"recipient=over@example\.org", mark, 5.0) is not None)
+
+
 def t_decision_log(res, e):
     mark = e.daemon.mark()
     reqs = [
@@ -617,6 +650,7 @@ def main():
             ("locked database", t_locked_db),
             ("SIGHUP", t_sighup),
             ("usage_ttl with the row cache off", t_usage_ttl_cache_off),
+            ("stalled stderr", t_stderr_stalled),
             ("IPv6", t_ipv6),
             ("idle timeout", t_idle),
             ("-s", t_stdio),

@@ -382,6 +382,8 @@ class Daemon:
         self.lines = []
         self._lock = threading.Lock()
         self._reader = None
+        self.reading = threading.Event()    # cleared: stderr is left unread
+        self.reading.set()
 
     def start(self, wait=True, timeout=15.0):
         require_binary(POLICYD)
@@ -403,6 +405,7 @@ class Daemon:
 
     def _read(self, proc):
         for raw in proc.stderr:
+            self.reading.wait()
             line = raw.decode("utf-8", "replace").rstrip("\n")
             with self._lock:
                 self.lines.append(line)
