@@ -13,11 +13,11 @@
  * write, one log line. A hit on a figure past its TTL is answered the
  * same way and also queues a background re-validation (mq_workers_refresh,
  * an allocation in workers.c). No allocation per request in this file; the
- * only system calls are the read and the write (and syslog's own send: XXX
- * syslog(3) is synchronous, acceptable at these rates, a buffered logger
- * would be next). Not a bufferevent: it would enable and disable its write
- * event around every reply (epoll_ctl calls) and copy through evbuffers,
- * while a reply of at most ~510 bytes nearly always leaves in one write(2).
+ * only system calls are the read and the write (the log line is queued
+ * for the logging thread: log.c). Not a bufferevent: it would enable and
+ * disable its write event around every reply (epoll_ctl calls) and copy
+ * through evbuffers, while a reply of at most ~510 bytes nearly always
+ * leaves in one write(2).
  * The idle timers share one libevent common timeout, so re-arming one
  * after each reply is O(1).
  *
@@ -63,9 +63,10 @@
 #include "server.h"
 #include "workers.h"
 
-#define CONN_INBUF_START 4096
+#define CONN_INBUF_START 1024	/* most requests fit; a longer one grows it */
 #define ACCEPT_PAUSE_MS 250
 #define LOG_LINE_MAX 2048
+#define JOB_SPARE_MAX 64	/* finished jobs kept for reuse */
 
 struct conn {
 	TAILQ_ENTRY(conn) entry;
@@ -78,7 +79,7 @@ struct conn {
 	char out[MQ_REPLY_MAX + 16];	/* the unsent rest of a reply */
 	size_t outoff, outlen;		/* outlen > 0: a reply is being written */
 	struct mq_policy_request req;
-	struct mq_job *job;		/* allocated on the first miss, reused */
+	struct mq_job *job;		/* while busy: the request at a worker */
 	uint64_t t0;			/* when the request was complete */
 	bool busy;			/* the request is at a worker */
 	bool eof;			/* the peer has finished sending */
@@ -124,6 +125,8 @@ struct mq_server {
 	TAILQ_HEAD(, conn) conns;
 	size_t nconns;			/* open (not dead) connections */
 	size_t inflight;		/* jobs at workers */
+	struct mq_job *spare_jobs;	/* finished jobs kept for reuse */
+	size_t nspare_jobs;
 	struct mq_counters st;		/* see metrics.h */
 	time_t started;
 };
@@ -509,11 +512,39 @@ conn_arm_timer(struct conn *c)
 		event_add(c->tev, c->srv->idle_tv);
 }
 
+/*
+ * job_get, job_put - a job for a request that goes to a worker. A job
+ * holds a whole verdict (some 7 KiB), so idle connections keep none:
+ * finished jobs wait in a small pool instead.
+ */
+static struct mq_job *
+job_get(struct mq_server *srv)
+{
+	struct mq_job *job = srv->spare_jobs;
+
+	if (job == NULL)
+		return xmalloc(sizeof(*job));
+	srv->spare_jobs = job->next;
+	srv->nspare_jobs--;
+	return job;
+}
+
+static void
+job_put(struct mq_server *srv, struct mq_job *job)
+{
+	if (srv->nspare_jobs >= JOB_SPARE_MAX) {
+		free(job);
+		return;
+	}
+	job->next = srv->spare_jobs;
+	srv->spare_jobs = job;
+	srv->nspare_jobs++;
+}
+
 /* conn_free - the memory of a connection whose fds are closed. */
 static void
 conn_free(struct conn *c)
 {
-	free(c->job);
 	free(c->in);
 	free(c);
 }
@@ -673,8 +704,7 @@ conn_request(struct conn *c)
 			mq_debug("refresh queue full: re-validation dropped");
 		return conn_reply(c, &verdict, srv->rt);
 	}
-	if (c->job == NULL)
-		c->job = xmalloc(sizeof(*c->job));
+	c->job = job_get(srv);
 	mq_job_set(c->job, srv->rt, &creq, c);
 	c->busy = true;
 	srv->inflight++;
@@ -849,8 +879,9 @@ job_done(struct mq_job *job, void *arg)
 	struct conn *c = job->owner;
 	struct mq_runtime *rt = job->rt;
 
-	/* Ours now: conn_reply may free the job along with a closing connection. */
+	/* Ours now, and the connection's no more: it may close in conn_reply. */
 	job->rt = NULL;
+	c->job = NULL;
 	srv->inflight--;
 	if (c->dead) {
 		srv->st.dropped++;
@@ -863,6 +894,7 @@ job_done(struct mq_job *job, void *arg)
 		if (conn_reply(c, &job->verdict, rt) == 0)
 			conn_process(c);
 	}
+	job_put(srv, job);
 	mq_runtime_unref(&rt);
 	if (srv->stopping && srv->nconns == 0 && srv->inflight == 0)
 		event_base_loopbreak(srv->base);
@@ -1174,6 +1206,12 @@ mq_server_free(struct mq_server **srvp)
 		conn_close(c);
 	/* Workers first: a dead connection's job may still be running. */
 	mq_workers_free(&srv->workers);
+	while (srv->spare_jobs != NULL) {
+		struct mq_job *job = srv->spare_jobs;
+
+		srv->spare_jobs = job->next;
+		free(job);
+	}
 	if (srv->stop_timer != NULL)
 		event_free(srv->stop_timer);
 	event_free(srv->accept_timer);
