@@ -35,9 +35,13 @@
 
 static atomic_int min_level = MQ_LOG_INFO;	/* read by every thread */
 static atomic_bool async_on;	/* queued writing: lets the direct path skip its mutex */
-static bool use_stderr = true;
-static bool use_syslog;
-static const char *log_ident = "mailquota";
+/* Where lines go. The logging thread takes a copy per batch, under sinks_mtx. */
+struct sinks {
+	const char *ident;
+	bool to_stderr, to_syslog;
+};
+static struct sinks sinks = { "mailquota", true, false };
+static pthread_mutex_t sinks_mtx = PTHREAD_MUTEX_INITIALIZER;
 
 static const int syslog_prio[] = {
 	[MQ_LOG_DEBUG] = LOG_DEBUG,
@@ -79,23 +83,17 @@ void
 mq_log_open(const char *ident, int facility, enum mq_log_level level,
     bool to_stderr, bool to_syslog)
 {
-	bool queued = atomic_load(&async_on);
-
-	/* The logger thread reads these: what it holds goes out as before. */
-	if (queued)
-		mq_log_async_stop();
 	if (to_stderr && to_syslog && stderr_is_journal())
 		to_stderr = false;
-	log_ident = ident;
 	mq_log_set_level(level);
-	use_stderr = to_stderr;
-	if (use_syslog)
+	/* Not waiting for the logging thread: it may be stuck on a full stderr. */
+	pthread_mutex_lock(&sinks_mtx);
+	if (sinks.to_syslog)
 		closelog();
-	use_syslog = to_syslog;
+	sinks = (struct sinks){ ident, to_stderr, to_syslog };
 	if (to_syslog)
 		openlog(ident, LOG_PID | LOG_NDELAY, facility);
-	if (queued)
-		(void)mq_log_async_start();
+	pthread_mutex_unlock(&sinks_mtx);
 }
 
 void
@@ -112,14 +110,14 @@ mq_log_enabled(enum mq_log_level level)
 
 /* emit - one line to syslog and/or stderr, now. */
 static void
-emit(enum mq_log_level level, const char *line)
+emit(const struct sinks *to, enum mq_log_level level, const char *line)
 {
-	if (use_syslog)
+	if (to->to_syslog)
 		syslog(syslog_prio[level], "%s", line);
-	if (use_stderr) {
+	if (to->to_stderr) {
 		/* One write per line, so threads do not interleave. */
 		char out[LINE_MAX_LEN + 150];
-		int n = snprintf(out, sizeof(out), "%s: %s%s%s\n", log_ident,
+		int n = snprintf(out, sizeof(out), "%s: %s%s%s\n", to->ident,
 		    level >= MQ_LOG_WARNING ? level_name[level] : "",
 		    level >= MQ_LOG_WARNING ? ": " : "", line);
 
@@ -181,7 +179,12 @@ static void
 write_batch(const char *buf, size_t len, uint64_t dropped)
 {
 	char line[LINE_MAX_LEN];
+	struct sinks to;
 	size_t i = 0;
+
+	pthread_mutex_lock(&sinks_mtx);
+	to = sinks;
+	pthread_mutex_unlock(&sinks_mtx);
 
 	while (i + ENTRY_HEAD <= len) {
 		enum mq_log_level level = (enum mq_log_level)buf[i];
@@ -190,16 +193,16 @@ write_batch(const char *buf, size_t len, uint64_t dropped)
 
 		memcpy(line, buf + i + ENTRY_HEAD, n);
 		line[n] = '\0';
-		emit(level, line);
+		emit(&to, level, line);
 		i += ENTRY_HEAD + n;
 	}
 	if (dropped > 0) {
 		snprintf(line, sizeof(line), "%llu log line(s) dropped: the "
 		    "log could not be written fast enough",
 		    (unsigned long long)dropped);
-		emit(MQ_LOG_WARNING, line);
+		emit(&to, MQ_LOG_WARNING, line);
 	}
-	if (use_stderr)
+	if (to.to_stderr)
 		fflush(stderr);
 }
 
@@ -306,7 +309,7 @@ vlog(enum mq_log_level level, const char *fmt, va_list ap)
 
 	vsnprintf(line, sizeof(line), fmt, ap);
 	if (!enqueue(level, line))
-		emit(level, line);
+		emit(&sinks, level, line);
 }
 
 void
