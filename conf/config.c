@@ -24,11 +24,7 @@
 #include "autoconf.h"
 
 #include <sys/types.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -597,117 +593,6 @@ copy_list(cfg_t *cfg, const char *key, size_t *n_r)
  * explanation.
  */
 
-/* parse_port - "1".."65535". */
-static const char *
-parse_port(const char *s)
-{
-	uint64_t v;
-
-	if (mq_parse_u64(s, &v) < 0 || v < 1 || v > 65535)
-		return "PORT must be a number from 1 to 65535";
-	return NULL;
-}
-
-/*
- * parse_inet - "HOST:PORT" (what follows "inet:"): an IPv4 address, an
- * IPv6 address in brackets, or "*" when allow_any. host_r and port_r may
- * be NULL.
- */
-static const char *
-parse_inet(const char *s, bool allow_any, char **host_r, char **port_r)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *colon, *why;
-	struct in6_addr a6;
-	struct in_addr a4;
-	size_t hlen;
-
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-
-		if (end == NULL)
-			return "missing ']' after the IPv6 address";
-		hlen = (size_t)(end - (s + 1));
-		if (hlen == 0 || hlen >= sizeof(host))
-			return "bad IPv6 address";
-		memcpy(host, s + 1, hlen);
-		host[hlen] = '\0';
-		if (inet_pton(AF_INET6, host, &a6) != 1)
-			return "bad IPv6 address";
-		colon = end + 1;
-		if (*colon != ':')
-			return "expected inet:[IPV6]:PORT";
-	} else {
-		if ((colon = strchr(s, ':')) == NULL)
-			return "expected inet:HOST:PORT";
-		if (strchr(colon + 1, ':') != NULL)
-			return "an IPv6 address goes in brackets, e.g. inet:[::1]:10031";
-		hlen = (size_t)(colon - s);
-		if (hlen == 0 || hlen >= sizeof(host))
-			return "HOST must be an IPv4 address, an IPv6 address in "
-			    "brackets or *";
-		memcpy(host, s, hlen);
-		host[hlen] = '\0';
-		if (strcmp(host, "*") == 0) {
-			if (!allow_any)
-				return "\"*\" (every address) is only for listening";
-		} else if (inet_pton(AF_INET, host, &a4) != 1)
-			return "HOST must be an IPv4 address, an IPv6 address in "
-			    "brackets or *";
-	}
-	if ((why = parse_port(colon + 1)) != NULL)
-		return why;
-	if (host_r != NULL)
-		*host_r = xstrdup(host);
-	if (port_r != NULL)
-		*port_r = xstrdup(colon + 1);
-	return NULL;
-}
-
-/* parse_listen - "inet:HOST:PORT" or "unix:/abs/path[:MODE]". */
-static const char *
-parse_listen(const char *spec, struct mq_listen *l)
-{
-	const char *why;
-
-	memset(l, 0, sizeof(*l));
-	if (strncmp(spec, "inet:", 5) == 0) {
-		l->kind = MQ_LISTEN_INET;
-		if ((why = parse_inet(spec + 5, true, &l->host, &l->port)) != NULL)
-			return why;
-	} else if (strncmp(spec, "unix:", 5) == 0) {
-		const char *p = spec + 5, *last = strrchr(p, ':');
-		size_t plen = strlen(p);
-		struct sockaddr_un sun;
-		mode_t mode = 0666;
-
-		/* A trailing ":digits" is the mode. */
-		if (last != NULL && strspn(last + 1, "0123456789") ==
-		    strlen(last + 1)) {
-			const char *m = last + 1;
-
-			if (*m == '\0' || strlen(m) > 6 ||
-			    strspn(m, "01234567") != strlen(m))
-				return "MODE must be octal, e.g. unix:/path:0660";
-			mode = 0;
-			for (; *m != '\0'; m++)
-				mode = (mode_t)(mode * 8 + (mode_t)(*m - '0'));
-			if (mode > 0777)
-				return "MODE must be at most 0777";
-			plen = (size_t)(last - p);
-		}
-		if (plen == 0 || p[0] != '/')
-			return "a unix socket needs an absolute path";
-		if (plen >= sizeof(sun.sun_path))
-			return "the unix socket path is too long";
-		l->kind = MQ_LISTEN_UNIX;
-		l->path = xstrndup(p, plen);
-		l->mode = mode;
-	} else
-		return "expected inet:HOST:PORT or unix:/PATH[:MODE]";
-	l->spec = xstrdup(spec);
-	return NULL;
-}
 
 /* parse_grace - "N" bytes or "N%" (0..1000 percent). */
 static const char *
@@ -1006,7 +891,7 @@ load_policy(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 	c->policy.listen = xcalloc(n, sizeof(*c->policy.listen));
 	for (i = 0; i < n; i++) {
 		v = get_nstr(cfg, "policy.listen", (unsigned)i);
-		why = parse_listen(v, &c->policy.listen[i]);
+		why = mq_listen_parse(v, &c->policy.listen[i]);
 		c->policy.nlisten = i + 1;	/* freed even when half filled */
 		if (why != NULL)
 			return fail(ctx, "policy.listen", "\"%s\": %s",
@@ -1069,7 +954,7 @@ load_policy(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 		if (strncmp(v, "inet:", 5) != 0)
 			return fail(ctx, "policy.metrics", "expected \"\" (off) or "
 			    "inet:HOST:PORT");
-		if ((why = parse_inet(v + 5, true, NULL, NULL)) != NULL)
+		if ((why = mq_inet_parse(v, true, NULL, NULL)) != NULL)
 			return fail(ctx, "policy.metrics", "%s", why);
 	}
 	c->policy.metrics = xstrdup(v);
@@ -1112,9 +997,7 @@ load_warn(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 		return -1;
 	c->warn.delivery = (enum mq_delivery)d;
 	v = get_str(cfg, "warn.smtp");
-	if (strncmp(v, "inet:", 5) != 0)
-		return fail(ctx, "warn.smtp", "expected inet:HOST:PORT");
-	if ((why = parse_inet(v + 5, false, NULL, NULL)) != NULL)
+	if ((why = mq_inet_parse(v, false, NULL, NULL)) != NULL)
 		return fail(ctx, "warn.smtp", "%s", why);
 	c->warn.smtp = xstrdup(v);
 	c->warn.template_path = xstrdup(get_str(cfg, "warn.template"));
@@ -1246,12 +1129,8 @@ mq_config_free(struct mq_config **cfgp)
 	free(c->maildir.base);
 	free(c->maildir.path);
 	free_list(c->maildir.ignore, c->maildir.nignore);
-	for (i = 0; i < c->policy.nlisten; i++) {
-		free(c->policy.listen[i].host);
-		free(c->policy.listen[i].port);
-		free(c->policy.listen[i].path);
-		free(c->policy.listen[i].spec);
-	}
+	for (i = 0; i < c->policy.nlisten; i++)
+		mq_listen_clear(&c->policy.listen[i]);
 	free(c->policy.listen);
 	free(c->policy.user);
 	free(c->policy.recipient_delimiter);

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "listen.h"
+
 #define MQ_REPLY_MAX 500
 
 enum mq_driver { MQ_DRIVER_SQLITE, MQ_DRIVER_MYSQL, MQ_DRIVER_PGSQL };
@@ -38,15 +40,6 @@ enum mq_query_kind {
 	MQ_Q_USAGE,		/* %s -> bytes, messages */
 	MQ_Q_ALIAS_DOMAIN,	/* %d -> first column: target domain */
 	MQ_Q_COUNT
-};
-
-struct mq_listen {
-	enum { MQ_LISTEN_INET, MQ_LISTEN_UNIX } kind;
-	char *host;		/* inet: "127.0.0.1", "::1", "*" */
-	char *port;		/* inet */
-	char *path;		/* unix */
-	mode_t mode;		/* unix: 0666 unless given */
-	char *spec;		/* as written, for messages */
 };
 
 struct mq_db_config {

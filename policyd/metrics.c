@@ -342,27 +342,19 @@ mq_metrics_bind(const char *spec, int **fds_r, size_t *nfds_r, char *error,
     size_t errlen)
 {
 	struct mq_listen l;
-	const char *addr, *colon;
+	const char *why;
 	int rc;
 
 	*fds_r = NULL;
 	*nfds_r = 0;
-	/* The loader has checked the form: inet:HOST:PORT, HOST maybe [v6] or *. */
-	if (strncmp(spec, "inet:", 5) != 0 ||
-	    (colon = strrchr(addr = spec + 5, ':')) == NULL || colon == addr) {
-		snprintf(error, errlen, "policy.metrics: expected inet:HOST:PORT, not \"%s\"",
-		    spec);
+	if ((why = mq_listen_parse(spec, &l)) != NULL || l.kind != MQ_LISTEN_INET) {
+		snprintf(error, errlen, "policy.metrics: \"%s\": %s", spec,
+		    why != NULL ? why : "expected inet:HOST:PORT");
+		mq_listen_clear(&l);
 		return -1;
 	}
-	memset(&l, 0, sizeof(l));
-	l.kind = MQ_LISTEN_INET;
-	l.host = xstrndup(addr, (size_t)(colon - addr));
-	l.port = xstrdup(colon + 1);
-	l.spec = xstrdup(spec);
 	rc = mq_listen_bind(&l, fds_r, nfds_r, error, errlen);
-	free(l.host);
-	free(l.port);
-	free(l.spec);
+	mq_listen_clear(&l);
 	return rc;
 }
 

@@ -186,23 +186,14 @@ bind_inet(const struct mq_listen *l, int **fds_r, size_t *nfds_r,
     char *error, size_t errlen)
 {
 	struct addrinfo hints, *res, *ai;
-	char host[256];
 	const char *node = NULL;
 	int *fds = NULL, rc, saved = 0, hard = 0;
 	size_t nfds = 0, n = 0;
 	char addr[128] = "";
 
-	if (l->host != NULL && l->host[0] != '\0' && strcmp(l->host, "*") != 0) {
-		size_t len = strlen(l->host);
-
-		/* "[::1]" as well as "::1" */
-		if (len >= 2 && l->host[0] == '[' && l->host[len - 1] == ']')
-			snprintf(host, sizeof(host), "%.*s", (int)(len - 2),
-			    l->host + 1);
-		else
-			snprintf(host, sizeof(host), "%s", l->host);
-		node = host;
-	}
+	/* mq_listen_parse has taken the brackets off an IPv6 address. */
+	if (l->host != NULL && l->host[0] != '\0' && strcmp(l->host, "*") != 0)
+		node = l->host;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;

@@ -25,6 +25,7 @@
 #include "backend.h"
 #include "buf.h"
 #include "compose.h"
+#include "listen.h"
 #include "deliver.h"
 #include "log.h"
 #include "maildir.h"
@@ -360,32 +361,6 @@ has_extension(const char *reply, const char *keyword)
 	return false;
 }
 
-/* parse_inet - "inet:HOST:PORT" or "inet:[V6]:PORT" into host and port. */
-static int
-parse_inet(const char *spec, char *host, size_t hsize, char *port, size_t psize)
-{
-	const char *s = spec, *colon;
-
-	if (strncmp(s, "inet:", 5) == 0)
-		s += 5;
-	if (*s == '[') {
-		const char *end = strchr(s, ']');
-
-		if (end == NULL || end[1] != ':' || (size_t)(end - s - 1) >= hsize)
-			return -1;
-		snprintf(host, hsize, "%.*s", (int)(end - s - 1), s + 1);
-		colon = end + 1;
-	} else {
-		if ((colon = strrchr(s, ':')) == NULL || (size_t)(colon - s) >= hsize)
-			return -1;
-		snprintf(host, hsize, "%.*s", (int)(colon - s), s);
-	}
-	if (strlen(colon + 1) == 0 || strlen(colon + 1) >= psize)
-		return -1;
-	snprintf(port, psize, "%s", colon + 1);
-	return 0;
-}
-
 static int
 smtp_connect(struct smtp *c, const char *host, const char *port, char *error,
     size_t errlen)
@@ -449,7 +424,8 @@ mq_deliver_smtp(const struct mq_deliver_opts *o, const char *rcpt,
     const char *msg, size_t len, char *error, size_t errlen)
 {
 	struct smtp *c = xcalloc(1, sizeof(*c));
-	char host[256], port[16], name[256], *line, *data = NULL, *qp = NULL;
+	char *host = NULL, *port = NULL, name[256], *line, *data = NULL, *qp = NULL;
+	const char *why;
 	size_t dlen, qlen;
 	bool eightbit = mq_message_is_8bit(msg, len), mime8;
 	int r = -1;
@@ -457,8 +433,8 @@ mq_deliver_smtp(const struct mq_deliver_opts *o, const char *rcpt,
 	c->fd = -1;
 	c->timeout = o->timeout;
 	c->peer = o->smtp;
-	if (parse_inet(o->smtp, host, sizeof(host), port, sizeof(port)) < 0) {
-		snprintf(error, errlen, "%s: expected inet:HOST:PORT", o->smtp);
+	if ((why = mq_inet_parse(o->smtp, false, &host, &port)) != NULL) {
+		snprintf(error, errlen, "%s: %s", o->smtp, why);
 		goto out;
 	}
 	if (smtp_connect(c, host, port, error, errlen) < 0)
@@ -529,6 +505,8 @@ quit:
 out:
 	if (c->fd >= 0)
 		close(c->fd);
+	free(host);
+	free(port);
 	free(data);
 	free(qp);
 	free(c);

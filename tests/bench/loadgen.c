@@ -3,7 +3,7 @@
  * benchmarks.
  *
  * It keeps N persistent connections to a policy server (inet:HOST:PORT or
- * unix:PATH). On each connection it sends one complete request at a time,
+ * unix:/PATH). On each connection it sends one complete request at a time,
  * with the attributes Postfix's smtpd sends at RCPT, and waits for the
  * reply before sending the next, the way smtpd does. One thread drives every
  * connection through level-triggered epoll, so the generator costs one
@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "listen.h"
 #include "util.h"
 
 #define REQ_MAX 4096		/* one request, recipient included */
@@ -228,42 +229,37 @@ count_action(const char *text, size_t len)
 	last = nactions++;
 }
 
-/* parse_target - inet:HOST:PORT, inet:[V6]:PORT or unix:PATH into peer. */
+/* parse_target - inet:HOST:PORT, inet:[V6]:PORT or unix:/PATH into peer. */
 static void
 parse_target(const char *spec)
 {
-	if (strncmp(spec, "unix:", 5) == 0) {
+	struct mq_listen l;
+	const char *why;
+
+	if ((why = mq_listen_parse(spec, &l)) != NULL)
+		fail("%s: %s", spec, why);
+	if (l.kind == MQ_LISTEN_UNIX) {
 		struct sockaddr_un *sun = (struct sockaddr_un *)&peer;
 
-		if (strlen(spec + 5) >= sizeof(sun->sun_path))
-			fail("unix socket path too long: %s", spec);
 		sun->sun_family = AF_UNIX;
-		mq_strlcpy(sun->sun_path, spec + 5, sizeof(sun->sun_path));
+		mq_strlcpy(sun->sun_path, l.path, sizeof(sun->sun_path));
 		peer_len = sizeof(*sun);
-	} else if (strncmp(spec, "inet:", 5) == 0) {
+	} else {
 		struct addrinfo hints, *ai;
-		const char *colon = strrchr(spec + 5, ':');
-		char *host;
 		int r;
 
-		if (colon == NULL || colon[1] == '\0')
-			fail("no port in %s", spec);
-		host = xstrndup(spec + 5, (size_t)(colon - (spec + 5)));
-		if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-			memmove(host, host + 1, strlen(host));
-			host[strlen(host) - 1] = '\0';
-		}
+		if (strcmp(l.host, "*") == 0)
+			fail("%s: a target needs an address, not *", spec);
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_NUMERICSERV;
-		if ((r = getaddrinfo(host, colon + 1, &hints, &ai)) != 0)
+		hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+		if ((r = getaddrinfo(l.host, l.port, &hints, &ai)) != 0)
 			fail("%s: %s", spec, gai_strerror(r));
 		memcpy(&peer, ai->ai_addr, ai->ai_addrlen);
 		peer_len = ai->ai_addrlen;
 		freeaddrinfo(ai);
-		free(host);
-	} else
-		fail("target must be inet:HOST:PORT or unix:PATH, not %s", spec);
+	}
+	mq_listen_clear(&l);
 }
 
 /*
@@ -652,7 +648,7 @@ usage(void)
 	    "usage: mq-loadgen [-c conns] [-n requests | -d seconds] [-w warmup]\n"
 	    "                  [-r recipient-file] [-s size] [-R per-conn] [-e]\n"
 	    "                  [-I idle-conns] [-H hold-seconds] [-t timeout]\n"
-	    "                  inet:HOST:PORT | unix:PATH\n"
+	    "                  inet:HOST:PORT | unix:/PATH\n"
 	    "  -c  connections sending requests (default 10)\n"
 	    "  -n  measured requests, after the warm-up\n"
 	    "  -d  measure for this many seconds (default 10 when -n is not given)\n"

@@ -35,6 +35,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "listen.h"
 #include "util.h"
 
 #define EVENTS_MAX 256
@@ -71,43 +72,37 @@ die(const char *fmt, ...)
 	exit(1);
 }
 
-/* open_listener - bind inet:HOST:PORT, inet:[V6]:PORT or unix:PATH. */
+/* open_listener - bind inet:HOST:PORT, inet:[V6]:PORT or unix:/PATH. */
 static int
 open_listener(const char *spec)
 {
+	struct mq_listen l;
+	const char *why;
 	int fd, one = 1;
 
-	if (strncmp(spec, "unix:", 5) == 0) {
+	if ((why = mq_listen_parse(spec, &l)) != NULL)
+		die("%s: %s", spec, why);
+	if (l.kind == MQ_LISTEN_UNIX) {
 		struct sockaddr_un sun;
 
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
-		if (mq_strlcpy(sun.sun_path, spec + 5, sizeof(sun.sun_path)) >=
-		    sizeof(sun.sun_path))
-			die("socket path too long: %s", spec);
+		mq_strlcpy(sun.sun_path, l.path, sizeof(sun.sun_path));
 		(void)unlink(sun.sun_path);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd == -1 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 			die("%s: %s", spec, strerror(errno));
-		(void)chmod(sun.sun_path, 0666);
+		(void)chmod(sun.sun_path, l.mode);
 		listen_unix = true;
-	} else if (strncmp(spec, "inet:", 5) == 0) {
+	} else {
 		struct addrinfo hints, *ai;
-		const char *colon = strrchr(spec + 5, ':');
-		char *host;
 		int r;
 
-		if (colon == NULL || colon[1] == '\0')
-			die("no port in %s", spec);
-		host = xstrndup(spec + 5, (size_t)(colon - (spec + 5)));
-		if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-			memmove(host, host + 1, strlen(host));
-			host[strlen(host) - 1] = '\0';
-		}
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
-		if ((r = getaddrinfo(host, colon + 1, &hints, &ai)) != 0)
+		hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+		if ((r = getaddrinfo(strcmp(l.host, "*") == 0 ? NULL : l.host,
+		    l.port, &hints, &ai)) != 0)
 			die("%s: %s", spec, gai_strerror(r));
 		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd == -1)
@@ -116,9 +111,8 @@ open_listener(const char *spec)
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
 			die("%s: %s", spec, strerror(errno));
 		freeaddrinfo(ai);
-		free(host);
-	} else
-		die("listen address must be inet:HOST:PORT or unix:PATH, not %s", spec);
+	}
+	mq_listen_clear(&l);
 	if (listen(fd, 4096) == -1)
 		die("listen: %s", strerror(errno));
 	return fd;
@@ -254,7 +248,7 @@ raise_nofile(void)
 static void MQ_NORETURN
 usage(void)
 {
-	fprintf(stderr, "usage: mq-refserver [-a action] inet:HOST:PORT | unix:PATH\n");
+	fprintf(stderr, "usage: mq-refserver [-a action] inet:HOST:PORT | unix:/PATH\n");
 	exit(EX_USAGE);
 }
 
