@@ -595,12 +595,12 @@ def postfix_available():
         grp.getgrnam("postdrop")
     except KeyError:
         return "the postfix user or postdrop group is missing"
-    if _master_cf_source() is None:
+    if master_cf_source() is None:
         return "no master.cf to copy"
     return None
 
 
-def _master_cf_source():
+def master_cf_source():
     for p in ("/etc/postfix/master.cf", "/usr/share/postfix/master.cf.dist"):
         if os.path.exists(p):
             return p
@@ -741,7 +741,7 @@ class Postfix:
         if why:
             skip(why)
         os.makedirs(self.confdir, mode=0o755, exist_ok=True)
-        with open(_master_cf_source()) as f:
+        with open(master_cf_source()) as f:
             master = f.read()
         with open(os.path.join(self.confdir, "master.cf"), "w") as f:
             f.write(rewrite_master_cf(master, "127.0.0.1:%d" % self.port))

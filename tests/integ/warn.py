@@ -70,7 +70,7 @@ def header_checks(tag, msg, rcpt, percent):
 # --- a) sendmail and SMTP through Postfix -----------------------------------
 
 def part_postfix():
-    why = W.postfix_missing()
+    why = W.postfix_available()
     if why:
         skipped.append("a) " + why)
         return

@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # The generic parts (paths, skipping, cleanup by PID, temp dirs, ports) are
 # mqtest's, so both harnesses clean up through one list and one handler.
 from mqtest import (BUILDDIR, SRCDIR, at_cleanup, free_port, log,  # noqa: E402,F401
-                    skip, spawn, wait_until)
+                    postfix_available, skip, spawn, wait_until)
 import mqtest  # noqa: E402
 
 WARN = os.path.join(BUILDDIR, "warn", "mailquota-warn")
@@ -173,20 +173,6 @@ def warnings_in(maildir):
 
 # --- a private Postfix that delivers with virtual(8) -------------------------
 
-def postfix_missing():
-    if shutil.which("postfix") is None and not os.path.exists("/usr/sbin/postfix"):
-        return "postfix is not installed"
-    if os.geteuid() != 0:
-        return "a private Postfix instance needs root"
-    try:
-        pwd.getpwnam("postfix")
-    except KeyError:
-        return "no postfix user"
-    if not os.path.exists("/etc/postfix/master.cf"):
-        return "no /etc/postfix/master.cf to copy"
-    return None
-
-
 class Postfix:
     """Its own config, queue and data directories and log file; smtpd on
     127.0.0.1:port; mail for the fixture's domains goes to virtual(8), which
@@ -213,21 +199,8 @@ class Postfix:
         return r.returncode, out
 
     def _master_cf(self):
-        out = []
-        with open("/etc/postfix/master.cf") as f:
-            for line in f:
-                fields = line.split()
-                if len(fields) >= 8 and not line[0].isspace() and not line.startswith("#"):
-                    if fields[1] == "inet":
-                        out.append("#" + line)     # smtpd goes on our port below
-                        continue
-                    fields[4] = "n"                # no chroot
-                    line = "\t".join(fields) + "\n"
-                out.append(line)
-        out.append("127.0.0.1:%d inet n - n - - smtpd\n" % self.port)
-        if not any(l.startswith("postlog") for l in out):
-            out.append("postlog unix-dgram n - n - 1 postlogd\n")
-        return "".join(out)
+        with open(mqtest.master_cf_source()) as f:
+            return mqtest.rewrite_master_cf(f.read(), "127.0.0.1:%d" % self.port)
 
     def setup(self):
         os.makedirs(self.confdir, 0o755)
