@@ -25,13 +25,7 @@ MIB = 1024 * 1024
 GIB = 1024 * MIB
 QUOTA = MIB
 
-REPLIES = {
-    "reply_nouser": "550 5.1.1 User unknown",
-    "reply_disabled": "550 5.2.1 Mailbox disabled",
-    "reply_overquota": "552 5.2.2 Mailbox is full",
-    "reply_toolarge": "552 5.2.3 Message larger than the mailbox quota",
-    "reply_tempfail": "451 4.3.0 Temporary lookup failure",
-}
+REPLIES = mqtest.REPLIES
 OVER = REPLIES["reply_overquota"]
 RELOADED = "552 5.2.2 Mailbox is full, reloaded"
 DUNNO = "DUNNO"

@@ -30,13 +30,7 @@ CLIENTS = 4
 PER_CLIENT = 500            # requests per connection
 MALFORMED = 3
 
-REPLIES = {
-    "reply_nouser": "550 5.1.1 User unknown",
-    "reply_disabled": "550 5.2.1 Mailbox disabled",
-    "reply_overquota": "552 5.2.2 Mailbox is full",
-    "reply_toolarge": "552 5.2.3 Message larger than the mailbox quota",
-    "reply_tempfail": "451 4.3.0 Temporary lookup failure",
-}
+REPLIES = mqtest.REPLIES
 
 # (recipient, size) -> (outcome, action)
 CASES = [

@@ -350,6 +350,17 @@ def write_config(path, fixture=None, listen=("inet:127.0.0.1:10031",), policy=No
 
 # --- the daemon -----------------------------------------------------------
 
+# A distinct text for every outcome the daemon can reply with, so that a
+# test tells them apart (policy.reply_* keys).
+REPLIES = {
+    "reply_nouser": "550 5.1.1 User unknown",
+    "reply_disabled": "550 5.2.1 Mailbox disabled",
+    "reply_overquota": "552 5.2.2 Mailbox is full",
+    "reply_toolarge": "552 5.2.3 Message larger than the mailbox quota",
+    "reply_tempfail": "451 4.3.0 Temporary lookup failure",
+}
+
+
 # key=value or key="quoted value"
 _KV = re.compile(r'([a-z_]+)=("(?:[^"\\]|\\.)*"|\S*)')
 DECISION_KEYS = ["queue_id", "client", "recipient", "via", "mailboxes", "outcome",

@@ -42,13 +42,7 @@ NOUSER = (550, "5.1.1")
 DISABLED = (550, "5.2.1")
 TEMPFAIL = (451, "4.3.0")
 
-REPLIES = {
-    "reply_nouser": "550 5.1.1 User unknown",
-    "reply_disabled": "550 5.2.1 Mailbox disabled",
-    "reply_overquota": "552 5.2.2 Mailbox is full",
-    "reply_toolarge": "552 5.2.3 Message larger than the mailbox quota",
-    "reply_tempfail": "451 4.3.0 Temporary lookup failure",
-}
+REPLIES = mqtest.REPLIES
 
 DOMAINS = ["example.org", "disabled.example", "catchall.example"]
 PFA_DOMAINS = ["pfa.example", "pfa-off.example", "pfa-alias.example",
