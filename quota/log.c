@@ -150,7 +150,8 @@ enqueue(enum mq_log_level level, const char *line)
 	if (!atomic_load_explicit(&async_on, memory_order_acquire))
 		return false;
 	pthread_mutex_lock(&async.mtx);
-	if (!async.running) {
+	/* While stopping, the thread may have taken its last batch already. */
+	if (!async.running || async.stopping) {
 		pthread_mutex_unlock(&async.mtx);
 		return false;
 	}
