@@ -139,6 +139,15 @@ fi
 DEB=$(find "$WORK" -maxdepth 1 -name 'mailquota_*.deb' | head -n 1)
 [ -n "$DEB" ] || { fail "no mailquota_*.deb built"; exit 1; }
 ok "built $(basename "$DEB") ($(du -k "$DEB" | cut -f1) KiB)"
+# lintian: no error, warning or info tag on the package (overrides are
+# read from the package itself)
+if command -v lintian >/dev/null 2>&1; then
+	tags=$(lintian --fail-on none --display-info "$DEB" 2>/dev/null)
+	check "lintian reports nothing" [ -z "$tags" ]
+	[ -z "$tags" ] || printf '%s\n' "$tags"
+else
+	fail "lintian is not installed"
+fi
 
 # --- the .deb ---------------------------------------------------------------
 

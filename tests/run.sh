@@ -36,11 +36,11 @@ export MQ_REQUIRE_ALL
 # programs the tests start as private instances in temporary directories;
 # chromium loads the HTML report headless. systemd provides systemd-analyze
 # for tests/integ/units.py (no systemd needs to run); dpkg-dev and debhelper
-# build the package for tests/deb.sh.
+# build the package for tests/deb.sh, lintian checks it.
 PKGS="build-essential autoconf automake pkg-config libevent-dev libconfuse-dev
 libsqlite3-dev libmariadb-dev libpq-dev check sqlite3 netcat-openbsd postfix
 dovecot-core mariadb-server postgresql chromium python3 clang libclang-rt-14-dev
-systemd dpkg-dev debhelper"
+systemd dpkg-dev debhelper lintian"
 
 SUMMARY=""
 FAILED=0
