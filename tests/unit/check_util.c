@@ -1,0 +1,220 @@
+/*
+ * check_util - the strict number parsers, bounded copies, log sanitising,
+ * human-readable sizes and mq_write_all.
+ */
+#include "autoconf.h"
+
+#include <check.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+struct u64_row {
+	const char *in;
+	int rc;
+	uint64_t value;		/* when rc == 0 */
+};
+
+static const struct u64_row u64_rows[] = {
+	{ "0", 0, 0 },
+	{ "1024", 0, 1024 },
+	{ "007", 0, 7 },
+	{ "18446744073709551615", 0, UINT64_MAX },
+	{ "18446744073709551616", -1, 0 },	/* one past UINT64_MAX */
+	{ "99999999999999999999", -1, 0 },
+	{ "000000000000000000001", -1, 0 },	/* 21 digits: refused, not read */
+	{ "", -1, 0 },
+	{ "-1", -1, 0 },
+	{ "+1", -1, 0 },
+	{ " 1", -1, 0 },
+	{ "1 ", -1, 0 },
+	{ "1.5", -1, 0 },
+	{ "0x10", -1, 0 },
+	{ "1e3", -1, 0 },
+	{ "abc", -1, 0 },
+};
+
+START_TEST(test_parse_u64)
+{
+	const struct u64_row *row = &u64_rows[_i];
+	uint64_t v = 12345;
+
+	ck_assert_msg(mq_parse_u64(row->in, &v) == row->rc, "\"%s\"", row->in);
+	if (row->rc == 0)
+		ck_assert_msg(v == row->value, "\"%s\" read as %llu", row->in,
+		    (unsigned long long)v);
+	else
+		ck_assert_msg(v == 12345, "\"%s\": value written on failure", row->in);
+}
+END_TEST
+
+START_TEST(test_parse_u64n_stops_at_len)
+{
+	uint64_t v;
+
+	ck_assert_int_eq(mq_parse_u64n("123junk", 3, &v), 0);
+	ck_assert_uint_eq(v, 123);
+	ck_assert_int_eq(mq_parse_u64n("123junk", 4, &v), -1);
+	ck_assert_int_eq(mq_parse_u64n("5", 0, &v), -1);
+}
+END_TEST
+
+struct i64_row {
+	const char *in;
+	int rc;
+	int64_t value;
+};
+
+static const struct i64_row i64_rows[] = {
+	{ "0", 0, 0 },
+	{ "-0", 0, 0 },
+	{ "-5120", 0, -5120 },
+	{ "9223372036854775807", 0, INT64_MAX },
+	{ "9223372036854775808", -1, 0 },
+	{ "-9223372036854775808", 0, INT64_MIN },
+	{ "-9223372036854775809", -1, 0 },
+	{ "-", -1, 0 },
+	{ "--1", -1, 0 },
+	{ "+1", -1, 0 },
+	{ "", -1, 0 },
+};
+
+START_TEST(test_parse_i64n)
+{
+	const struct i64_row *row = &i64_rows[_i];
+	int64_t v = 0;
+
+	ck_assert_msg(mq_parse_i64n(row->in, strlen(row->in), &v) == row->rc,
+	    "\"%s\"", row->in);
+	if (row->rc == 0)
+		ck_assert_msg(v == row->value, "\"%s\" read as %lld", row->in, (long long)v);
+}
+END_TEST
+
+START_TEST(test_strlcpy)
+{
+	char buf[8];
+
+	ck_assert_uint_eq(mq_strlcpy(buf, "short", sizeof(buf)), 5);
+	ck_assert_str_eq(buf, "short");
+	/* The return value tells the caller that the copy was cut. */
+	ck_assert_uint_eq(mq_strlcpy(buf, "much too long", sizeof(buf)), 13);
+	ck_assert_str_eq(buf, "much to");
+	ck_assert_uint_eq(mq_strlcpy(buf, "", sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "");
+}
+END_TEST
+
+START_TEST(test_sanitize)
+{
+	char buf[16];
+
+	mq_sanitize(buf, sizeof(buf), "ok text", 7);
+	ck_assert_str_eq(buf, "ok text");
+	/* controls and 8-bit bytes never reach a log line as they are */
+	mq_sanitize(buf, sizeof(buf), "a\nb\rc\x1b\xc3\xa9", 8);
+	ck_assert_str_eq(buf, "a?b?c???");
+	/* an embedded NUL is a control too: len, not strlen, counts */
+	mq_sanitize(buf, sizeof(buf), "x\0y", 3);
+	ck_assert_str_eq(buf, "x?y");
+	/* longer than the buffer: cut, and the cut is visible */
+	mq_sanitize(buf, sizeof(buf), "0123456789abcdefghij", 20);
+	ck_assert_uint_eq(strlen(buf), sizeof(buf) - 1);
+	ck_assert_str_eq(buf, "0123456789ab...");
+}
+END_TEST
+
+START_TEST(test_human_bytes)
+{
+	char buf[32];
+
+	ck_assert_str_eq(mq_human_bytes(buf, sizeof(buf), 0), "0 B");
+	ck_assert_str_eq(mq_human_bytes(buf, sizeof(buf), 1023), "1023 B");
+	ck_assert_str_eq(mq_human_bytes(buf, sizeof(buf), 1024), "1.0 KiB");
+	ck_assert_str_eq(mq_human_bytes(buf, sizeof(buf), 10485760), "10.0 MiB");
+	ck_assert_str_eq(mq_human_bytes(buf, sizeof(buf), UINT64_C(5) << 30), "5.0 GiB");
+	ck_assert_str_eq(mq_human_bytes(buf, sizeof(buf), UINT64_MAX), "16.0 EiB");
+}
+END_TEST
+
+START_TEST(test_write_all)
+{
+	static char big[1 << 20];	/* more than a pipe holds at once */
+	int fds[2];
+	size_t got = 0;
+	pid_t pid;
+
+	memset(big, 'm', sizeof(big));
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		_exit(mq_write_all(fds[1], big, sizeof(big)) == 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	for (;;) {
+		char chunk[65536];
+		ssize_t n = read(fds[0], chunk, sizeof(chunk));
+
+		ck_assert_int_ge(n, 0);
+		if (n == 0)
+			break;
+		for (ssize_t i = 0; i < n; i++)
+			ck_assert_int_eq(chunk[i], 'm');
+		got += (size_t)n;
+	}
+	close(fds[0]);
+	ck_assert_uint_eq(got, sizeof(big));
+	/* a closed reader is an error, not a hang or a short success */
+	ck_assert_int_eq(pipe(fds), 0);
+	close(fds[0]);
+	signal(SIGPIPE, SIG_IGN);
+	ck_assert_int_eq(mq_write_all(fds[1], "x", 1), -1);
+	close(fds[1]);
+}
+END_TEST
+
+START_TEST(test_fnv1a)
+{
+	/* the published FNV-1a 64 test vectors */
+	ck_assert(mq_fnv1a_str(MQ_FNV1A_INIT, "") == UINT64_C(0xcbf29ce484222325));
+	ck_assert(mq_fnv1a_str(MQ_FNV1A_INIT, "a") == UINT64_C(0xaf63dc4c8601ec8c));
+	ck_assert(mq_fnv1a_str(MQ_FNV1A_INIT, "foobar") == UINT64_C(0x85944171f73967e8));
+}
+END_TEST
+
+static Suite *
+util_suite(void)
+{
+	Suite *s = suite_create("util");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_loop_test(tc, test_parse_u64, 0, (int)MQ_NELEM(u64_rows));
+	tcase_add_test(tc, test_parse_u64n_stops_at_len);
+	tcase_add_loop_test(tc, test_parse_i64n, 0, (int)MQ_NELEM(i64_rows));
+	tcase_add_test(tc, test_strlcpy);
+	tcase_add_test(tc, test_sanitize);
+	tcase_add_test(tc, test_human_bytes);
+	tcase_add_test(tc, test_write_all);
+	tcase_add_test(tc, test_fnv1a);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(util_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
