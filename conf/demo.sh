@@ -103,8 +103,8 @@ mailquota demo: $TOP/demo
 
 In another terminal, try:
 
-  ./build/quota/mailquota -c demo/mailquota.conf check over@example.org --size 1000
-  ./build/quota/mailquota -c demo/mailquota.conf check near@example.org --size 2000
+  ./build/cli/mailquota -c demo/mailquota.conf check over@example.org --size 1000
+  ./build/cli/mailquota -c demo/mailquota.conf check near@example.org --size 2000
   printf 'request=smtpd_access_policy\\nprotocol_state=RCPT\\nrecipient=over@example.org\\nsize=1000\\n\\n' | nc -q 1 127.0.0.1 $PORT
 
 To put it in front of Postfix, in main.cf, after relay control (which

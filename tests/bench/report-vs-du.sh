@@ -17,7 +17,7 @@ N=${1:-100000}
 D=${2:-200}
 DIR=${MQ_BENCH_DIR:-/tmp/mq-bench}
 here=$(cd "$(dirname "$0")/../.." && pwd)
-MQ=${MQ_BUILDDIR:-$here}/quota/mailquota
+MQ=${MQ_BUILDDIR:-$here}/cli/mailquota
 
 [ -x "$MQ" ] || { echo "no $MQ: build first" >&2; exit 1; }
 mkdir -p "$DIR"

@@ -28,7 +28,7 @@ import dbservers  # noqa: E402
 SKIP = 77
 REQUIRE_ALL = os.environ.get("MQ_REQUIRE_ALL") == "1"
 BUILDDIR = os.environ.get("MQ_BUILDDIR") or dbservers.srcdir()
-MAILQUOTA = os.path.join(BUILDDIR, "quota", "mailquota")
+MAILQUOTA = os.path.join(BUILDDIR, "cli", "mailquota")
 
 ACCEPT, REJECT, TEMPFAIL = 0, 1, 2
 

@@ -46,7 +46,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 SRCDIR = os.environ.get("MQ_SRCDIR", ROOT)
 BUILDDIR = os.environ.get("MQ_BUILDDIR", ROOT)
-MQ = os.path.join(BUILDDIR, "quota", "mailquota")
+MQ = os.path.join(BUILDDIR, "cli", "mailquota")
 SCHEMA = os.path.join(SRCDIR, "conf", "schema-default.sql")
 REQUIRE_ALL = os.environ.get("MQ_REQUIRE_ALL") == "1"
 

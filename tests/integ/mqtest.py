@@ -42,7 +42,7 @@ REQUIRE_ALL = os.environ.get("MQ_REQUIRE_ALL") == "1"
 KEEP = os.environ.get("MQ_KEEP") == "1"
 
 POLICYD = os.path.join(BUILDDIR, "policyd", "mailquota-policyd")
-MAILQUOTA = os.path.join(BUILDDIR, "quota", "mailquota")
+MAILQUOTA = os.path.join(BUILDDIR, "cli", "mailquota")
 
 def log(msg):
     """log - a progress line on stderr (the .log file under make check)."""
