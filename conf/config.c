@@ -92,13 +92,12 @@ static const char *const presets[][MQ_Q_COUNT] = {
 	},
 	/*
 	 * PostfixAdmin (upgrade.php, database version 1856): mailbox.quota in
-	 * bytes, 0 unlimited, -1 shown as "disabled" (no limit either);
-	 * maildir relative to the mail root. alias holds every address,
+	 * bytes, 0 unlimited (-1, "disabled", is refused by Dovecot and here
+	 * alike); maildir relative to the mail root. alias holds every address,
 	 * the mailboxes' own ones too. quota2 is Dovecot's dict quota.
 	 */
 	[MQ_SCHEMA_POSTFIXADMIN] = {
-		[MQ_Q_USER] = "SELECT CASE WHEN m.quota > 0 THEN m.quota "
-		    "ELSE 0 END AS quota, "
+		[MQ_Q_USER] = "SELECT m.quota AS quota, "
 		    "(m.active = '1' AND d.active = '1') AS enabled, "
 		    "m.maildir AS maildir "
 		    "FROM mailbox m JOIN domain d ON d.domain = m.domain "

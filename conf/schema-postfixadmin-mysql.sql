@@ -38,9 +38,9 @@ CREATE TABLE IF NOT EXISTS domain (
   COMMENT='Postfix Admin - Virtual Domains';
 
 -- quota is in bytes (the MB typed in PostfixAdmin times its
--- quota_multiplier; 0 = unlimited, -1 "disabled": no limit either);
--- domain.maxquota and domain.quota are in MB. maildir is relative to the mail root,
--- "example.org/alice/" by default.
+-- quota_multiplier), 0 = unlimited; -1 ("disabled") is refused by Dovecot.
+-- domain.maxquota and domain.quota are in MB. maildir is relative to the
+-- mail root, "example.org/alice/" by default.
 CREATE TABLE IF NOT EXISTS mailbox (
 	username	varchar(255) NOT NULL,
 	password	varchar(255) NOT NULL,

@@ -9,9 +9,9 @@
 --   sqlite3 /var/lib/mailquota/mail.db < schema-postfixadmin.sql
 --
 -- mailbox.quota is in bytes (PostfixAdmin stores the MB typed in its form
--- times $CONF['quota_multiplier']), 0 = unlimited; a negative value (-1,
--- shown as "disabled") is no limit either. domain.maxquota and
--- domain.quota are in MB and not read here. active and backupmx are 1 or 0; a backup-MX domain is
+-- times $CONF['quota_multiplier']), 0 = unlimited; -1 ("disabled") is
+-- refused by Dovecot. domain.maxquota and domain.quota are in MB and not
+-- read here. active and backupmx are 1 or 0; a backup-MX domain is
 -- relayed, not hosted, so the domain query skips it. alias.goto holds one
 -- or more addresses separated by commas. quota2 is where Dovecot's dict
 -- quota (and PostfixAdmin's display) keeps current usage, used with

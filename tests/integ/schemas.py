@@ -7,7 +7,8 @@
                 them all (disabled user, disabled domain, disabled alias).
   postfixadmin  the current PostfixAdmin tables (conf/schema-postfixadmin*)
                 filled as PostfixAdmin fills them: quota in bytes (MB times
-                quota_multiplier), -1 "disabled", a self alias per mailbox,
+                quota_multiplier), 0 unlimited, -1 "disabled" (which Dovecot
+                refuses: a tempfail), a self alias per mailbox,
                 alias domains, backup MX, quota2; on all three engines, and
                 on PostgreSQL once more with SMALLINT flags.
   iredmail      iRedMail's vmail tables (conf/schema-iredmail-*) filled as
@@ -242,7 +243,8 @@ def postfixadmin(db, base, ftype=None):
     boxes = [  # local, quota in MB (PostfixAdmin's form), active, usage
         ("alice", 10, True, 10 * PFA_MB - 100),
         ("carol", 10, False, 0),
-        ("unl", -1, True, 5000),
+        ("zero", 0, True, 5000),
+        ("neg", -1, True, 0),
     ]
     rows, aliases = [], []
     for local, mb, active, used in boxes:
@@ -257,7 +259,7 @@ def postfixadmin(db, base, ftype=None):
                  PFA_MB, "dave", "off.example", f(1)))
     aliases.append(("dave@off.example", "dave@off.example", "off.example",
                     f(1)))
-    aliases += [("team@example.org", "alice@example.org,unl@example.org",
+    aliases += [("team@example.org", "alice@example.org,zero@example.org",
                  "example.org", f(1)),
                 ("old@example.org", "alice@example.org", "example.org", f(0))]
     db.insert("mailbox", ["username", "password", "name", "maildir", "quota",
@@ -272,8 +274,10 @@ def postfixadmin(db, base, ftype=None):
         ("alice@example.org", 101, FULL),     # bytes, not MB
         ("alice@alias.example", 101, FULL),   # alias domain
         ("nobody@alias.example", 1, NOUSER),
-        ("team@example.org", 10 ** 9, DUNNO),  # unl: -1 is no limit
-        ("unl@example.org", 10 ** 9, DUNNO),
+        ("team@example.org", 10 ** 9, DUNNO),  # zero: 0 is no limit
+        ("zero@example.org", 10 ** 9, DUNNO),
+        # Dovecot: "Bytes limit can't be negative": not deliverable now.
+        ("neg@example.org", 1, REPLY["reply_tempfail"]),
         ("carol@example.org", 1, DISABLED),
         ("dave@off.example", 1, DISABLED),
         ("old@example.org", 1, NOUSER),
@@ -286,7 +290,7 @@ def postfixadmin(db, base, ftype=None):
     ask_all(label + "/usage=sql", {"schema": "postfixadmin",
                                    "quota": {"usage": "sql"}},
             db, name, os.path.join(base, name),
-            [("alice@example.org", 1, FULL), ("unl@example.org", 1, DUNNO)])
+            [("alice@example.org", 1, FULL), ("zero@example.org", 1, DUNNO)])
 
 
 # --- iRedMail -----------------------------------------------------------------
