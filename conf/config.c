@@ -68,35 +68,80 @@ struct loadctx {
 /* libconfuse callbacks have no user pointer: the load in progress. */
 static _Thread_local struct loadctx *cur_ctx;
 
-/* Preset queries by schema. NULL: that lookup is not configured. */
+/*
+ * Preset queries by schema. NULL: that lookup is not configured.
+ *
+ * Flags are compared as "x = '1'", never used bare ("AND x"): the quoted
+ * literal takes the column's type, so one query reads BOOLEAN and 0/1
+ * integer flags (TINYINT, SMALLINT, INTEGER) alike on MariaDB, PostgreSQL
+ * (where "AND x" needs a boolean) and SQLite.
+ */
 static const char *const presets[][MQ_Q_COUNT] = {
 	[MQ_SCHEMA_DEFAULT] = {
 		[MQ_Q_USER] = "SELECT u.quota AS quota, "
-		    "(u.enabled AND d.enabled) AS enabled "
+		    "(u.enabled = '1' AND d.enabled = '1') AS enabled "
 		    "FROM virtual_users u JOIN virtual_domains d "
 		    "ON d.id = u.domain_id WHERE u.email = '%s'",
 		[MQ_Q_ALIAS] = "SELECT a.destination AS destination "
 		    "FROM virtual_aliases a JOIN virtual_domains d "
-		    "ON d.id = a.domain_id "
-		    "WHERE a.source = '%s' AND a.enabled AND d.enabled",
-		[MQ_Q_DOMAIN] = "SELECT enabled FROM virtual_domains "
-		    "WHERE name = '%d'",
+		    "ON d.id = a.domain_id WHERE a.source = '%s' "
+		    "AND a.enabled = '1' AND d.enabled = '1'",
+		[MQ_Q_DOMAIN] = "SELECT (enabled = '1') AS enabled "
+		    "FROM virtual_domains WHERE name = '%d'",
 		[MQ_Q_USERS] = "SELECT email FROM virtual_users",
 	},
+	/*
+	 * PostfixAdmin (upgrade.php, database version 1856): mailbox.quota in
+	 * bytes, 0 unlimited (-1, "disabled", is refused by Dovecot and here
+	 * alike); maildir relative to the mail root. alias holds every address,
+	 * the mailboxes' own ones too. quota2 is Dovecot's dict quota.
+	 */
 	[MQ_SCHEMA_POSTFIXADMIN] = {
 		[MQ_Q_USER] = "SELECT m.quota AS quota, "
-		    "(m.active AND d.active) AS enabled, m.maildir AS maildir "
+		    "(m.active = '1' AND d.active = '1') AS enabled, "
+		    "m.maildir AS maildir "
 		    "FROM mailbox m JOIN domain d ON d.domain = m.domain "
 		    "WHERE m.username = '%s'",
 		[MQ_Q_ALIAS] = "SELECT goto AS destination FROM alias "
-		    "WHERE address = '%s' AND active",
-		[MQ_Q_DOMAIN] = "SELECT active AS enabled FROM domain "
-		    "WHERE domain = '%d' AND NOT backupmx",
+		    "WHERE address = '%s' AND active = '1'",
+		[MQ_Q_DOMAIN] = "SELECT (active = '1') AS enabled FROM domain "
+		    "WHERE domain = '%d' AND backupmx = '0'",
 		[MQ_Q_USERS] = "SELECT username FROM mailbox",
 		[MQ_Q_USAGE] = "SELECT bytes, messages FROM quota2 "
 		    "WHERE username = '%s'",
 		[MQ_Q_ALIAS_DOMAIN] = "SELECT target_domain FROM alias_domain "
-		    "WHERE alias_domain = '%d' AND active",
+		    "WHERE alias_domain = '%d' AND active = '1'",
+	},
+	/*
+	 * iRedMail's vmail database (MariaDB or PostgreSQL): mailbox.quota in
+	 * MB, 0 unlimited; the Maildir is Dovecot's home (lower-cased
+	 * storagebasedirectory/storagenode/maildir) plus mailboxfolder.
+	 * forwardings has one row per destination, a mailbox's own address
+	 * included; a catch-all's address is the bare domain. Alias domains
+	 * are only in alias_domain. used_quota is Dovecot's dict quota.
+	 */
+	[MQ_SCHEMA_IREDMAIL] = {
+		[MQ_Q_USER] = "SELECT m.quota * 1048576 AS quota, "
+		    "(m.active = '1' AND m.enabledeliver = '1' "
+		    "AND d.active = '1') AS enabled, "
+		    "CONCAT(LOWER(CONCAT(m.storagebasedirectory, '/', "
+		    "m.storagenode, '/', m.maildir)), '/', "
+		    "COALESCE(NULLIF(m.mailboxfolder, ''), 'Maildir')) AS maildir "
+		    "FROM mailbox m JOIN domain d ON d.domain = m.domain "
+		    "WHERE m.username = '%s'",
+		[MQ_Q_ALIAS] = "SELECT f.forwarding AS destination "
+		    "FROM forwardings f JOIN domain d ON d.domain = f.domain "
+		    "WHERE (f.address = '%s' OR ('%u' = '' AND f.address = '%d')) "
+		    "AND f.active = '1' AND d.active = '1' AND d.backupmx = '0'",
+		[MQ_Q_DOMAIN] = "SELECT (active = '1') AS enabled FROM domain "
+		    "WHERE domain = '%d' AND backupmx = '0'",
+		[MQ_Q_USERS] = "SELECT username FROM mailbox",
+		[MQ_Q_USAGE] = "SELECT bytes, messages FROM used_quota "
+		    "WHERE username = '%s'",
+		[MQ_Q_ALIAS_DOMAIN] = "SELECT a.target_domain FROM alias_domain a "
+		    "JOIN domain d ON d.domain = a.target_domain "
+		    "WHERE a.alias_domain = '%d' AND a.active = '1' "
+		    "AND d.active = '1' AND d.backupmx = '0'",
 	},
 };
 
@@ -111,7 +156,8 @@ static const char *const query_names[MQ_Q_COUNT] = {
 
 /* Word lists, in enum order. */
 static const char *const driver_words[] = { "sqlite", "mysql", "pgsql", NULL };
-static const char *const schema_words[] = { "default", "postfixadmin", NULL };
+static const char *const schema_words[] = { "default", "postfixadmin",
+	"iredmail", NULL };
 static const char *const usage_words[] = { "maildirsize", "sql", "both", NULL };
 static const char *const alias_words[] = { "all", "any", NULL };
 static const char *const on_error_words[] = { "tempfail", "pass", NULL };

@@ -1,9 +1,10 @@
 -- mailquota: the PostfixAdmin tables mailquota reads (domain, mailbox,
--- alias, alias_domain, quota2) as PostfixAdmin 3.3 leaves them on MariaDB
--- and MySQL after its setup (upgrade.php). PostfixAdmin creates these and
--- its other tables (admin, log, vacation, fetchmail, ...) itself: load this
--- file only where PostfixAdmin is not used, e.g. for tests, or as a
--- reference of the column types the postfixadmin preset expects.
+-- alias, alias_domain, quota2) as PostfixAdmin 4.0 leaves them on MariaDB
+-- and MySQL after its setup (upgrade.php, database version 1856).
+-- PostfixAdmin creates these and its other tables (admin, log, vacation,
+-- fetchmail, ...) itself: load this file only where PostfixAdmin is not
+-- used, e.g. for tests, or as a reference of the column types the
+-- postfixadmin preset expects.
 --
 --   mariadb postfix < schema-postfixadmin-mysql.sql
 --
@@ -36,8 +37,10 @@ CREATE TABLE IF NOT EXISTS domain (
 ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci
   COMMENT='Postfix Admin - Virtual Domains';
 
--- quota is in bytes (0 = unlimited); maildir is relative to the mail root,
--- "example.org/alice/" by default.
+-- quota is in bytes (the MB typed in PostfixAdmin times its
+-- quota_multiplier), 0 = unlimited; -1 ("disabled") is refused by Dovecot.
+-- domain.maxquota and domain.quota are in MB. maildir is relative to the
+-- mail root, "example.org/alice/" by default.
 CREATE TABLE IF NOT EXISTS mailbox (
 	username	varchar(255) NOT NULL,
 	password	varchar(255) NOT NULL,
@@ -55,6 +58,7 @@ CREATE TABLE IF NOT EXISTS mailbox (
 	token_validity	datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
 	password_expiry	datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
 	totp_secret	varchar(255) CHARACTER SET utf8mb4 DEFAULT NULL,
+	smtp_active	tinyint(1) NOT NULL DEFAULT 1,	-- may send (SASL); not read here
 	PRIMARY KEY (username),
 	KEY domain (domain)
 ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci
@@ -66,6 +70,7 @@ CREATE TABLE IF NOT EXISTS alias (
 	address		varchar(255) NOT NULL,
 	goto		text NOT NULL,
 	domain		varchar(255) NOT NULL,
+	description	varchar(255) CHARACTER SET utf8mb4 NOT NULL DEFAULT '',
 	created		datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
 	modified	datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
 	active		tinyint(1) NOT NULL DEFAULT 1,
@@ -77,6 +82,7 @@ CREATE TABLE IF NOT EXISTS alias (
 CREATE TABLE IF NOT EXISTS alias_domain (
 	alias_domain	varchar(255) NOT NULL DEFAULT '',
 	target_domain	varchar(255) NOT NULL DEFAULT '',
+	description	varchar(255) CHARACTER SET utf8mb4 NOT NULL DEFAULT '',
 	created		datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
 	modified	datetime NOT NULL DEFAULT '2000-01-01 00:00:00',
 	active		tinyint(1) NOT NULL DEFAULT 1,

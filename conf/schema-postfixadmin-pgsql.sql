@@ -1,10 +1,11 @@
 -- mailquota: the PostfixAdmin tables mailquota reads (domain, mailbox,
--- alias, alias_domain, quota2) as PostfixAdmin 3.3 leaves them on
--- PostgreSQL after its setup (upgrade.php). PostfixAdmin creates these and
--- its other tables (admin, log, vacation, fetchmail, ...) itself, and on
--- PostgreSQL also a trigger on quota2 that merges Dovecot's dict updates:
--- load this file only where PostfixAdmin is not used, e.g. for tests, or as
--- a reference of the column types the postfixadmin preset expects.
+-- alias, alias_domain, quota2) as PostfixAdmin 4.0 leaves them on
+-- PostgreSQL after its setup (upgrade.php, database version 1856).
+-- PostfixAdmin creates these and its other tables (admin, log, vacation,
+-- fetchmail, ...) itself, and on PostgreSQL also a trigger on quota2 that
+-- merges Dovecot's dict updates: load this file only where PostfixAdmin is
+-- not used, e.g. for tests, or as a reference of the column types the
+-- postfixadmin preset expects.
 --
 --   psql -d postfix -f schema-postfixadmin-pgsql.sql
 --
@@ -32,8 +33,10 @@ CREATE TABLE IF NOT EXISTS domain (
 CREATE INDEX IF NOT EXISTS domain_domain_active ON domain (domain, active);
 COMMENT ON TABLE domain IS 'Postfix Admin - Virtual Domains';
 
--- quota is in bytes (0 = unlimited); maildir is relative to the mail root,
--- "example.org/alice/" by default.
+-- quota is in bytes (the MB typed in PostfixAdmin times its
+-- quota_multiplier), 0 = unlimited; -1 ("disabled") is refused by Dovecot.
+-- domain.maxquota and domain.quota are in MB. maildir is relative to the
+-- mail root, "example.org/alice/" by default.
 CREATE TABLE IF NOT EXISTS mailbox (
 	username	varchar(255) NOT NULL,
 	password	varchar(255) NOT NULL DEFAULT '',
@@ -51,6 +54,7 @@ CREATE TABLE IF NOT EXISTS mailbox (
 	token_validity	timestamp with time zone DEFAULT '2000-01-01',
 	password_expiry	timestamp with time zone DEFAULT '2000-01-01',
 	totp_secret	varchar(255) DEFAULT NULL,
+	smtp_active	boolean NOT NULL DEFAULT true,	-- may send (SASL); not read here
 	CONSTRAINT mailbox_key PRIMARY KEY (username)
 );
 CREATE INDEX IF NOT EXISTS mailbox_username_active ON mailbox (username, active);
@@ -63,6 +67,7 @@ CREATE TABLE IF NOT EXISTS alias (
 	address		varchar(255) NOT NULL,
 	goto		text NOT NULL,
 	domain		varchar(255) NOT NULL REFERENCES domain (domain),
+	description	varchar(255) NOT NULL DEFAULT '',
 	created		timestamp with time zone DEFAULT now(),
 	modified	timestamp with time zone DEFAULT now(),
 	active		boolean NOT NULL DEFAULT true,
@@ -75,6 +80,7 @@ COMMENT ON TABLE alias IS 'Postfix Admin - Virtual Aliases';
 CREATE TABLE IF NOT EXISTS alias_domain (
 	alias_domain	varchar(255) NOT NULL REFERENCES domain (domain) ON DELETE CASCADE,
 	target_domain	varchar(255) NOT NULL REFERENCES domain (domain) ON DELETE CASCADE,
+	description	varchar(255) NOT NULL DEFAULT '',
 	created		timestamp with time zone DEFAULT now(),
 	modified	timestamp with time zone DEFAULT now(),
 	active		boolean NOT NULL DEFAULT true,

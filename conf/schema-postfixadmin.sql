@@ -1,14 +1,17 @@
 -- schema-postfixadmin.sql - the PostfixAdmin tables mailquota's
 -- schema = "postfixadmin" preset queries read, SQLite dialect, with
 -- PostfixAdmin's column names; MySQL's varchar/tinyint/bigint/datetime
--- become TEXT/INTEGER. The MariaDB/MySQL and PostgreSQL variants live
+-- become TEXT/INTEGER. Columns as of PostfixAdmin 4.0 (upgrade.php,
+-- database version 1856). The MariaDB/MySQL and PostgreSQL variants live
 -- beside this file. On an existing PostfixAdmin database there is nothing
 -- to create: point database.* at it.
 --
 --   sqlite3 /var/lib/mailquota/mail.db < schema-postfixadmin.sql
 --
--- Quotas (mailbox.quota, domain.maxquota, domain.quota) are in bytes,
--- 0 = unlimited. active and backupmx are 1 or 0; a backup-MX domain is
+-- mailbox.quota is in bytes (PostfixAdmin stores the MB typed in its form
+-- times $CONF['quota_multiplier']), 0 = unlimited; -1 ("disabled") is
+-- refused by Dovecot. domain.maxquota and domain.quota are in MB and not
+-- read here. active and backupmx are 1 or 0; a backup-MX domain is
 -- relayed, not hosted, so the domain query skips it. alias.goto holds one
 -- or more addresses separated by commas. quota2 is where Dovecot's dict
 -- quota (and PostfixAdmin's display) keeps current usage, used with
@@ -48,7 +51,9 @@ CREATE TABLE mailbox (
     email_other     TEXT    NOT NULL DEFAULT '',
     token           TEXT    NOT NULL DEFAULT '',
     token_validity  TEXT    NOT NULL DEFAULT '2000-01-01 00:00:00',
-    password_expiry TEXT    NOT NULL DEFAULT '2000-01-01 00:00:00'
+    password_expiry TEXT    NOT NULL DEFAULT '2000-01-01 00:00:00',
+    totp_secret     TEXT    DEFAULT NULL,
+    smtp_active     INTEGER NOT NULL DEFAULT 1
 );
 
 CREATE TABLE alias (
@@ -56,6 +61,7 @@ CREATE TABLE alias (
     goto            TEXT    NOT NULL,
     domain          TEXT    NOT NULL
                     REFERENCES domain (domain) ON DELETE CASCADE,
+    description     TEXT    NOT NULL DEFAULT '',
     created         TEXT    NOT NULL DEFAULT '2000-01-01 00:00:00',
     modified        TEXT    NOT NULL DEFAULT '2000-01-01 00:00:00',
     active          INTEGER NOT NULL DEFAULT 1
@@ -64,6 +70,7 @@ CREATE TABLE alias (
 CREATE TABLE alias_domain (
     alias_domain    TEXT    NOT NULL PRIMARY KEY,
     target_domain   TEXT    NOT NULL,
+    description     TEXT    NOT NULL DEFAULT '',
     created         TEXT    NOT NULL DEFAULT '2000-01-01 00:00:00',
     modified        TEXT    NOT NULL DEFAULT '2000-01-01 00:00:00',
     active          INTEGER NOT NULL DEFAULT 1

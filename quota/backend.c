@@ -67,6 +67,17 @@ mq_backend_query_batch(struct mq_backend_conn *conn, size_t n,
 	    results, error, errlen);
 }
 
+int
+mq_backend_columns(struct mq_backend_conn *conn, enum mq_query_kind kind,
+    mq_columns_fn *fn, void *ctx, char *error, size_t errlen)
+{
+	if (conn->be == NULL || conn->ops->columns == NULL) {
+		snprintf(error, errlen, "the driver cannot list a query's columns");
+		return MQ_TEMPFAIL;
+	}
+	return conn->ops->columns(conn->be, kind, fn, ctx, error, errlen);
+}
+
 void
 mq_backend_close(struct mq_backend_conn *conn)
 {

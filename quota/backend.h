@@ -26,6 +26,8 @@ enum mq_result {
 
 typedef int mq_row_fn(void *ctx, size_t ncols, const char *const *names,
     const char *const *values);
+/* The names of the columns a query returns, in order. */
+typedef void mq_columns_fn(void *ctx, size_t ncols, const char *const *names);
 
 struct mq_backend;
 
@@ -53,6 +55,13 @@ struct mq_backend_ops {
 	    const enum mq_query_kind *kinds, const struct mq_key *keys,
 	    mq_row_fn *fn, void *const *ctxs, int *results,
 	    char *error, size_t errlen);
+	/*
+	 * columns - the names of the columns query kind returns, taken from
+	 * the prepared statement (no row needed), to fn. MQ_FOUND, or
+	 * MQ_TEMPFAIL with *error. For -t.
+	 */
+	int (*columns)(struct mq_backend *be, enum mq_query_kind kind,
+	    mq_columns_fn *fn, void *ctx, char *error, size_t errlen);
 };
 
 /* mq_backend_find - the built-in driver for a config, or NULL when not compiled in. */
@@ -72,6 +81,9 @@ int mq_backend_query(struct mq_backend_conn *conn, enum mq_query_kind kind,
 int mq_backend_query_batch(struct mq_backend_conn *conn, size_t n,
     const enum mq_query_kind *kinds, const struct mq_key *keys,
     mq_row_fn *fn, void *const *ctxs, int *results, char *error, size_t errlen);
+/* mq_backend_columns - the driver's columns(), or MQ_TEMPFAIL without one. */
+int mq_backend_columns(struct mq_backend_conn *conn, enum mq_query_kind kind,
+    mq_columns_fn *fn, void *ctx, char *error, size_t errlen);
 void mq_backend_close(struct mq_backend_conn *conn);
 
 /*

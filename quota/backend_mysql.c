@@ -567,10 +567,51 @@ my_query(struct mq_backend *be, enum mq_query_kind kind,
 	}
 }
 
+/* my_columns - the prepared statement's result metadata: its column names. */
+static int
+my_columns(struct mq_backend *be, enum mq_query_kind kind,
+    mq_columns_fn *fn, void *ctx, char *error, size_t errlen)
+{
+	enum my_fail fail = MY_OK;
+	MYSQL_FIELD *fields;
+	MYSQL_RES *meta;
+	MYSQL_STMT *st;
+	const char **names;
+	size_t n;
+
+	if (be->net.sql[kind].text == NULL) {
+		snprintf(error, errlen, "no %s query configured", mq_query_kind_name(kind));
+		return MQ_TEMPFAIL;
+	}
+	thread_setup();
+	if (be->my == NULL && my_connect(be, error, errlen) < 0)
+		return MQ_TEMPFAIL;
+	st = prepare(be, kind, mq_now_monotonic_us(), &fail, error, errlen);
+	if (st == NULL) {
+		if (fail == MY_LOST || fail == MY_TIMEOUT)
+			my_disconnect(be);
+		return MQ_TEMPFAIL;
+	}
+	if ((meta = mysql_stmt_result_metadata(st)) == NULL) {
+		snprintf(error, errlen, "the query returns no rows (not a SELECT?)");
+		return MQ_TEMPFAIL;
+	}
+	n = mysql_num_fields(meta);
+	fields = mysql_fetch_fields(meta);
+	names = xcalloc(n > 0 ? n : 1, sizeof(*names));
+	for (size_t i = 0; i < n; i++)
+		names[i] = fields[i].name;
+	fn(ctx, n, names);
+	free(names);
+	mysql_free_result(meta);
+	return MQ_FOUND;
+}
+
 const struct mq_backend_ops mq_backend_mysql = {
 	.name = "mysql",
 	.style = MQ_SQL_QMARK,
 	.open = my_open,
 	.query = my_query,
 	.close = my_close,
+	.columns = my_columns,
 };

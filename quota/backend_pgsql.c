@@ -526,6 +526,48 @@ pg_query(struct mq_backend *be, enum mq_query_kind kind,
 	}
 }
 
+/* pg_columns - describe the prepared statement: its result's column names. */
+static int
+pg_columns(struct mq_backend *be, enum mq_query_kind kind,
+    mq_columns_fn *fn, void *ctx, char *error, size_t errlen)
+{
+	uint64_t deadline;
+	enum pg_fail fail = PG_OK;
+	const char **names;
+	PGresult *res;
+	int ncols;
+
+	if (be->net.sql[kind].text == NULL) {
+		snprintf(error, errlen, "no %s query configured", mq_query_kind_name(kind));
+		return MQ_TEMPFAIL;
+	}
+	if (be->pg == NULL && pg_connect(be, error, errlen) < 0)
+		return MQ_TEMPFAIL;
+	deadline = mq_now_monotonic_us() + (uint64_t)be->net.query_timeout * 1000000u;
+	if (prepare(be, kind, deadline, &fail, error, errlen) < 0)
+		goto failed;
+	if (!PQsendDescribePrepared(be->pg, stmt_name[kind])) {
+		conn_error(be->pg, "describe", error, errlen);
+		fail = PG_LOST;
+		goto failed;
+	}
+	res = collect(be, deadline, "describe", &fail, error, errlen);
+	if (fail != PG_OK)
+		goto failed;
+	ncols = res != NULL ? PQnfields(res) : 0;
+	names = xcalloc(ncols > 0 ? (size_t)ncols : 1, sizeof(*names));
+	for (int i = 0; i < ncols; i++)
+		names[i] = PQfname(res, i);
+	fn(ctx, (size_t)ncols, names);
+	free(names);
+	PQclear(res);
+	return MQ_FOUND;
+
+failed:
+	after_failure(be, fail);
+	return MQ_TEMPFAIL;
+}
+
 #define PG_MAX_BATCH	8	/* queries in one pipeline */
 
 /*
@@ -688,4 +730,5 @@ const struct mq_backend_ops mq_backend_pgsql = {
 	.query = pg_query,
 	.close = pg_close,
 	.query_batch = pg_query_batch,
+	.columns = pg_columns,
 };

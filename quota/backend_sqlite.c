@@ -204,6 +204,28 @@ sqlite_query_batch(struct mq_backend *be, size_t n,
 	return r;
 }
 
+static int
+sqlite_columns(struct mq_backend *be, enum mq_query_kind kind,
+    mq_columns_fn *fn, void *ctx, char *error, size_t errlen)
+{
+	const char *names[SQLITE_MAX_COLS];
+	int ncols;
+
+	if (be->sql[kind].text == NULL) {
+		snprintf(error, errlen, "no %s query configured", mq_query_kind_name(kind));
+		return MQ_TEMPFAIL;
+	}
+	if (sqlite_connect(be, error, errlen) < 0)
+		return MQ_TEMPFAIL;
+	ncols = sqlite3_column_count(be->stmt[kind]);
+	if (ncols > SQLITE_MAX_COLS)
+		ncols = SQLITE_MAX_COLS;
+	for (int i = 0; i < ncols; i++)
+		names[i] = sqlite3_column_name(be->stmt[kind], i);
+	fn(ctx, (size_t)ncols, names);
+	return MQ_FOUND;
+}
+
 static void
 sqlite_close(struct mq_backend *be)
 {
@@ -219,4 +241,5 @@ const struct mq_backend_ops mq_backend_sqlite = {
 	.query = sqlite_query,
 	.close = sqlite_close,
 	.query_batch = sqlite_query_batch,
+	.columns = sqlite_columns,
 };

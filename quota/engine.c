@@ -721,6 +721,23 @@ first_row_only(void *ctx, size_t ncols, const char *const *names,
 	return 1;
 }
 
+/* The outcome of one query's column check (-t). */
+struct column_check {
+	enum mq_query_kind kind;
+	int rc;
+	char why[512];
+	char unread[256];
+};
+
+static void
+check_columns(void *ctx, size_t ncols, const char *const *names)
+{
+	struct column_check *cc = ctx;
+
+	cc->rc = mq_lookup_check_columns(cc->kind, ncols, names, cc->why,
+	    sizeof(cc->why), cc->unread, sizeof(cc->unread));
+}
+
 int
 mq_session_test(struct mq_session *s, char *error, size_t errlen)
 {
@@ -731,18 +748,29 @@ mq_session_test(struct mq_session *s, char *error, size_t errlen)
 
 	if (session_connect(s, error, errlen) < 0)
 		return -1;
-	/* Every query, so that one run reports every broken one, by name. */
+	/*
+	 * Every query, so that one run reports every broken one, by name:
+	 * it must run, and return the columns lookup.c reads.
+	 */
 	for (size_t i = 0; i < MQ_Q_COUNT; i++) {
-		char why[256];
+		enum mq_query_kind kind = (enum mq_query_kind)i;
+		struct column_check cc = { .kind = kind, .rc = -1 };
 
 		if (!s->engine->has_query[i])
 			continue;
-		if (mq_backend_query(&s->conn, (enum mq_query_kind)i, &key,
-		    first_row_only, NULL, why, sizeof(why)) != MQ_TEMPFAIL)
+		if (mq_backend_query(&s->conn, kind, &key, first_row_only, NULL,
+		    cc.why, sizeof(cc.why)) != MQ_TEMPFAIL &&
+		    mq_backend_columns(&s->conn, kind, check_columns, &cc,
+		    cc.why, sizeof(cc.why)) != MQ_TEMPFAIL && cc.rc == 0) {
+			if (cc.unread[0] != '\0')
+				mq_warn("queries.%s: returns columns mailquota "
+				    "does not read: %s (see mailquota.conf(5))",
+				    mq_query_kind_name(kind), cc.unread);
 			continue;
+		}
 		if (len < errlen)
 			len += (size_t)snprintf(error + len, errlen - len, "%squeries.%s: %s",
-			    rc < 0 ? "; " : "", mq_query_kind_name((enum mq_query_kind)i), why);
+			    rc < 0 ? "; " : "", mq_query_kind_name(kind), cc.why);
 		rc = -1;
 	}
 	return rc;

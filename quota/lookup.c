@@ -214,6 +214,99 @@ mq_lookup_row(void *ctx, size_t ncols, const char *const *names,
 	}
 }
 
+/*
+ * The columns mq_lookup_row reads by name, per query (NULL-terminated).
+ * Keep in step with mq_lookup_row: -t checks queries against this list.
+ */
+static const char *const read_by_name[MQ_Q_COUNT][5] = {
+	[MQ_Q_USER] = { "quota", "messages", "enabled", "maildir", NULL },
+	[MQ_Q_ALIAS] = { "destination", NULL },	/* else the first column */
+	[MQ_Q_DOMAIN] = { "enabled", NULL },
+	[MQ_Q_USERS] = { NULL },		/* the first column */
+	[MQ_Q_USAGE] = { "bytes", "messages", NULL },
+	[MQ_Q_ALIAS_DOMAIN] = { NULL },		/* the first column */
+};
+
+static bool
+read_name(enum mq_query_kind kind, const char *name)
+{
+	for (size_t i = 0; read_by_name[kind][i] != NULL; i++)
+		if (name != NULL && strcasecmp(name, read_by_name[kind][i]) == 0)
+			return true;
+	return false;
+}
+
+/* join_names - names[from..] (those with skip false) as "a, b", cut to fit. */
+static void
+join_names(char *buf, size_t len, size_t ncols, const char *const *names,
+    const bool *skip)
+{
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < ncols && at < len; i++) {
+		char clean[64];
+
+		if (skip != NULL && skip[i])
+			continue;
+		mq_sanitize(clean, sizeof(clean), names[i] != NULL ? names[i] : "",
+		    names[i] != NULL ? strlen(names[i]) : 0);
+		at += (size_t)snprintf(buf + at, len - at, "%s%s",
+		    at > 0 ? ", " : "", clean);
+	}
+}
+
+int
+mq_lookup_check_columns(enum mq_query_kind kind, size_t ncols,
+    const char *const *names, char *error, size_t errlen,
+    char *unread, size_t unreadlen)
+{
+	bool used[64] = { false }, any = false, first = false;
+	char have[256];
+
+	unread[0] = '\0';
+	if ((unsigned)kind >= MQ_Q_COUNT)
+		return -1;
+	if (ncols == 0) {
+		snprintf(error, errlen, "returns no columns");
+		return -1;
+	}
+	if (ncols > MQ_NELEM(used))
+		ncols = MQ_NELEM(used);
+	for (size_t i = 0; i < ncols; i++)
+		any |= used[i] = read_name(kind, names[i]);
+	join_names(have, sizeof(have), ncols, names, NULL);
+
+	switch (kind) {
+	case MQ_Q_USER:
+		if (!any) {
+			snprintf(error, errlen, "returns none of the columns "
+			    "quota, messages, enabled, maildir (it returns: %s)",
+			    have);
+			return -1;
+		}
+		break;
+	case MQ_Q_USAGE:
+		if (column(ncols, names, "bytes") < 0) {
+			snprintf(error, errlen, "returns no column bytes "
+			    "(it returns: %s)", have);
+			return -1;
+		}
+		break;
+	case MQ_Q_ALIAS:
+	case MQ_Q_USERS:
+	case MQ_Q_ALIAS_DOMAIN:
+		first = !any;	/* read by position */
+		break;
+	default:
+		break;
+	}
+	if (first)
+		used[0] = true;
+	join_names(unread, unreadlen, ncols, names, used);
+	return 0;
+}
+
 void
 mq_lookup_rows_init(struct mq_lookup_rows *c, enum mq_query_kind kind,
     char *error, size_t errlen)

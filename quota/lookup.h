@@ -88,6 +88,17 @@ int mq_lookup_rows_finish(struct mq_lookup_rows *c, int r,
 /* mq_parse_bool - enabled-column text; -1 when it is none of the forms above. */
 int mq_parse_bool(const char *s, bool *value_r);
 
+/*
+ * mq_lookup_check_columns - does a query of this kind return what
+ * mq_lookup_row reads (by name, or the first column)? Returns 0, or -1
+ * with error naming what is missing and what the query returns. On 0,
+ * unread lists the columns that are returned but never read ("" when
+ * none), for a warning: often a name that lacks its "AS".
+ */
+int mq_lookup_check_columns(enum mq_query_kind kind, size_t ncols,
+    const char *const *names, char *error, size_t errlen,
+    char *unread, size_t unreadlen);
+
 /* The interface the resolver uses: cache-only, or cache then backend. */
 struct mq_lookup {
 	int (*get)(void *ctx, enum mq_query_kind kind, const struct mq_key *key,

@@ -11,6 +11,7 @@ database services. Standard library only.
     srv.insert("t", ["a", "b"], rows)    # rows of Python values
     srv.stop(); srv.start()              # same data, same port
     srv.close()                          # stop for good
+    start_all(tmpdir)                    # both at once: {"mysql": srv or error}
 
 A server has .driver ("mysql" or "pgsql"), .host ("127.0.0.1"), .port,
 .socket (the socket file), .database, .user and .password (a SELECT-only
@@ -509,6 +510,27 @@ def start_mariadb(tmpdir, **kw):
 def start_postgresql(tmpdir, **kw):
     """A running private PostgreSQL with an empty database and role."""
     return _start(PostgreSQL, tmpdir, **kw)
+
+
+def start_all(tmpdir):
+    """MariaDB and PostgreSQL started side by side (each takes seconds).
+    Returns {"mysql": server or exception, "pgsql": server or exception}
+    (Unavailable: not installed); the caller closes the servers."""
+    import threading
+    out = {}
+
+    def one(key, start):
+        try:
+            out[key] = start(tmpdir)
+        except Exception as e:
+            out[key] = e
+    threads = [threading.Thread(target=one, args=a) for a in (
+        ("mysql", start_mariadb), ("pgsql", start_postgresql))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
 
 
 def main(argv):
