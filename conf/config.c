@@ -72,7 +72,7 @@ static _Thread_local struct loadctx *cur_ctx;
 static const char *const presets[][MQ_Q_COUNT] = {
 	[MQ_SCHEMA_DEFAULT] = {
 		[MQ_Q_USER] = "SELECT u.quota AS quota, "
-		    "(u.enabled AND d.enabled) AS enabled "
+		    "(u.enabled AND d.enabled) AS enabled, u.email AS address "
 		    "FROM virtual_users u JOIN virtual_domains d "
 		    "ON d.id = u.domain_id WHERE u.email = '%s'",
 		[MQ_Q_ALIAS] = "SELECT a.destination AS destination "
@@ -85,7 +85,8 @@ static const char *const presets[][MQ_Q_COUNT] = {
 	},
 	[MQ_SCHEMA_POSTFIXADMIN] = {
 		[MQ_Q_USER] = "SELECT m.quota AS quota, "
-		    "(m.active AND d.active) AS enabled, m.maildir AS maildir "
+		    "(m.active AND d.active) AS enabled, m.maildir AS maildir, "
+		    "m.username AS address "
 		    "FROM mailbox m JOIN domain d ON d.domain = m.domain "
 		    "WHERE m.username = '%s'",
 		[MQ_Q_ALIAS] = "SELECT goto AS destination FROM alias "

@@ -39,6 +39,7 @@ mq_record_unref(const struct mq_record **recp)
 	switch (rec->kind) {
 	case MQ_Q_USER:
 		free(rec->u.user.maildir);
+		free(rec->u.user.address);
 		break;
 	case MQ_Q_ALIAS:
 		for (size_t i = 0; i < rec->u.alias.ndest; i++)
@@ -155,6 +156,30 @@ add_destinations(struct mq_record *rec, const char *list)
 	}
 }
 
+/*
+ * stored_address - the address the user row is stored under: column
+ * address, else email, else username (the tutorial's and PostfixAdmin's
+ * names), and only a value with an '@' (some schemas keep the bare local
+ * part in a username column). The Maildir path and the usage key come from
+ * it, since the database may have matched a different spelling.
+ */
+static void
+stored_address(struct mq_record *rec, size_t ncols, const char *const *names,
+    const char *const *values)
+{
+	static const char *const cols[] = { "address", "email", "username" };
+
+	for (size_t k = 0; k < MQ_NELEM(cols); k++) {
+		int i = column(ncols, names, cols[k]);
+
+		if (i < 0 || values[i] == NULL)
+			continue;
+		if (strchr(values[i], '@') != NULL)
+			rec->u.user.address = xstrdup(values[i]);
+		return;
+	}
+}
+
 int
 mq_lookup_row(void *ctx, size_t ncols, const char *const *names,
     const char *const *values)
@@ -181,6 +206,7 @@ mq_lookup_row(void *ctx, size_t ncols, const char *const *names,
 		i = column(ncols, names, "maildir");
 		if (i >= 0 && values[i] != NULL && values[i][0] != '\0')
 			rec->u.user.maildir = xstrdup(values[i]);
+		stored_address(rec, ncols, names, values);
 		return 1;	/* the first row decides */
 	case MQ_Q_ALIAS:
 		i = column(ncols, names, "destination");

@@ -277,7 +277,8 @@ END_TEST
 
 static const char *const default_presets[MQ_Q_COUNT] = {
 	[MQ_Q_USER] = "SELECT u.quota AS quota, (u.enabled AND d.enabled) AS "
-	    "enabled FROM virtual_users u JOIN virtual_domains d ON d.id = "
+	    "enabled, u.email AS address FROM virtual_users u JOIN "
+	    "virtual_domains d ON d.id = "
 	    "u.domain_id WHERE u.email = '%s'",
 	[MQ_Q_ALIAS] = "SELECT a.destination AS destination FROM "
 	    "virtual_aliases a JOIN virtual_domains d ON d.id = a.domain_id "
@@ -288,7 +289,8 @@ static const char *const default_presets[MQ_Q_COUNT] = {
 
 static const char *const pfa_presets[MQ_Q_COUNT] = {
 	[MQ_Q_USER] = "SELECT m.quota AS quota, (m.active AND d.active) AS "
-	    "enabled, m.maildir AS maildir FROM mailbox m JOIN domain d ON "
+	    "enabled, m.maildir AS maildir, m.username AS address FROM mailbox "
+	    "m JOIN domain d ON "
 	    "d.domain = m.domain WHERE m.username = '%s'",
 	[MQ_Q_ALIAS] = "SELECT goto AS destination FROM alias WHERE address = "
 	    "'%s' AND active",
