@@ -170,49 +170,79 @@ has_alabel(const char *domain)
 	return false;
 }
 
+/* domain_ok - a converted form that the parser would accept as a domain. */
+static bool
+domain_ok(const char *d)
+{
+	size_t n = strlen(d);
+
+	if (n == 0 || n > MQ_DOMAIN_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (bad_char((unsigned char)d[i]) || d[i] == ' ' || d[i] == '@')
+			return false;
+	return true;
+}
+
 /* copy_alt - a converted form into out when it differs and fits; 1 or 0. */
 static int
 copy_alt(const char *domain, const char *alt, char *out, size_t size)
 {
 	size_t n = strlen(alt);
 
-	if (n == 0 || n > MQ_DOMAIN_MAX || n >= size || strcmp(alt, domain) == 0)
+	if (!domain_ok(alt) || n >= size || strcmp(alt, domain) == 0)
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (bad_char((unsigned char)alt[i]) || alt[i] == ' ' || alt[i] == '@')
-			return 0;
 	memcpy(out, alt, n + 1);
 	return 1;
+}
+
+/* round_trip - whether A-labels alabel convert to UTF-8 and back unchanged. */
+static bool
+round_trip(const char *alabel, char **unicode_r)
+{
+	char *back = NULL;
+	bool same;
+
+	*unicode_r = NULL;
+	if (idn2_to_unicode_8z8z(alabel, unicode_r, 0) != IDN2_OK)
+		return false;
+	same = idn2_to_ascii_8z(*unicode_r, &back, IDN2_NFC_INPUT |
+	    IDN2_NONTRANSITIONAL) == IDN2_OK && strcmp(back, alabel) == 0;
+	idn2_free(back);
+	return same;
 }
 
 int
 mq_address_idn_alt(const char *domain, char *out, size_t size)
 {
-	char *conv = NULL, *back = NULL;
+	char *conv = NULL, *uni = NULL;
 	bool eight_bit = false;
 	int r = 0;
 
 	for (const char *p = domain; *p != '\0'; p++)
 		if ((unsigned char)*p >= 0x80)
 			eight_bit = true;
+	/*
+	 * Only a pair of forms that lead to each other counts: the Punycode
+	 * decoder accepts labels no registry would issue (decoding to blanks,
+	 * controls, or past 255 bytes), and UTS #46 keeps xn-- labels it
+	 * cannot check, so a domain that is neither clean IDNA nor plain
+	 * ASCII has no other form.
+	 */
 	if (eight_bit) {
 		/* UTF-8 (U-labels) -> A-labels, with UTS #46 mapping (case, NFC). */
 		if (idn2_to_ascii_8z(domain, &conv, IDN2_NFC_INPUT |
-		    IDN2_NONTRANSITIONAL) == IDN2_OK)
+		    IDN2_NONTRANSITIONAL) == IDN2_OK &&
+		    (!has_alabel(conv) ||
+		    (round_trip(conv, &uni) && domain_ok(uni))))
 			r = copy_alt(domain, conv, out, size);
 	} else if (has_alabel(domain)) {
-		/*
-		 * A-labels -> UTF-8. The decoder accepts Punycode that no
-		 * registry would issue; only a form that converts back to the
-		 * same A-labels counts.
-		 */
-		if (idn2_to_unicode_8z8z(domain, &conv, 0) == IDN2_OK &&
-		    idn2_to_ascii_8z(conv, &back, IDN2_NFC_INPUT |
-		    IDN2_NONTRANSITIONAL) == IDN2_OK && strcmp(back, domain) == 0)
-			r = copy_alt(domain, conv, out, size);
+		/* A-labels -> UTF-8. */
+		if (round_trip(domain, &uni))
+			r = copy_alt(domain, uni, out, size);
 	}
 	idn2_free(conv);
-	idn2_free(back);
+	idn2_free(uni);
 	return r;
 }
 

@@ -205,7 +205,17 @@ static const struct idn_row idn_rows[] = {
 	{ "mail.xn--bcher-kva.example", 1, "mail.b\xc3\xbc" "cher.example" },
 	{ "xn--mnchen-3ya.xn--bcher-kva.example", 1,
 	    "m\xc3\xbcnchen.b\xc3\xbc" "cher.example" },
+	/* UTS #46 maps compatibility characters: U+01CA is "nj". */
+	{ "\xc7\x8a" "g.example", 1, "njg.example" },
+	/* an A-label beside a U-label: both end up A-labels */
+	{ "xn--kve.\xd2\x9b" "iple.example", 1, "xn--kve.xn--iple-fke.example" },
 	/* No other form. */
+	/* an A-label that is not IDNA2008 beside a U-label (found by the fuzzer) */
+	{ "xn--kve.xn--examp00000000000000000000000lccaccchcccbcn--zher-"
+	    "e9xample.\xd2\x9b" "iple...a", 0, NULL },
+	/* a UTF-8 label beside xn-- labels that decode to what is no domain (fuzzer) */
+	{ "x.xn--e-prd.xn--e9xechccccccccccccxplccccxplccccn.\xd2\x98" "m...jg..."
+	    "gecccrd.xn--e9xaplechccccccccccccxplccccxplcccceccccccccccccccca", 0, NULL },
 	{ "example.org", 0, NULL },
 	{ "xn--.example", 0, NULL },
 	{ "xn--bcher-kva-.example", 0, NULL },
