@@ -516,28 +516,41 @@ hosted(struct mq_lookup *lookup, const char *domain)
 
 /*
  * hosted_form - the recipient with its domain in the IDNA form the
- * database holds: MQ_FOUND with out_r set when only the other form
- * (U-label for xn--, A-label for UTF-8) is hosted, MQ_NOTFOUND to go on
- * with the address as typed, or MQ_MISS / MQ_TEMPFAIL. A domain with no
- * other form costs nothing; one with an other form costs the domain
- * lookup the resolver makes first anyway (cached), plus one for the other
- * form when the typed one is not hosted.
+ * database holds: MQ_FOUND with out_r set when only another form is
+ * hosted, MQ_NOTFOUND to go on with the address as typed, or MQ_MISS /
+ * MQ_TEMPFAIL. The forms, in order: as typed; the other one (A-labels for
+ * UTF-8, U-labels for xn--); and for a UTF-8 domain the U-labels that its
+ * A-labels stand for, which is the typed form case-folded and normalised
+ * (Postfix, with smtputf8_enable = yes, folds UTF-8 case in its table
+ * lookups too). A domain with no other form costs nothing; one with an
+ * other form costs the domain lookup the resolver makes first anyway
+ * (cached), plus one per form tried.
  */
 static int
 hosted_form(struct mq_lookup *lookup, const struct mq_address *typed,
     struct mq_address *out_r)
 {
-	char alt[MQ_DOMAIN_MAX + 1];
+	char forms[2][MQ_DOMAIN_MAX + 1];
+	size_t n = 1;
 	int r;
 
-	if (!mq_address_idn_alt(typed->domain, alt, sizeof(alt)))
+	if (!mq_address_idn_alt(typed->domain, forms[0], sizeof(forms[0])))
 		return MQ_NOTFOUND;
+	/* From xn-- this leads back to the typed form: nothing new. */
+	if (mq_address_idn_alt(forms[0], forms[1], sizeof(forms[1])) &&
+	    strcmp(forms[1], typed->domain) != 0)
+		n = 2;
 	if ((r = hosted(lookup, typed->domain)) != MQ_NOTFOUND)
 		return r == MQ_FOUND ? MQ_NOTFOUND : r;
-	if ((r = hosted(lookup, alt)) != MQ_FOUND)
-		return r;
-	return mq_address_with_domain(typed, alt, out_r) == 0 ? MQ_FOUND :
-	    MQ_NOTFOUND;
+	for (size_t i = 0; i < n; i++) {
+		if ((r = hosted(lookup, forms[i])) == MQ_NOTFOUND)
+			continue;
+		if (r != MQ_FOUND)
+			return r;
+		return mq_address_with_domain(typed, forms[i], out_r) == 0 ?
+		    MQ_FOUND : MQ_NOTFOUND;
+	}
+	return MQ_NOTFOUND;
 }
 
 static const char *const via_name[] = {
