@@ -140,6 +140,17 @@ def postfix_maps(root, db):
     return paths
 
 
+# What smtpd passes in recipient= (as the decision line logs it): quoted
+# local parts unquoted, the source route gone, the trailing dot kept.
+LOGGED = {
+    b'"john doe"@remote.test': "john doe@remote.test",
+    b'"john doe"@example.org': "john doe@example.org",
+    b"<" + SPECIALS + b"@example.org>": '()<>[]:;@\\,."x@example.org',
+    b"@relay.example:full@example.org": "full@example.org",
+    b"full@example.org.": "full@example.org.",
+}
+
+
 def build_fixture(fx):
     for d in DOMAINS:
         fx.domain(d)
@@ -234,6 +245,9 @@ def run_cases(res, daemon, smtp, cases, label, oracle=None):
             v = dict(mqtest.parse_decision(line) or []) if line else {}
             if v.get("via") != via:
                 errs.append("logged via=%s, expected %s" % (v.get("via"), via))
+            if rcpt in LOGGED and v.get("recipient") != LOGGED[rcpt]:
+                errs.append("Postfix passed recipient=%r, expected %r"
+                            % (v.get("recipient"), LOGGED[rcpt]))
             if len(rcpt) > 256 and not v.get("recipient", "").endswith(
                     "...[len=%d]" % len(rcpt)):
                 errs.append("long recipient logged as %.80r" % v.get("recipient"))
