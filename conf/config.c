@@ -79,7 +79,8 @@ static _Thread_local struct loadctx *cur_ctx;
 static const char *const presets[][MQ_Q_COUNT] = {
 	[MQ_SCHEMA_DEFAULT] = {
 		[MQ_Q_USER] = "SELECT u.quota AS quota, "
-		    "(u.enabled = '1' AND d.enabled = '1') AS enabled "
+		    "(u.enabled = '1' AND d.enabled = '1') AS enabled, "
+		    "u.email AS address "
 		    "FROM virtual_users u JOIN virtual_domains d "
 		    "ON d.id = u.domain_id WHERE u.email = '%s'",
 		[MQ_Q_ALIAS] = "SELECT a.destination AS destination "
@@ -99,7 +100,7 @@ static const char *const presets[][MQ_Q_COUNT] = {
 	[MQ_SCHEMA_POSTFIXADMIN] = {
 		[MQ_Q_USER] = "SELECT m.quota AS quota, "
 		    "(m.active = '1' AND d.active = '1') AS enabled, "
-		    "m.maildir AS maildir "
+		    "m.maildir AS maildir, m.username AS address "
 		    "FROM mailbox m JOIN domain d ON d.domain = m.domain "
 		    "WHERE m.username = '%s'",
 		[MQ_Q_ALIAS] = "SELECT goto AS destination FROM alias "
@@ -126,7 +127,8 @@ static const char *const presets[][MQ_Q_COUNT] = {
 		    "AND d.active = '1') AS enabled, "
 		    "CONCAT(LOWER(CONCAT(m.storagebasedirectory, '/', "
 		    "m.storagenode, '/', m.maildir)), '/', "
-		    "COALESCE(NULLIF(m.mailboxfolder, ''), 'Maildir')) AS maildir "
+		    "COALESCE(NULLIF(m.mailboxfolder, ''), 'Maildir')) AS maildir, "
+		    "m.username AS address "
 		    "FROM mailbox m JOIN domain d ON d.domain = m.domain "
 		    "WHERE m.username = '%s'",
 		[MQ_Q_ALIAS] = "SELECT f.forwarding AS destination "

@@ -425,6 +425,28 @@ lb_via(struct linebuf *b, const char *how)
 		lb_str(b, "none");
 }
 
+#define LOG_ADDR_MAX 256	/* bytes of an address shown in a decision line */
+
+/*
+ * lb_address - an address in a decision line: one longer than LOG_ADDR_MAX
+ * (Postfix passes up to 2038 bytes) is shown cut, with its length, so that
+ * the fields after it still fit in the line.
+ */
+static void
+lb_address(struct linebuf *b, const char *s, size_t n)
+{
+	char cut[LOG_ADDR_MAX + 32];
+	int k;
+
+	if (n <= LOG_ADDR_MAX) {
+		lb_value(b, s, n);
+		return;
+	}
+	k = snprintf(cut, sizeof(cut), "%.*s...[len=%zu]", LOG_ADDR_MAX, s, n);
+	lb_value(b, cut, k < 0 ? 0 : (size_t)k < sizeof(cut) ? (size_t)k :
+	    sizeof(cut) - 1);
+}
+
 /*
  * log_decision - the one line per request (format fixed by the docs).
  * action is the reply decided (with dry_run: the one not sent).
@@ -450,7 +472,9 @@ log_decision(const struct conn *c, const struct mq_verdict *v,
 	lb_str(&b, " client=");
 	lb_value(&b, r->client_address, strlen(r->client_address));
 	lb_str(&b, " recipient=");
-	lb_value(&b, r->recipient, strlen(r->recipient));
+	/* Past MQ_ADDRESS_MAX the request keeps a cut copy and the real length. */
+	lb_address(&b, r->recipient, r->recipient_len > MQ_ADDRESS_MAX ?
+	    r->recipient_len : strlen(r->recipient));
 	lb_str(&b, " via=");
 	lb_via(&b, v->how);
 	lb_str(&b, " mailboxes=");
@@ -459,7 +483,7 @@ log_decision(const struct conn *c, const struct mq_verdict *v,
 	for (i = 0; i < nb; i++) {
 		if (i > 0)
 			lb_str(&b, ",");
-		lb_value(&b, v->boxes[i].address, strlen(v->boxes[i].address));
+		lb_address(&b, v->boxes[i].address, strlen(v->boxes[i].address));
 	}
 	if (v->nboxes > nb)
 		lb_str(&b, ",...");

@@ -328,10 +328,13 @@ prefetch_release(struct request *rq)
 	rq->npre = 0;
 }
 
-/* maildir_path - the user's maildir column, else maildir.path expanded. */
+/*
+ * maildir_path - the user's maildir column, else maildir.path expanded
+ * with addr, the address the user row is stored under.
+ */
 static int
 maildir_path(const struct mq_config *cfg, const struct mq_mailbox *box,
-    char *out, size_t size)
+    const struct mq_address *addr, char *out, size_t size)
 {
 	const char *t = box->user->u.user.maildir;
 	size_t n = 0;
@@ -344,9 +347,9 @@ maildir_path(const struct mq_config *cfg, const struct mq_mailbox *box,
 
 		if (*t == '%' && t[1] != '\0') {
 			switch (*++t) {
-			case 'd': part = box->addr.domain; break;
-			case 'u': part = box->addr.local; break;
-			case 's': part = box->addr.full; break;
+			case 'd': part = addr->domain; break;
+			case 'u': part = addr->local; break;
+			case 's': part = addr->full; break;
 			default: one[0] = *t; part = one; break;
 			}
 		} else {
@@ -357,6 +360,22 @@ maildir_path(const struct mq_config *cfg, const struct mq_mailbox *box,
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * stored_address - the address a mailbox's row is stored under (the user
+ * query's address column), else the address that matched it. A collation
+ * that ignores accents matches bób@ to the row of bob@: the Maildir and the
+ * usage are bob's.
+ */
+static const struct mq_address *
+stored_address(const struct mq_mailbox *box, struct mq_address *buf)
+{
+	const char *s = box->user->u.user.address;
+
+	if (s != NULL && mq_address_parse(s, strlen(s), buf) == MQ_ADDR_OK)
+		return buf;
+	return &box->addr;
 }
 
 static uint64_t
@@ -378,18 +397,20 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 	const struct mq_record *user = box->user, *sqlu;
 	struct mq_usage mu = { .origin = MQ_ORIGIN_NONE };
 	struct mq_box_state *st = &rep->state;
+	struct mq_address stored;
+	const struct mq_address *addr = stored_address(box, &stored);
 	char path[1024];
 	int r;
 
-	mq_strlcpy(rep->address, box->addr.full, sizeof(rep->address));
+	mq_strlcpy(rep->address, addr->full, sizeof(rep->address));
 	rep->limit_source = user->u.user.has_quota_bytes ? "sql" : "none";
 	rep->limit_messages_source = user->u.user.has_quota_messages ? "sql" : "none";
 	rep->outcome = MQ_OUT_TEMPFAIL;		/* until the figures are in */
 	st->enabled = user->u.user.enabled && box->domain_enabled;
 	st->limit_bytes = user->u.user.quota_bytes;
 	st->limit_messages = user->u.user.quota_messages;
-	if (maildir_path(cfg, box, path, sizeof(path)) < 0) {
-		snprintf(rq->error, sizeof(rq->error), "%.200s: maildir path too long", box->addr.full);
+	if (maildir_path(cfg, box, addr, path, sizeof(path)) < 0) {
+		snprintf(rq->error, sizeof(rq->error), "%.200s: maildir path too long", addr->full);
 		return MQ_TEMPFAIL;
 	}
 	mq_strlcpy(rep->maildir, path, sizeof(rep->maildir));
@@ -412,7 +433,7 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 			return r;
 	}
 	if (cfg->quota.usage != MQ_USAGE_MAILDIRSIZE) {
-		struct mq_key key = mq_address_key(&box->addr);
+		struct mq_key key = mq_address_key(addr);
 
 		r = lookup->get(lookup->ctx, MQ_Q_USAGE, &key, &sqlu);
 		if (r == MQ_FOUND) {
@@ -478,6 +499,60 @@ finish(const struct mq_config *cfg, const char *user, struct mq_verdict *v)
 	}
 }
 
+/* hosted - whether domain is in the domain query or the alias-domain query. */
+static int
+hosted(struct mq_lookup *lookup, const char *domain)
+{
+	struct mq_key key = { .address = domain, .local = "", .domain = domain };
+	const struct mq_record *rec;
+	int r;
+
+	r = lookup->get(lookup->ctx, MQ_Q_DOMAIN, &key, &rec);
+	if (r == MQ_NOTFOUND)
+		r = lookup->get(lookup->ctx, MQ_Q_ALIAS_DOMAIN, &key, &rec);
+	mq_record_unref(&rec);
+	return r;
+}
+
+/*
+ * hosted_form - the recipient with its domain in the IDNA form the
+ * database holds: MQ_FOUND with out_r set when only another form is
+ * hosted, MQ_NOTFOUND to go on with the address as typed, or MQ_MISS /
+ * MQ_TEMPFAIL. The forms, in order: as typed; the other one (A-labels for
+ * UTF-8, U-labels for xn--); and for a UTF-8 domain the U-labels that its
+ * A-labels stand for, which is the typed form case-folded and normalised
+ * (Postfix, with smtputf8_enable = yes, folds UTF-8 case in its table
+ * lookups too). A domain with no other form costs nothing; one with an
+ * other form costs the domain lookup the resolver makes first anyway
+ * (cached), plus one per form tried.
+ */
+static int
+hosted_form(struct mq_lookup *lookup, const struct mq_address *typed,
+    struct mq_address *out_r)
+{
+	char forms[2][MQ_DOMAIN_MAX + 1];
+	size_t n = 1;
+	int r;
+
+	if (!mq_address_idn_alt(typed->domain, forms[0], sizeof(forms[0])))
+		return MQ_NOTFOUND;
+	/* From xn-- this leads back to the typed form: nothing new. */
+	if (mq_address_idn_alt(forms[0], forms[1], sizeof(forms[1])) &&
+	    strcmp(forms[1], typed->domain) != 0)
+		n = 2;
+	if ((r = hosted(lookup, typed->domain)) != MQ_NOTFOUND)
+		return r == MQ_FOUND ? MQ_NOTFOUND : r;
+	for (size_t i = 0; i < n; i++) {
+		if ((r = hosted(lookup, forms[i])) == MQ_NOTFOUND)
+			continue;
+		if (r != MQ_FOUND)
+			return r;
+		return mq_address_with_domain(typed, forms[i], out_r) == 0 ?
+		    MQ_FOUND : MQ_NOTFOUND;
+	}
+	return MQ_NOTFOUND;
+}
+
 static const char *const via_name[] = {
 	[MQ_VIA_MAILBOX] = "mailbox",
 	[MQ_VIA_ALIAS] = "alias",
@@ -490,10 +565,12 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 	const struct mq_config *cfg = rq->engine->cfg;
 	struct mq_lookup lookup = { .get = request_get, .ctx = rq };
 	struct mq_box_state states[MQ_MAX_MAILBOXES];
-	/* Per thread, not per request: a resolution is about 60 KB. */
+	/* Per thread, not per request: a resolution is about 300 KB. */
 	static _Thread_local struct mq_resolution resolution;
+	static _Thread_local struct mq_address typed, idn;
 	struct mq_resolution *res;
-	const char *user = "";
+	const char *user = "", *rcpt = req->recipient;
+	size_t rcpt_len = req->recipient_len;
 	int r = 0;
 
 	memset(v, 0, offsetof(struct mq_verdict, boxes));
@@ -514,9 +591,31 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 	if (rq->session != NULL)
 		prefetch(rq, req);
 
+	/* Not ours: no domain, too long, not an address. */
+	if ((r = mq_address_parse(rcpt, rcpt_len, &typed)) != MQ_ADDR_OK) {
+		mq_strlcpy(v->how, "notours", sizeof(v->how));
+		snprintf(v->reason, sizeof(v->reason), "not ours: %s",
+		    mq_address_error(r));
+		goto done;
+	}
+	switch (hosted_form(&lookup, &typed, &idn)) {
+	case MQ_MISS:
+		return MQ_MISS;
+	case MQ_TEMPFAIL:
+		v->outcome = MQ_OUT_TEMPFAIL;
+		snprintf(v->reason, sizeof(v->reason), "lookup failed: %.200s", rq->error);
+		goto done;
+	case MQ_FOUND:
+		rcpt = idn.full;	/* hosted in its other IDNA form */
+		rcpt_len = strlen(idn.full);
+		break;
+	default:
+		break;
+	}
+
 	res = &resolution;
-	r = mq_resolve(&lookup, req->recipient, req->recipient_len,
-	    cfg->policy.recipient_delimiter, res);
+	r = mq_resolve(&lookup, rcpt, rcpt_len, cfg->policy.recipient_delimiter,
+	    res);
 	user = res->status == MQ_RES_INVALID ? "" : res->matched.full;
 	switch (r) {
 	case MQ_RES_MISS:
@@ -526,9 +625,9 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 		snprintf(v->reason, sizeof(v->reason), "lookup failed: %.200s", rq->error);
 		break;
 	case MQ_RES_INVALID:
-		v->outcome = MQ_OUT_NOUSER;
-		mq_strlcpy(v->how, "invalid", sizeof(v->how));
-		mq_strlcpy(v->reason, "not a valid address", sizeof(v->reason));
+		/* Parsed above: only a rewrite could get here. Not ours. */
+		mq_strlcpy(v->how, "notours", sizeof(v->how));
+		mq_strlcpy(v->reason, "not ours: not a valid address", sizeof(v->reason));
 		break;
 	case MQ_RES_NOUSER:
 		v->outcome = res->domain_enabled ? MQ_OUT_NOUSER : MQ_OUT_DISABLED;

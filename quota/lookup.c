@@ -39,6 +39,7 @@ mq_record_unref(const struct mq_record **recp)
 	switch (rec->kind) {
 	case MQ_Q_USER:
 		free(rec->u.user.maildir);
+		free(rec->u.user.address);
 		break;
 	case MQ_Q_ALIAS:
 		for (size_t i = 0; i < rec->u.alias.ndest; i++)
@@ -155,6 +156,30 @@ add_destinations(struct mq_record *rec, const char *list)
 	}
 }
 
+/*
+ * stored_address - the address the user row is stored under: column
+ * address, else email, else username (the tutorial's and PostfixAdmin's
+ * names), and only a value with an '@' (some schemas keep the bare local
+ * part in a username column). The Maildir path and the usage key come from
+ * it, since the database may have matched a different spelling.
+ */
+static void
+stored_address(struct mq_record *rec, size_t ncols, const char *const *names,
+    const char *const *values)
+{
+	static const char *const cols[] = { "address", "email", "username" };
+
+	for (size_t k = 0; k < MQ_NELEM(cols); k++) {
+		int i = column(ncols, names, cols[k]);
+
+		if (i < 0 || values[i] == NULL)
+			continue;
+		if (strchr(values[i], '@') != NULL)
+			rec->u.user.address = xstrdup(values[i]);
+		return;
+	}
+}
+
 int
 mq_lookup_row(void *ctx, size_t ncols, const char *const *names,
     const char *const *values)
@@ -181,6 +206,7 @@ mq_lookup_row(void *ctx, size_t ncols, const char *const *names,
 		i = column(ncols, names, "maildir");
 		if (i >= 0 && values[i] != NULL && values[i][0] != '\0')
 			rec->u.user.maildir = xstrdup(values[i]);
+		stored_address(rec, ncols, names, values);
 		return 1;	/* the first row decides */
 	case MQ_Q_ALIAS:
 		i = column(ncols, names, "destination");
@@ -218,8 +244,9 @@ mq_lookup_row(void *ctx, size_t ncols, const char *const *names,
  * The columns mq_lookup_row reads by name, per query (NULL-terminated).
  * Keep in step with mq_lookup_row: -t checks queries against this list.
  */
-static const char *const read_by_name[MQ_Q_COUNT][5] = {
-	[MQ_Q_USER] = { "quota", "messages", "enabled", "maildir", NULL },
+static const char *const read_by_name[MQ_Q_COUNT][8] = {
+	[MQ_Q_USER] = { "quota", "messages", "enabled", "maildir", "address",
+	    "email", "username", NULL },
 	[MQ_Q_ALIAS] = { "destination", NULL },	/* else the first column */
 	[MQ_Q_DOMAIN] = { "enabled", NULL },
 	[MQ_Q_USERS] = { NULL },		/* the first column */
@@ -279,7 +306,11 @@ mq_lookup_check_columns(enum mq_query_kind kind, size_t ncols,
 
 	switch (kind) {
 	case MQ_Q_USER:
-		if (!any) {
+		/* the stored address alone says nothing about the quota */
+		if (column(ncols, names, "quota") < 0 &&
+		    column(ncols, names, "messages") < 0 &&
+		    column(ncols, names, "enabled") < 0 &&
+		    column(ncols, names, "maildir") < 0) {
 			snprintf(error, errlen, "returns none of the columns "
 			    "quota, messages, enabled, maildir (it returns: %s)",
 			    have);

@@ -9,7 +9,9 @@
  *
  * Column contract (by name, case-insensitive; see docs/databases.md):
  *   user:   quota (bytes, NULL/0 = unlimited), messages (optional), enabled,
- *           maildir (optional)
+ *           maildir (optional), address (optional, else email, else
+ *           username: the mailbox's stored address, taken only when it
+ *           holds an '@')
  *   alias:  destination (or the first column); rows are concatenated
  *   domain: enabled (absent = enabled)
  *   usage:  bytes, messages
@@ -35,6 +37,7 @@ struct mq_record {
 			uint64_t quota_messages;
 			bool enabled;
 			char *maildir;		/* NULL: use maildir.path */
+			char *address;		/* the stored address; NULL: not returned */
 		} user;
 		struct {
 			size_t ndest;

@@ -38,7 +38,7 @@ export MQ_REQUIRE_ALL
 # for tests/integ/units.py (no systemd needs to run); dpkg-dev and debhelper
 # build the package for tests/deb.sh, lintian checks it.
 PKGS="build-essential autoconf automake pkg-config libevent-dev libconfuse-dev
-libsqlite3-dev libmariadb-dev libpq-dev check sqlite3 netcat-openbsd postfix
+libsqlite3-dev libmariadb-dev libpq-dev libidn2-dev check sqlite3 netcat-openbsd postfix
 dovecot-core mariadb-server postgresql chromium python3 clang libclang-rt-14-dev
 systemd dpkg-dev debhelper lintian"
 
@@ -181,7 +181,7 @@ build_asan() {
 
 # fuzz_targets - the libFuzzer targets whose source is in the tree.
 fuzz_targets() {
-	for t in proto maildirsize; do
+	for t in proto maildirsize address; do
 		if [ -f "tests/fuzz/fuzz_$t.c" ]; then
 			echo "$t"
 		else

@@ -498,7 +498,7 @@ def t_decision_log(res, e):
         if via is not None and v.get("via") != via:
             errs.append("via=%s want %s" % (v.get("via"), via))
         if v.get("via") not in ("mailbox", "alias", "catchall", "notlocal", "nouser",
-                                "invalid", "none"):
+                                "notours", "none"):
             errs.append("via=%s not a known value" % v.get("via"))
         if used is not None and v.get("used") != used:
             errs.append("used=%s want %s" % (v.get("used"), used))

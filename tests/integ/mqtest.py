@@ -164,6 +164,15 @@ def have_ipv6_loopback():
         s.close()
 
 
+def listening(port, host="127.0.0.1"):
+    """listening - whether something accepts TCP connections on host:port."""
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
 def wait_until(pred, timeout=10.0, step=0.05):
     """wait_until - poll pred() until true; returns its last value."""
     end = time.monotonic() + timeout
@@ -865,6 +874,12 @@ class Smtp:
             self.connect()
             code, msg = self.conn.docmd(line)
         return smtp_reply(code, msg)
+
+    def cmd_bytes(self, line):
+        """cmd_bytes - a command given as bytes and sent as is: 8-bit and
+        SMTPUTF8 addresses, control bytes inside a quoted local part."""
+        self.conn.sock.sendall(line + b"\r\n")
+        return smtp_reply(*self.conn.getreply())
 
     def rset(self):
         return self.cmd("RSET")

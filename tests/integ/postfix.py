@@ -19,7 +19,6 @@ missing database server is a skipped target, a failure under it too).
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -388,14 +387,6 @@ def add_listeners(pf, targets):
                     % (t.smtp_port, t.port, pf.policy_timeout, pf.default_action))
 
 
-def pf_accepts(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-        return True
-    except OSError:
-        return False
-
-
 def run_cases(res, smtp, cases, label):
     for name, rcpt, size, (code, enh) in cases:
         name = "[%s] %s" % (label, name)
@@ -506,7 +497,7 @@ def main():
     add_listeners(pf, targets)
     pf.start()
     for t in targets[1:]:
-        if not mqtest.wait_until(lambda: pf_accepts(t.smtp_port), 10.0):
+        if not mqtest.wait_until(lambda: mqtest.listening(t.smtp_port), 10.0):
             res.fail("[%s] smtpd listener" % t.label, "nothing on port %d" % t.smtp_port)
 
     try:
