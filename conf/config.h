@@ -21,26 +21,12 @@
 #include <sys/types.h>
 
 #include "listen.h"
-
-#define MQ_REPLY_MAX 500
+#include "mq.h"
 
 enum mq_driver { MQ_DRIVER_SQLITE, MQ_DRIVER_MYSQL, MQ_DRIVER_PGSQL };
 enum mq_schema { MQ_SCHEMA_DEFAULT, MQ_SCHEMA_POSTFIXADMIN, MQ_SCHEMA_IREDMAIL };
 enum mq_usage_source { MQ_USAGE_MAILDIRSIZE, MQ_USAGE_SQL, MQ_USAGE_BOTH };
-enum mq_alias_overquota { MQ_ALIAS_ALL, MQ_ALIAS_ANY };
-enum mq_on_error { MQ_ON_ERROR_TEMPFAIL, MQ_ON_ERROR_PASS };
 enum mq_delivery { MQ_DELIVERY_SENDMAIL, MQ_DELIVERY_SMTP, MQ_DELIVERY_MAILDIR };
-
-/* The SQL queries, by the lookup they answer (index = enum mq_query_kind). */
-enum mq_query_kind {
-	MQ_Q_USER,		/* %s -> quota, messages, enabled, maildir */
-	MQ_Q_ALIAS,		/* %s -> destination (one or more rows) */
-	MQ_Q_DOMAIN,		/* %d -> enabled */
-	MQ_Q_USERS,		/* no key -> first column: every mailbox address */
-	MQ_Q_USAGE,		/* %s -> bytes, messages */
-	MQ_Q_ALIAS_DOMAIN,	/* %d -> first column: target domain */
-	MQ_Q_COUNT
-};
 
 struct mq_db_config {
 	enum mq_driver driver;

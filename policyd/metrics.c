@@ -27,7 +27,6 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
-#include "backend_net.h"
 #include "config.h"
 #include "log.h"
 #include "util.h"
@@ -91,7 +90,7 @@ mq_metrics_view_init(struct mq_metrics_view *v, const struct mq_counters *c,
 	if (engine != NULL)
 		mq_engine_stats(engine, &es);
 	stats_add(&v->engine, &es);
-	mq_net_stats(&v->net_connects, &v->net_reconnects, &v->net_failures);
+	mq_engine_net_stats(&v->net_connects, &v->net_reconnects, &v->net_failures);
 }
 
 /* ------------------------------------------------------------ exposition */

@@ -16,8 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "address.h"
-#include "engine.h"
+#include "mq.h"
 
 #define MQ_PROTO_LINE_MAX 8192
 #define MQ_PROTO_MAX_ATTRS 256

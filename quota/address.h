@@ -24,15 +24,8 @@
 #define MQ_ADDRESS_H
 
 #include <stddef.h>
+#include "mq.h"
 #include "sqltmpl.h"
-
-/*
- * Postfix's limits: smtpd reads an SMTP command line of at most
- * line_length_limit (2048) bytes, so "RCPT TO:<...>" carries at most 2038
- * address bytes; a DNS name is at most 255 bytes (RFC 1035).
- */
-#define MQ_ADDRESS_MAX 2048
-#define MQ_DOMAIN_MAX 255
 
 enum mq_address_status {
 	MQ_ADDR_OK = 0,

@@ -14,15 +14,9 @@
 #define MQ_BACKEND_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "config.h"
 #include "sqltmpl.h"
-
-enum mq_result {
-	MQ_MISS = -2,		/* cache-only lookup: the answer is not cached */
-	MQ_TEMPFAIL = -1,
-	MQ_NOTFOUND = 0,
-	MQ_FOUND = 1,
-};
 
 typedef int mq_row_fn(void *ctx, size_t ncols, const char *const *names,
     const char *const *values);
@@ -104,5 +98,15 @@ extern const struct mq_backend_ops mq_backend_mysql;
 #ifdef HAVE_PGSQL
 extern const struct mq_backend_ops mq_backend_pgsql;
 #endif
+
+/*
+ * mq_net_stats - process-wide counts since start, every driver and host:
+ * successful connects (the first of a handle and reconnects), the
+ * reconnects among them, and failed attempts (the breaker's skips not
+ * included). Kept by the network drivers (backend_net.c); the daemon
+ * reads them through mq_engine_net_stats.
+ */
+void mq_net_stats(uint64_t *connects_r, uint64_t *reconnects_r,
+    uint64_t *failures_r);
 
 #endif

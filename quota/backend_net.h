@@ -88,15 +88,6 @@ int mq_net_connect(struct mq_net_hosts *hosts, const char *driver,
     char *error, size_t errlen);
 
 /*
- * mq_net_stats - process-wide counts since start, every driver and host:
- * successful connects (the first of a handle and reconnects), the
- * reconnects among them, and failed attempts (the breaker's skips not
- * included). For the daemon's metrics.
- */
-void mq_net_stats(uint64_t *connects_r, uint64_t *reconnects_r,
-    uint64_t *failures_r);
-
-/*
  * mq_net_key_ok - false when a parameter of sql cannot match any row: a
  * missing key part or bytes that are not UTF-8 (the connection's encoding).
  * The caller answers MQ_NOTFOUND without asking the server.

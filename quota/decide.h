@@ -24,7 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "config.h"
+#include "mq.h"
 
 enum mq_outcome {
 	MQ_OUT_SUCCESS,

@@ -128,6 +128,13 @@ mq_engine_stats(struct mq_engine *e, struct mq_engine_stats *st)
 	st->stale_answers = atomic_load(&e->stale_answers);
 }
 
+void
+mq_engine_net_stats(uint64_t *connects_r, uint64_t *reconnects_r,
+    uint64_t *failures_r)
+{
+	mq_net_stats(connects_r, reconnects_r, failures_r);
+}
+
 /* cache_key - what a lookup is cached under: the domain, or the address. */
 static const char *
 cache_key(enum mq_query_kind kind, const struct mq_key *key)

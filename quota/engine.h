@@ -27,8 +27,6 @@
 #include "maildir.h"
 #include "resolve.h"
 
-enum mq_stage { MQ_STAGE_RCPT, MQ_STAGE_EOM, MQ_STAGE_OTHER };
-
 struct mq_check_request {
 	const char *recipient;		/* as Postfix sent it; may be empty */
 	size_t recipient_len;
@@ -87,6 +85,13 @@ void mq_engine_free(struct mq_engine **engine);
 void mq_engine_flush(struct mq_engine *engine);
 const struct mq_config *mq_engine_config(const struct mq_engine *engine);
 void mq_engine_stats(struct mq_engine *engine, struct mq_engine_stats *st);
+/*
+ * mq_engine_net_stats - the network drivers' counts, process-wide (every
+ * engine, driver and host since start): successful connects, the
+ * reconnects among them, failed attempts.
+ */
+void mq_engine_net_stats(uint64_t *connects_r, uint64_t *reconnects_r,
+    uint64_t *failures_r);
 
 int mq_engine_decide_cached(struct mq_engine *engine,
     const struct mq_check_request *req, struct mq_verdict *verdict);

@@ -37,9 +37,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
 #include "log.h"
 #include "maildir.h"
+#include "mq.h"
 #include "util.h"
 
 #define MAILDIR_PATH_MAX 4096

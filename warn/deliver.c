@@ -22,13 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
 #include "buf.h"
 #include "compose.h"
-#include "listen.h"
 #include "deliver.h"
+#include "listen.h"
 #include "log.h"
 #include "maildir.h"
+#include "mq.h"
 #include "util.h"
 
 #define SMTP_REPLY_MAX 16384	/* bytes of one reply, all its lines */

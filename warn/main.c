@@ -29,12 +29,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
 #include "compose.h"
 #include "config.h"
 #include "deliver.h"
 #include "engine.h"
 #include "log.h"
+#include "mq.h"
 #include "state.h"
 #include "statemachine.h"
 #include "template.h"

@@ -25,9 +25,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend.h"
 #include "maildir.h"
 #include "maildirsize.h"
+#include "mq.h"
 #include "util.h"
 
 /*

@@ -29,7 +29,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config.h"
+#include "mq.h"
 #include "reply.h"
 #include "util.h"
 
