@@ -50,7 +50,7 @@ print_verdict(const char *recipient, const struct mq_verdict *v)
 	if (v->dry_run || v->on_error_pass)
 		printf("withheld:   %s\n", v->withheld);
 	printf("recipient:  %s (via %s)\n",
-	    mq_cli_shown(shown, sizeof(shown), recipient), v->how);
+	    mq_cli_shown(shown, sizeof(shown), recipient), mq_how_name(v->how));
 	if (v->reason[0] != '\0')
 		printf("reason:     %s\n", v->reason);
 	for (size_t i = 0; i < v->nboxes && i < MQ_VERDICT_BOXES; i++) {

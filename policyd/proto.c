@@ -39,9 +39,6 @@ enum attr_id {
 	A_SIZE,
 	A_QUEUE_ID,
 	A_CLIENT_ADDRESS,
-	A_CLIENT_NAME,
-	A_SASL_USERNAME,
-	A_INSTANCE,
 	A_NONE
 };
 
@@ -71,14 +68,9 @@ attr_lookup(const char *name, size_t len)
 	case 7:
 		return IS("request", A_REQUEST);
 	case 8:
-		return name[0] == 'q' ? IS("queue_id", A_QUEUE_ID) :
-		    IS("instance", A_INSTANCE);
+		return IS("queue_id", A_QUEUE_ID);
 	case 9:
 		return IS("recipient", A_RECIPIENT);
-	case 11:
-		return IS("client_name", A_CLIENT_NAME);
-	case 13:
-		return IS("sasl_username", A_SASL_USERNAME);
 	case 14:
 		return name[0] == 'p' ? IS("protocol_state", A_PROTOCOL_STATE) :
 		    IS("client_address", A_CLIENT_ADDRESS);
@@ -144,17 +136,6 @@ store_attr(struct mq_policy_request *req, const char *name, size_t nlen,
 	case A_CLIENT_ADDRESS:
 		copy_field(req->client_address, sizeof(req->client_address),
 		    value, vlen);
-		break;
-	case A_CLIENT_NAME:
-		copy_field(req->client_name, sizeof(req->client_name), value,
-		    vlen);
-		break;
-	case A_SASL_USERNAME:
-		copy_field(req->sasl_username, sizeof(req->sasl_username),
-		    value, vlen);
-		break;
-	case A_INSTANCE:
-		copy_field(req->instance, sizeof(req->instance), value, vlen);
 		break;
 	case A_NONE:
 		break;

@@ -45,9 +45,6 @@ struct mq_policy_request {
 	uint64_t size;			/* 0 when absent or not a plain number */
 	char queue_id[32];
 	char client_address[64];
-	char client_name[256];
-	char sasl_username[128];
-	char instance[64];
 	/* parser state */
 	uint32_t seen;			/* bit per kept attribute: first value wins */
 	size_t nattrs;

@@ -407,24 +407,6 @@ lb_u64(struct linebuf *b, uint64_t v)
 	lb_raw(b, num, (size_t)n);
 }
 
-/* lb_via - verdict.how as a log word: "catch-all" -> catchall, "" -> none. */
-static void
-lb_via(struct linebuf *b, const char *how)
-{
-	size_t start = b->len;
-
-	for (; *how != '\0'; how++) {
-		char ch = *how;
-
-		if (ch >= 'A' && ch <= 'Z')
-			ch = (char)(ch - 'A' + 'a');
-		if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))
-			lb_raw(b, &ch, 1);
-	}
-	if (b->len == start)
-		lb_str(b, "none");
-}
-
 #define LOG_ADDR_MAX 256	/* bytes of an address shown in a decision line */
 
 /*
@@ -476,7 +458,7 @@ log_decision(const struct conn *c, const struct mq_verdict *v,
 	lb_address(&b, r->recipient, r->recipient_len > MQ_ADDRESS_MAX ?
 	    r->recipient_len : strlen(r->recipient));
 	lb_str(&b, " via=");
-	lb_via(&b, v->how);
+	lb_str(&b, mq_how_name(v->how));
 	lb_str(&b, " mailboxes=");
 	if (nb == 0)
 		lb_str(&b, "-");
@@ -637,12 +619,11 @@ log_tempfail(struct mq_server *srv, const char *reason)
 }
 
 /*
- * conn_reply - answer the current request with a verdict made under rt;
- * -1 when the connection closed.
+ * conn_reply - answer the current request with a verdict; -1 when the
+ * connection closed.
  */
 static int
-conn_reply(struct conn *c, const struct mq_verdict *v,
-    const struct mq_runtime *rt)
+conn_reply(struct conn *c, const struct mq_verdict *v)
 {
 	struct mq_server *srv = c->srv;
 	const char *send = v->action;
@@ -717,7 +698,7 @@ conn_request(struct conn *c)
 		if (verdict.refresh &&
 		    !mq_workers_refresh(srv->workers, srv->rt, &creq))
 			mq_debug("refresh queue full: re-validation dropped");
-		return conn_reply(c, &verdict, srv->rt);
+		return conn_reply(c, &verdict);
 	}
 	c->job = job_get(srv);
 	mq_job_set(c->job, srv->rt, &creq, c);
@@ -906,7 +887,7 @@ job_done(struct mq_job *job, void *arg)
 	} else {
 		c->busy = false;
 		srv->st.by_workers++;
-		if (conn_reply(c, &job->verdict, rt) == 0)
+		if (conn_reply(c, &job->verdict) == 0)
 			conn_process(c);
 	}
 	job_put(srv, job);

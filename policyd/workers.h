@@ -33,11 +33,10 @@ struct event_base;
 struct mq_runtime {
 	struct mq_config *cfg;		/* owned */
 	/*
-	 * What the engine sees: cfg with dry_run off. The server applies
-	 * dry_run itself (same rule as the engine) so that it can log the
-	 * reply that was not sent, which a verdict does not keep.
+	 * Built from cfg; it applies dry_run and on_error itself, and the
+	 * verdict keeps the reply not sent (withheld) for the decision log.
 	 */
-	struct mq_engine *engine;	/* owned, built from cfg */
+	struct mq_engine *engine;	/* owned */
 	atomic_uint refs;
 	unsigned generation;		/* 1 for the first, +1 per reload */
 };

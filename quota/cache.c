@@ -217,7 +217,7 @@ mq_cache_free(struct mq_cache **cachep)
 	*cachep = NULL;
 }
 
-/* mq_cache_flush - drop every entry (SIGHUP); statistics are kept. */
+/* mq_cache_flush - drop every entry; statistics are kept. */
 void
 mq_cache_flush(struct mq_cache *cache)
 {

@@ -100,19 +100,6 @@ mq_engine_free(struct mq_engine **enginep)
 }
 
 void
-mq_engine_flush(struct mq_engine *e)
-{
-	mq_cache_flush(e->cache);
-	mq_usage_cache_flush(e->usage);
-}
-
-const struct mq_config *
-mq_engine_config(const struct mq_engine *e)
-{
-	return e->cfg;
-}
-
-void
 mq_engine_stats(struct mq_engine *e, struct mq_engine_stats *st)
 {
 	struct mq_cache_stats cs;
@@ -560,11 +547,28 @@ hosted_form(struct mq_lookup *lookup, const struct mq_address *typed,
 	return MQ_NOTFOUND;
 }
 
-static const char *const via_name[] = {
-	[MQ_VIA_MAILBOX] = "mailbox",
-	[MQ_VIA_ALIAS] = "alias",
-	[MQ_VIA_CATCHALL] = "catchall",
+static const enum mq_how via_how[] = {
+	[MQ_VIA_MAILBOX] = MQ_HOW_MAILBOX,
+	[MQ_VIA_ALIAS] = MQ_HOW_ALIAS,
+	[MQ_VIA_CATCHALL] = MQ_HOW_CATCHALL,
 };
+
+const char *
+mq_how_name(enum mq_how how)
+{
+	static const char *const names[] = {
+		[MQ_HOW_NONE] = "none",
+		[MQ_HOW_NOTOURS] = "notours",
+		[MQ_HOW_NOUSER] = "nouser",
+		[MQ_HOW_NOTLOCAL] = "notlocal",
+		[MQ_HOW_MAILBOX] = "mailbox",
+		[MQ_HOW_ALIAS] = "alias",
+		[MQ_HOW_CATCHALL] = "catchall",
+	};
+
+	return (size_t)how < MQ_NELEM(names) && names[how] != NULL ?
+	    names[how] : "none";
+}
 
 static int
 decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict *v)
@@ -582,7 +586,7 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 
 	memset(v, 0, offsetof(struct mq_verdict, boxes));
 	v->outcome = MQ_OUT_SUCCESS;
-	mq_strlcpy(v->how, "none", sizeof(v->how));
+	v->how = MQ_HOW_NONE;
 	v->cached = rq->session == NULL;
 	v->stale = false;
 	v->refresh = false;
@@ -600,7 +604,7 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 
 	/* Not ours: no domain, too long, not an address. */
 	if ((r = mq_address_parse(rcpt, rcpt_len, &typed)) != MQ_ADDR_OK) {
-		mq_strlcpy(v->how, "notours", sizeof(v->how));
+		v->how = MQ_HOW_NOTOURS;
 		snprintf(v->reason, sizeof(v->reason), "not ours: %s",
 		    mq_address_error(r));
 		goto done;
@@ -633,23 +637,23 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 		break;
 	case MQ_RES_INVALID:
 		/* Parsed above: only a rewrite could get here. Not ours. */
-		mq_strlcpy(v->how, "notours", sizeof(v->how));
+		v->how = MQ_HOW_NOTOURS;
 		mq_strlcpy(v->reason, "not ours: not a valid address", sizeof(v->reason));
 		break;
 	case MQ_RES_NOUSER:
 		v->outcome = res->domain_enabled ? MQ_OUT_NOUSER : MQ_OUT_DISABLED;
-		mq_strlcpy(v->how, "nouser", sizeof(v->how));
+		v->how = MQ_HOW_NOUSER;
 		break;
 	case MQ_RES_NOTLOCAL:
-		mq_strlcpy(v->how, "notlocal", sizeof(v->how));
+		v->how = MQ_HOW_NOTLOCAL;
 		mq_strlcpy(v->reason, "domain not in the database", sizeof(v->reason));
 		break;
 	case MQ_RES_TOOBIG:
-		mq_strlcpy(v->how, "alias", sizeof(v->how));
+		v->how = MQ_HOW_ALIAS;
 		mq_strlcpy(v->reason, "alias expansion past the bounds: not checked", sizeof(v->reason));
 		break;
 	case MQ_RES_FOUND:
-		mq_strlcpy(v->how, via_name[res->via], sizeof(v->how));
+		v->how = via_how[res->via];
 		if (!res->domain_enabled) {
 			v->outcome = MQ_OUT_DISABLED;
 			mq_strlcpy(v->reason, "domain disabled", sizeof(v->reason));

@@ -1,10 +1,16 @@
 /*
- * engine - the whole decision for one recipient: resolve, usage, decide,
- * reply. The daemon and `mailquota check` both call it, so they agree.
+ * engine - the whole decision for one recipient: parse, the hosted IDNA
+ * form of its domain, resolve, usage, decide, reply (with on_error and
+ * dry_run applied, the reply not sent kept in the verdict). The daemon,
+ * every `mailquota` command and mailquota-warn go through it, so they agree.
  *
  * An engine holds the configuration and the caches shared by every thread.
- * A session is one thread's database connection (opened lazily, reopened
- * after a failure); it is not shared between threads.
+ * A session is one thread's database connection, opened at its first
+ * lookup; after a failure the driver's handle reconnects by itself (the
+ * network drivers' breaker, backend_net.c). A session is not shared
+ * between threads. On a miss, a session first asks for the recipient's
+ * domain, alias and mailbox rows in one round trip when the driver has
+ * query_batch (PostgreSQL's pipeline, SQLite's read transaction).
  *
  * mq_engine_decide_cached answers from the caches alone and never blocks:
  * it returns 0 with a verdict, or MQ_MISS when a figure is not cached, and
@@ -47,13 +53,27 @@ struct mq_box_report {
 	enum mq_outcome outcome;
 };
 
+/* How the recipient was matched, or why it was not checked. */
+enum mq_how {
+	MQ_HOW_NONE,		/* not looked up (no recipient, stage not checked) */
+	MQ_HOW_NOTOURS,		/* not an address of ours: no domain, too long, ... */
+	MQ_HOW_NOUSER,		/* a domain of ours without that mailbox or alias */
+	MQ_HOW_NOTLOCAL,	/* a domain not in the database */
+	MQ_HOW_MAILBOX,
+	MQ_HOW_ALIAS,
+	MQ_HOW_CATCHALL,
+};
+
+/* mq_how_name - the word of the decision log's via=: "mailbox", "notours", ... */
+const char *mq_how_name(enum mq_how how);
+
 struct mq_verdict {
 	enum mq_outcome outcome;	/* what the rules say */
 	bool dry_run;			/* a reject was turned into reply_success */
 	bool on_error_pass;		/* a tempfail was turned into reply_success */
 	char action[MQ_REPLY_MAX + 1];	/* the text after "action=" */
 	char withheld[MQ_REPLY_MAX + 1];	/* dry_run/on_error: the reply not sent */
-	char how[32];			/* "mailbox", "alias", "catch-all", "not local", ... */
+	enum mq_how how;
 	char reason[256];		/* why, in a few words (errors, empty recipient) */
 	size_t nboxes;			/* every mailbox considered */
 	struct mq_box_report boxes[MQ_VERDICT_BOXES];
@@ -82,8 +102,6 @@ struct mq_engine_stats {
 
 struct mq_engine *mq_engine_new(const struct mq_config *cfg);
 void mq_engine_free(struct mq_engine **engine);
-void mq_engine_flush(struct mq_engine *engine);
-const struct mq_config *mq_engine_config(const struct mq_engine *engine);
 void mq_engine_stats(struct mq_engine *engine, struct mq_engine_stats *st);
 /*
  * mq_engine_net_stats - the network drivers' counts, process-wide (every

@@ -108,7 +108,6 @@ struct mq_lookup {
 	    const struct mq_record **rec_r);
 	void *ctx;
 	bool has_query[MQ_Q_COUNT];	/* optional queries left unset are never asked */
-	char error[256];		/* why the last TEMPFAIL happened */
 };
 
 #endif

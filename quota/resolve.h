@@ -26,7 +26,7 @@
 #define MQ_MAX_ALIAS_NODES 256
 
 enum mq_res_status {
-	MQ_RES_TEMPFAIL = MQ_TEMPFAIL,	/* a lookup failed; lookup->error says why */
+	MQ_RES_TEMPFAIL = MQ_TEMPFAIL,	/* a lookup failed; its get() keeps why */
 	MQ_RES_MISS = MQ_MISS,		/* cache-only and something was not cached */
 	MQ_RES_NOUSER = 0,		/* local domain, no mailbox, alias or catch-all */
 	MQ_RES_FOUND = 1,		/* boxes[] holds the mailboxes (maybe none: all remote) */

@@ -219,7 +219,8 @@ lookup(struct warn *w, const char *user, struct figures *f, char *error,
 	if (b == NULL && v->nboxes == 1)
 		b = &v->boxes[0];
 	if (b == NULL) {
-		snprintf(error, errlen, "not a mailbox here (%s)", v->how);
+		snprintf(error, errlen, "not a mailbox here (%s)",
+		    mq_how_name(v->how));
 		r = MQ_NOTFOUND;
 		goto out;
 	}

@@ -580,12 +580,6 @@ mq_state_bloated(const struct mq_state *st)
 }
 
 size_t
-mq_state_users(const struct mq_state *st)
-{
-	return st->nusers;
-}
-
-size_t
 mq_state_skipped(const struct mq_state *st)
 {
 	return st->skipped;

@@ -66,8 +66,7 @@ int mq_state_compact(struct mq_state *st, bool prune_unseen, char *error,
 /* mq_state_bloated - the file holds many more records than live marks. */
 bool mq_state_bloated(const struct mq_state *st);
 
-/* Counters for log lines: users with marks, lines skipped while reading. */
-size_t mq_state_users(const struct mq_state *st);
+/* For log lines: the lines skipped while reading. */
 size_t mq_state_skipped(const struct mq_state *st);
 
 /* mq_state_close - release the lock and free everything. */

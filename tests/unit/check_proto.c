@@ -108,9 +108,6 @@ assert_same_request(const struct mq_policy_request *a,
 	ck_assert_uint_eq(a->size, b->size);
 	ck_assert_str_eq(a->queue_id, b->queue_id);
 	ck_assert_str_eq(a->client_address, b->client_address);
-	ck_assert_str_eq(a->client_name, b->client_name);
-	ck_assert_str_eq(a->sasl_username, b->sasl_username);
-	ck_assert_str_eq(a->instance, b->instance);
 	ck_assert_uint_eq(a->nattrs, b->nattrs);
 	ck_assert_uint_eq(a->nbytes, b->nbytes);
 }
@@ -217,9 +214,12 @@ START_TEST(test_postfix37_fields)
 	ck_assert_int_eq(parse_all(postfix37, strlen(postfix37), &limits, &r,
 	    &used), MQ_PROTO_DONE);
 	ck_assert_uint_eq(r.nattrs, 31);
-	ck_assert_str_eq(r.client_name, "mail.example.net");
-	ck_assert_str_eq(r.instance, "2b3c.6270f1a2.8d1e4.0");
-	ck_assert_str_eq(r.sasl_username, "");
+	ck_assert(r.is_policy);
+	ck_assert_int_eq(r.stage, MQ_STAGE_RCPT);
+	ck_assert_str_eq(r.recipient, "Bob+lists@Example.org");
+	ck_assert_uint_eq(r.size, 48213);
+	ck_assert_str_eq(r.queue_id, "4LmQ2x3kXqz9sWK");
+	ck_assert_str_eq(r.client_address, "192.0.2.25");
 }
 END_TEST
 
@@ -296,11 +296,11 @@ START_TEST(test_fields_truncated)
 	char in[1200];
 	size_t used;
 
-	snprintf(in, sizeof(in), "queue_id=%0100d\nclient_name=%0600d\n\n", 1, 2);
+	snprintf(in, sizeof(in), "queue_id=%0100d\nclient_address=%0600d\n\n", 1, 2);
 	ck_assert_int_eq(parse_all(in, strlen(in), &limits, &r, &used),
 	    MQ_PROTO_DONE);
 	ck_assert_uint_eq(strlen(r.queue_id), sizeof(r.queue_id) - 1);
-	ck_assert_uint_eq(strlen(r.client_name), sizeof(r.client_name) - 1);
+	ck_assert_uint_eq(strlen(r.client_address), sizeof(r.client_address) - 1);
 }
 END_TEST
 
