@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "mq.h"
 #include "reply.h"
 
 struct vcase {
