@@ -151,8 +151,8 @@ class _Server:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def _wait_ready(self):
-        deadline = time.monotonic() + READY_TIMEOUT
+    def _wait_ready(self, timeout=READY_TIMEOUT):
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise ServerError("%s exited with %s while starting:\n%s" % (
@@ -162,7 +162,7 @@ class _Server:
             time.sleep(0.2)
         self.kill()
         raise ServerError("%s did not start in %d s:\n%s" % (
-            self.driver, READY_TIMEOUT, _tail(self.logfile)))
+            self.driver, timeout, _tail(self.logfile)))
 
     def stop(self, timeout=STOP_TIMEOUT):
         """Stop cleanly by PID (SIGKILL after timeout); the data stays."""
@@ -284,6 +284,7 @@ class MariaDB(_Server):
             raise Unavailable("MariaDB server or client not installed "
                               "(mariadbd, mariadb-install-db, mariadb)")
         self.tmpdir = tmpdir
+        self.name = name
         self.dir = os.path.join(tmpdir, name)
         self.datadir = os.path.join(self.dir, "data")
         self.socket = os.path.join(self.dir, "sock")
@@ -302,6 +303,7 @@ class MariaDB(_Server):
         args = [self.install_db, "--no-defaults", "--datadir=" + self.datadir,
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db", "--skip-name-resolve"]
+        args += [a for a in self.extra_args if a.startswith("--innodb")]
         if self.run_as:
             args.append("--user=" + self.run_as)
             if self.run_as != "root":
@@ -311,9 +313,10 @@ class MariaDB(_Server):
         if r.returncode != 0:
             raise ServerError("mariadb-install-db failed:\n" + r.stdout[-3000:])
 
-    def start(self, first_args=()):
+    def start(self, first_args=(), wait=True):
         """Start; first_args come right after --no-defaults (where mariadbd
-        wants --wsrep-new-cluster)."""
+        wants --wsrep-new-cluster). wait=False returns at once: call
+        _wait_ready() later (Galera joiners, started together)."""
         if self.running():
             return
         args = [self.mysqld, "--no-defaults"] + list(first_args) + [
@@ -333,7 +336,8 @@ class MariaDB(_Server):
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL,
                                      cwd=self.dir, start_new_session=True)
-        self._wait_ready()
+        if wait:
+            self._wait_ready()
 
     def _client(self, database=None):
         args = [self.client, "--no-defaults", "--protocol=socket",
@@ -395,6 +399,7 @@ class PostgreSQL(_Server):
         if _as_root() and not _user_exists("postgres"):
             raise Unavailable("running as root and there is no postgres user")
         self.tmpdir = tmpdir
+        self.name = name
         self.dir = os.path.join(tmpdir, name)
         self.datadir = os.path.join(self.dir, "data")
         self.socket_dir = self.dir
@@ -527,6 +532,8 @@ class GaleraCluster:
         c.status(0)                      # {"wsrep_ready": "ON", ...}
     """
 
+    JOIN_TIMEOUT = 180      # a state transfer on a busy machine
+
     PROVIDERS = ["/usr/lib/galera/libgalera_smm.so",
                  "/usr/lib/galera-4/libgalera_smm.so",
                  "/usr/lib64/galera-4/libgalera_smm.so"]
@@ -542,7 +549,7 @@ class GaleraCluster:
         self.nodes = []
         for i in range(n):
             opts = ("gmcast.listen_addr=tcp://127.0.0.1:%d; "
-                    "ist.recv_addr=127.0.0.1:%d; gcache.size=16M; "
+                    "ist.recv_addr=127.0.0.1:%d; gcache.size=8M; "
                     "evs.inactive_timeout=PT3S; evs.suspect_timeout=PT1S; "
                     "evs.keepalive_period=PT0.3S; evs.install_timeout=PT2S"
                     % (gports[i], free_port()))
@@ -555,7 +562,13 @@ class GaleraCluster:
                     "--wsrep-sst-method=rsync",
                     "--wsrep-sst-receive-address=127.0.0.1:%d" % free_port(),
                     "--binlog-format=ROW", "--innodb-autoinc-lock-mode=2",
-                    "--default-storage-engine=InnoDB"]
+                    "--default-storage-engine=InnoDB",
+                    # small files: each joiner writes them under load
+                    "--innodb-log-file-size=8M"]
+            if i == 0 and n > 2:
+                # When the first node rejoins, the last one gives it the
+                # state, so that the second goes on serving undisturbed.
+                args.append("--wsrep-sst-donor=node%d," % n)
             self.nodes.append(MariaDB(tmpdir, name="galera%d" % (i + 1),
                                       args=args, **kw))
 
@@ -569,12 +582,17 @@ class GaleraCluster:
             _open_for(node.tmpdir, node.run_as)
             if node.run_as and node.run_as != "root":
                 _chown_tree(node.dir, node.run_as)
-            node.start()
+            node.start(wait=False)      # the joiners' state transfers overlap
+        for node in self.nodes[1:]:
+            node._wait_ready(self.JOIN_TIMEOUT)
         self.wait_size(len(self.nodes))
 
-    def rejoin(self, i):
-        """Start node i again (killed or stopped): it joins the others."""
-        self.nodes[i].start()
+    def rejoin(self, i, wait=True):
+        """Start node i again (killed or stopped): it joins the others;
+        wait=False returns at once (then wait_size)."""
+        self.nodes[i].start(wait=False)
+        if wait:
+            self.nodes[i]._wait_ready(self.JOIN_TIMEOUT)
 
     def status(self, i):
         """The node's wsrep status variables, by name."""
@@ -582,7 +600,7 @@ class GaleraCluster:
         return dict(line.split("\t", 1) for line in out.splitlines()
                     if "\t" in line)
 
-    def wait_size(self, n, timeout=READY_TIMEOUT):
+    def wait_size(self, n, timeout=JOIN_TIMEOUT):
         """Until every running node is Synced in a primary component of n."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -658,7 +676,7 @@ class PostgreSQLReplica(PostgreSQL):
         """Seconds since the last replayed transaction, as mailquota
         measures it (0 when everything received is replayed)."""
         return float(self.sql(
-            "SELECT CASE WHEN pg_last_wal_receive_lsn() = "
+            "SELECT CASE WHEN pg_last_wal_receive_lsn() <= "
             "pg_last_wal_replay_lsn() THEN 0 ELSE COALESCE(extract(epoch "
             "FROM now() - pg_last_xact_replay_timestamp()), -1) END;").strip())
 
