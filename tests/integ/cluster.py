@@ -59,7 +59,7 @@ class Daemons(dbfaults.Daemons):
     """The daemons of one cluster (srv: the node or primary whose account
     they use), each reading the hosts in the order given."""
 
-    def start(self, name, hosts, **database):
+    def start(self, name, hosts, policy=None, extra=None, **database):
         port = mqtest.free_port()
         conf = os.path.join(self.root, "%s-%s.conf" % (self.srv.driver, name))
         db = {"driver": self.srv.driver, "hosts": hosts,
@@ -67,12 +67,14 @@ class Daemons(dbfaults.Daemons):
               "password": self.srv.password,
               "connect_timeout": 2, "query_timeout": 2, "connections": 2}
         db.update(database)
+        pol = {"reply_nouser": NOUSER, "reply_tempfail": TEMPFAIL,
+               "cache_ttl": 0, "negative_cache_ttl": 0}
+        pol.update(policy or {})
+        ext = {"schema": "default"}
+        ext.update(extra or {})
         mqtest.write_config(conf, None, listen=["inet:127.0.0.1:%d" % port],
-                            policy={"reply_nouser": NOUSER,
-                                    "reply_tempfail": TEMPFAIL,
-                                    "cache_ttl": 0, "negative_cache_ttl": 0},
-                            database=db, maildir={"base": self.base},
-                            extra={"schema": "default"})
+                            policy=pol, database=db, maildir={"base": self.base},
+                            extra=ext)
         d = mqtest.Daemon(conf, ("127.0.0.1", port)).start()
         d.name = "%s/%s" % (self.srv.driver, name)
         self.all.append(d)
@@ -432,6 +434,76 @@ def postgresql(res, root, base):
             s.close()
 
 
+# --- throughput (cluster.py bench; make cluster-bench) -----------------------
+
+BENCH_USERS = 1000
+USAGE_QUERY = "SELECT bytes, messages FROM quota_usage WHERE username = '%s'"
+
+
+def loadgen(addr, rcpt_file, conns, seconds):
+    """mq-loadgen against addr: its RESULT line as a dict (None: failed)."""
+    import subprocess
+    gen = os.path.join(mqtest.BUILDDIR, "tests", "bench", "mq-loadgen")
+    r = subprocess.run([gen, "-c", str(conns), "-d", str(seconds), "-w", "200",
+                        "-r", rcpt_file, "-s", "1000",
+                        "inet:%s:%d" % addr], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=seconds + 60)
+    line = next((ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")), "")
+    mqtest.log(r.stdout.strip())
+    if r.returncode != 0:
+        return None
+    out = dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
+    # Every bench user is far below its quota: every answer must be DUNNO.
+    out["other_actions"] = sum(
+        int(ln.split()[1].split("=", 1)[1]) for ln in r.stdout.splitlines()
+        if ln.startswith("ACTION ") and not ln.endswith(" text=DUNNO"))
+    return out
+
+
+def bench(res, root, base, seconds):
+    """Requests a second with usage from SQL on a streaming replica."""
+    p = dbservers.start_postgresql(root)
+    mqtest.at_cleanup(p.kill)
+    r1, r2 = dbservers.start_postgresql_replicas(p)
+    mqtest.at_cleanup(r1.kill)
+    mqtest.at_cleanup(r2.kill)
+    daemons = Daemons(root, p, base)
+    try:
+        p.load_preset("default")
+        p.sql("CREATE TABLE quota_usage (username varchar(255) PRIMARY KEY, "
+              "bytes bigint NOT NULL, messages integer NOT NULL);")
+        users = ["u%04d@example.org" % i for i in range(BENCH_USERS)]
+        p.insert("virtual_users", ["id", "domain_id", "email", "password",
+                                   "quota", "enabled"],
+                 [(1000 + i, 1, u, "x", 10 ** 9, True) for i, u in enumerate(users)])
+        p.insert("quota_usage", ["username", "bytes", "messages"],
+                 [(u, 1000 * i, i) for i, u in enumerate(users)])
+        rcpts = os.path.join(root, "bench-rcpts")
+        with open(rcpts, "w") as f:
+            f.write("\n".join(users) + "\n")
+        mqtest.wait_until(lambda: r1.sql("SELECT count(*) FROM quota_usage;")
+                          .strip() == str(BENCH_USERS), 10)
+        hosts = ["127.0.0.1:%d" % s.port for s in (r1, r2, p)]
+        for ttl in (0, 15):
+            dm = daemons.start("bench-ttl%d" % ttl, hosts, connections=4,
+                               policy={"cache_ttl": ttl, "negative_cache_ttl": ttl},
+                               extra={"quota": {"usage": "sql", "usage_ttl": ttl},
+                                      "queries": {"usage": USAGE_QUERY}})
+            out = loadgen(dm.addr, rcpts, 8, seconds)
+            ok = out is not None and out.get("error", "0") == "0" and \
+                out["other_actions"] == 0
+            res.check("bench: usage from SQL on replica1, cache_ttl = usage_ttl "
+                      "= %d: %s requests/s, p50 %s us, p99 %s us" % (
+                          ttl, (out or {}).get("rps", "?"),
+                          (out or {}).get("p50_us", "?"),
+                          (out or {}).get("p99_us", "?")), ok, repr(out))
+            dm.stop()
+    finally:
+        daemons.stop()
+        for s in (r1, r2, p):
+            s.close()
+
+
 def main():
     mqtest.require_binary(mqtest.POLICYD)
     res = mqtest.Results()
@@ -440,6 +512,8 @@ def main():
     os.makedirs(base, mode=0o755)
     only = sys.argv[1:] or ["galera", "postgresql"]
     t0 = time.monotonic()
+    if "bench" in only:
+        bench(res, root, base, int(os.environ.get("SECONDS_EACH") or "10"))
     if "galera" in only:
         galera(res, root, base)
     if "postgresql" in only:
