@@ -23,7 +23,9 @@
  * asked how far behind it is, right after connecting and then at most once
  * a second: 0 when all the WAL it has received is replayed (nothing newer
  * reached it), otherwise the time since the last replayed transaction
- * (now() - pg_last_xact_replay_timestamp()). A standby further behind fails
+ * (now() - pg_last_xact_replay_timestamp()), which bounds how old its data
+ * can be; unknown (no streaming and no transaction replayed since it
+ * started) counts as too far behind. A standby further behind fails
  * the connect attempt, or is left through mq_net_host_down, so backend_net
  * moves to the next host, and comes back by failback once it has caught up.
  *
@@ -520,7 +522,7 @@ pg_open(const struct mq_db_config *db, char *const queries[MQ_Q_COUNT],
 }
 
 #define PG_LAG_SQL "SELECT CASE WHEN NOT pg_is_in_recovery() OR " \
-	"pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 ELSE " \
+	"pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0 ELSE " \
 	"extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END"
 
 /*
