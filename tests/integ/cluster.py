@@ -30,8 +30,20 @@ PostgreSQL (hosts = replica1, replica2, primary):
             daemon with max_replica_lag = 2 answers from replica2 (the new
             answer) once replica1 is more than 2 s behind, and returns when
             replay resumes; a daemon without it keeps the old answer.
+  dovecot   a private Dovecot 2.3 delivers over LMTP and writes the usage
+            to the primary through dict-sql: once as its dict quota (quota2),
+            once with quota_clone next to a maildir quota. Two daemons
+            standing for two MX hosts read it from replica1 and replica2
+            (quota.usage = sql, cache_ttl = usage_ttl = 2): LMTP delivers
+            until Dovecot refuses with 552; both daemons answer 552 within
+            cache_ttl + 2 s of the last delivery (measured, logged);
+            doveadm expunge: both back to DUNNO within the same bound.
   primary   the primary is killed: the replicas go on answering, every
             answer right, no tempfail at all.
+
+`cluster.py bench` (make cluster-bench) measures requests a second with
+usage from SQL on a replica instead; `cluster.py galera` or `postgresql`
+runs one half.
 
 One line per check, then "N passed, N failed"; exit 1 on any failure, 77
 when the daemon or the clusters' packages are missing (a failure with
@@ -39,6 +51,7 @@ MQ_REQUIRE_ALL=1).
 """
 
 import os
+import subprocess
 import sys
 import time
 
@@ -385,6 +398,137 @@ def pg_lag(res, p, r1, r2, lag_d, nolag_d):
         time.monotonic() - t_resume))
 
 
+DOVE_USER = "dove@example.org"
+DOVE_LIMIT = 20000          # bytes, in Dovecot's quota_rule and in virtual_users
+DOVE_BODY = 4000            # bytes of each message's body
+USAGE_TTL = 2               # cache_ttl and quota.usage_ttl of the two MX daemons
+                            # (a usage row from SQL is cached for cache_ttl)
+
+
+def dovecot_usage(res, root, base, p, r1, r2, daemons, how):
+    """A real Dovecot 2.3 delivers over LMTP and keeps a usage table on the
+    primary through dict-sql: quota2 as its dict quota (how = "dict"), or
+    quota_clone next to its maildir quota (how = "clone"). Two daemons (two
+    MX hosts) read it from replica1 and replica2 and refuse once the
+    mailbox is full."""
+    import smtplib
+    import warnlib
+    why = warnlib.dovecot_missing()
+    if why is not None:
+        res.skip("dovecot usage (%s)" % how, why)
+        return
+    table = "quota2" if how == "dict" else "quota_clone"
+    user = "%s-%s" % (how, DOVE_USER)
+    p.sql("CREATE TABLE %s (username varchar(255) PRIMARY KEY, "
+          "bytes bigint NOT NULL DEFAULT 0, messages integer NOT NULL DEFAULT 0);"
+          "INSERT INTO virtual_users (id, domain_id, email, password, quota, "
+          "enabled) VALUES (%d, 1, '%s', 'x', %d, TRUE);" % (
+              table, 300 if how == "dict" else 301, user, DOVE_LIMIT))
+    dict_conf = os.path.join(root, "dovecot-dict-%s.conf.ext" % how)
+    with open(dict_conf, "w") as f:
+        f.write("connect = host=%s port=%d dbname=%s user=postgres password=%s\n"
+                "map {\n  pattern = priv/quota/storage\n  table = %s\n"
+                "  username_field = username\n  value_field = bytes\n}\n"
+                "map {\n  pattern = priv/quota/messages\n  table = %s\n"
+                "  username_field = username\n  value_field = messages\n}\n"
+                % (p.socket_dir, p.port, p.database, p.superpass, table, table))
+    os.chmod(dict_conf, 0o644)
+    uid, gid = warnlib.nobody()
+
+    class Homes:
+        @staticmethod
+        def maildir_path(user):
+            return os.path.join(base, "dovecot", user)
+    os.makedirs(os.path.join(base, "dovecot"), exist_ok=True)
+    warnlib.chown_tree(os.path.join(base, "dovecot"), uid, gid)
+    lmtp = mqtest.free_port()
+    droot = os.path.join(root, "dovecot-" + how)
+    os.makedirs(droot)
+    dc = warnlib.Dovecot(droot, Homes, [user], DOVE_LIMIT, [], None, uid, gid,
+                         quota="dict:User quota::proxy::sqlquota" if how == "dict"
+                         else "maildir:User quota",
+                         clone_dict=None if how == "dict" else "proxy::sqlquota",
+                         lmtp_port=lmtp,
+                         extra=["dict {", "  sqlquota = pgsql:%s" % dict_conf, "}",
+                                "service dict {", "  unix_listener dict {",
+                                "    mode = 0666", "  }", "}"])
+    dc.setup().start()
+    mqtest.at_cleanup(dc.stop)
+    usage = {"quota": {"usage": "sql", "usage_ttl": USAGE_TTL},
+             "queries": {"usage": "SELECT bytes, messages FROM %s "
+                                  "WHERE username = '%%s'" % table}}
+    mx1 = daemons.start("mx1-" + how, ["127.0.0.1:%d" % r1.port], extra=usage,
+                        policy={"cache_ttl": USAGE_TTL})
+    mx2 = daemons.start("mx2-" + how, ["127.0.0.1:%d" % r2.port], extra=usage,
+                        policy={"cache_ttl": USAGE_TTL})
+    msg = ("From: a@example.net\nTo: %s\nSubject: fill\n\n%s\n" % (
+        user, ("x" * 76 + "\n") * (DOVE_BODY // 77))).encode()
+    size = len(msg)
+
+    def deliver():
+        c = smtplib.LMTP("127.0.0.1", lmtp, timeout=30)
+        try:
+            c.sendmail("a@example.net", [user], msg)
+            return 250, ""
+        except (smtplib.SMTPDataError, smtplib.SMTPRecipientsRefused) as e:
+            if isinstance(e, smtplib.SMTPDataError):
+                return e.smtp_code, e.smtp_error.decode("utf-8", "replace")
+            code, text = list(e.recipients.values())[0]
+            return code, text.decode("utf-8", "replace")
+        finally:
+            c.close()
+
+    def both(want):
+        return all(ask(d, user, size=size)[0] == want for d in (mx1, mx2))
+    res.check("dovecot " + how + ": both MX daemons -> DUNNO for an empty mailbox",
+              both(DUNNO))
+    delivered, last, code, text = 0, None, 250, ""
+    while delivered < 20:
+        code, text = deliver()
+        if code != 250:
+            break
+        delivered += 1
+        last = time.monotonic()
+    res.check("dovecot " + how + ": LMTP delivers until the mailbox is full, then %d" % code,
+              delivered >= 2 and code == 552 and "Quota" in text,
+              "%d delivered, then %d %s" % (delivered, code, text))
+    row = p.sql("SELECT bytes, messages FROM %s WHERE username = '%s';"
+                % (table, user)).strip()
+    res.check("dovecot " + how + ": dict-sql wrote %s on the primary (%s)" % (table, row),
+              row.endswith("|%d" % delivered), row)
+    t_full = mqtest.wait_until(lambda: both(FULL) and time.monotonic(),
+                               USAGE_TTL + 10, 0.05)
+    stale = (t_full - last) if t_full else None
+    mqtest.log("dovecot " + how + ": the usage row reached replica2 as %s" % r2.sql(
+        "SELECT bytes, messages FROM %s WHERE username = '%s';"
+        % (table, user)).strip())
+    res.check("dovecot " + how + ": both MX daemons -> 552 %.2f s after the last delivery "
+              "(cache_ttl %d s)" % (stale or -1, USAGE_TTL),
+              bool(t_full) and stale <= USAGE_TTL + 2.0,
+              "never" if stale is None else "")
+    r = subprocess.run(["doveadm", "-c", dc.conf, "expunge", "-u", user,
+                        "mailbox", "INBOX", "all"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=30)
+    t_exp = time.monotonic()
+    row = p.sql("SELECT bytes, messages FROM %s WHERE username = '%s';"
+                % (table, user)).strip()
+    res.check("dovecot " + how + ": doveadm expunge; %s on the primary: %s" % (table, row),
+              r.returncode == 0, r.stdout.strip())
+    t_free = mqtest.wait_until(lambda: both(DUNNO) and time.monotonic(),
+                               USAGE_TTL + 10, 0.05)
+    res.check("dovecot " + how + ": both MX daemons -> DUNNO %.2f s after the expunge" % (
+        (t_free - t_exp) if t_free else -1),
+        bool(t_free) and t_free - t_exp <= USAGE_TTL + 2.0,
+        "answers %r" % ([ask(d, user, size=size)[0] for d in (mx1, mx2)],))
+    mqtest.log("dovecot " + how + ": %d messages of %d bytes; 552 on both MX %.2f s after "
+               "the last delivery, DUNNO %.2f s after the expunge" % (
+                   delivered, size, stale or -1,
+                   (t_free - t_exp) if t_free else -1))
+    for d in (mx1, mx2):
+        d.stop()
+    dc.stop()
+
+
 def pg_primary(res, p, r1, r2, dm, lag_d):
     run = Run(res, dm, "pgsql kill the primary")
     run2 = Run(res, lag_d, "pgsql kill the primary (max_replica_lag)")
@@ -424,6 +568,9 @@ def postgresql(res, root, base):
         lag_d = daemons.start("lag", hosts, max_replica_lag=MAX_LAG)
         nolag_d = daemons.start("nolag", hosts)
         res.run("pgsql lag", pg_lag, res, p, r1, r2, lag_d, nolag_d)
+        for how in ("dict", "clone"):
+            res.run("dovecot usage (%s)" % how, dovecot_usage, res, root, base,
+                    p, r1, r2, daemons, how)
         res.run("pgsql primary", pg_primary, res, p, r1, r2, nolag_d, lag_d)
         daemons.stop(res)
     finally:
