@@ -50,6 +50,7 @@ when the daemon or the clusters' packages are missing (a failure with
 MQ_REQUIRE_ALL=1).
 """
 
+import glob
 import os
 import subprocess
 import sys
@@ -414,6 +415,11 @@ def dovecot_usage(res, root, base, p, r1, r2, daemons, how):
     import smtplib
     import warnlib
     why = warnlib.dovecot_missing()
+    if why is None and not os.path.exists("/usr/lib/dovecot/lmtp"):
+        why = "Dovecot's LMTP server is not installed (dovecot-lmtpd)"
+    if why is None and not glob.glob("/usr/lib/dovecot/modules/*pgsql*") + \
+            glob.glob("/usr/lib/dovecot/modules/dict/*pgsql*"):
+        why = "Dovecot's PostgreSQL driver is not installed (dovecot-pgsql)"
     if why is not None:
         res.skip("dovecot usage (%s)" % how, why)
         return
