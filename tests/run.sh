@@ -39,8 +39,8 @@ export MQ_REQUIRE_ALL
 # build the package for tests/deb.sh.
 PKGS="build-essential autoconf automake pkg-config libevent-dev libconfuse-dev
 libsqlite3-dev libmariadb-dev libpq-dev check sqlite3 netcat-openbsd postfix
-dovecot-core dovecot-lmtpd dovecot-pgsql mariadb-server galera-4 rsync postgresql chromium python3 clang libclang-rt-14-dev
-systemd dpkg-dev debhelper"
+dovecot-core dovecot-lmtpd dovecot-pgsql mariadb-server galera-4 rsync
+postgresql chromium python3 clang libclang-rt-14-dev systemd dpkg-dev debhelper"
 
 SUMMARY=""
 FAILED=0
