@@ -602,20 +602,31 @@ class GaleraCluster:
 
     def wait_size(self, n, timeout=JOIN_TIMEOUT):
         """Until every running node is Synced in a primary component of n."""
+        keys = ("wsrep_cluster_size", "wsrep_local_state_comment", "wsrep_ready",
+                "wsrep_cluster_status")
         deadline = time.monotonic() + timeout
+        seen = {}
         while time.monotonic() < deadline:
-            try:
-                if all(st.get("wsrep_cluster_size") == str(n) and
-                       st.get("wsrep_local_state") == "4" and
-                       st.get("wsrep_ready") == "ON"
-                       for st in (self.status(i) for i, node in
-                                  enumerate(self.nodes) if node.running())):
-                    return
-            except ServerError:
-                pass
+            good = True
+            for i, node in enumerate(self.nodes):
+                if not node.running():
+                    continue
+                try:
+                    st = self.status(i)
+                except ServerError as e:
+                    seen[i] = str(e)[-200:]
+                    good = False
+                    continue
+                seen[i] = {k: st.get(k) for k in keys}
+                good = good and (st.get("wsrep_cluster_size") == str(n) and
+                                 st.get("wsrep_local_state") == "4" and
+                                 st.get("wsrep_ready") == "ON")
+            if good:
+                return
             time.sleep(0.2)
-        raise ServerError("Galera: no synced cluster of %d in %d s:\n%s" % (
-            n, timeout, "".join(_tail(nd.logfile, 10) for nd in self.nodes)))
+        raise ServerError("Galera: no synced cluster of %d in %d s; last seen "
+                          "%r:\n%s" % (n, timeout, seen, "".join(
+                              _tail(nd.logfile, 10) for nd in self.nodes)))
 
     def isolate(self, i, on):
         """Cut node i off the group (gmcast.isolate): it leaves the primary
