@@ -544,7 +544,16 @@ class GaleraCluster:
             raise Unavailable("galera-4 not installed (libgalera_smm.so)")
         if not _find(["rsync"]):
             raise Unavailable("rsync not installed (Galera's state transfer)")
-        gports = [free_port() for _ in range(n)]
+        taken = set()
+
+        def port():
+            """free_port, never one this cluster already uses."""
+            while True:
+                p = free_port()
+                if p not in taken:
+                    taken.add(p)
+                    return p
+        gports = [port() for _ in range(n)]
         address = "gcomm://" + ",".join("127.0.0.1:%d" % p for p in gports)
         self.nodes = []
         for i in range(n):
@@ -552,7 +561,7 @@ class GaleraCluster:
                     "ist.recv_addr=127.0.0.1:%d; gcache.size=8M; "
                     "evs.inactive_timeout=PT3S; evs.suspect_timeout=PT1S; "
                     "evs.keepalive_period=PT0.3S; evs.install_timeout=PT2S"
-                    % (gports[i], free_port()))
+                    % (gports[i], port()))
             args = ["--wsrep-on=ON", "--wsrep-provider=" + provider,
                     "--wsrep-cluster-name=mqtest",
                     "--wsrep-cluster-address=" + address,
@@ -560,7 +569,7 @@ class GaleraCluster:
                     "--wsrep-node-address=127.0.0.1",
                     "--wsrep-provider-options=" + opts,
                     "--wsrep-sst-method=rsync",
-                    "--wsrep-sst-receive-address=127.0.0.1:%d" % free_port(),
+                    "--wsrep-sst-receive-address=127.0.0.1:%d" % port(),
                     "--binlog-format=ROW", "--innodb-autoinc-lock-mode=2",
                     "--default-storage-engine=InnoDB",
                     # small files: each joiner writes them under load
@@ -570,7 +579,7 @@ class GaleraCluster:
                 # state, so that the second goes on serving undisturbed.
                 args.append("--wsrep-sst-donor=node%d," % n)
             self.nodes.append(MariaDB(tmpdir, name="galera%d" % (i + 1),
-                                      args=args, **kw))
+                                      args=args, port=port(), **kw))
 
     def start(self):
         first = self.nodes[0]
