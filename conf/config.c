@@ -413,6 +413,7 @@ new_cfg(void)
 		CFG_INT("connect_timeout", 5, CFGF_NONE),
 		CFG_INT("query_timeout", 5, CFGF_NONE),
 		CFG_INT("connections", 4, CFGF_NONE),
+		CFG_INT("max_replica_lag", 0, CFGF_NONE),
 		CFG_END()
 	};
 	/* No defaults: unset means "use the schema's preset". */
@@ -813,7 +814,9 @@ load_database(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 	    get_int_as_int(ctx, cfg, "database.query_timeout", 1, 300,
 	    &db->query_timeout) < 0 ||
 	    get_int_as_int(ctx, cfg, "database.connections", 1, 64,
-	    &db->connections) < 0)
+	    &db->connections) < 0 ||
+	    get_int_as_int(ctx, cfg, "database.max_replica_lag", 0, 86400,
+	    &db->max_replica_lag) < 0)
 		return -1;
 	c->policy.workers = db->connections;
 	return 0;

@@ -55,6 +55,7 @@ struct mq_db_config {
 	int connect_timeout;	/* seconds */
 	int query_timeout;	/* seconds */
 	int connections;	/* per process */
+	int max_replica_lag;	/* seconds; 0 = any replica will do */
 };
 
 struct mq_config {

@@ -36,11 +36,15 @@ export MQ_REQUIRE_ALL
 # programs the tests start as private instances in temporary directories;
 # chromium loads the HTML report headless. systemd provides systemd-analyze
 # for tests/integ/units.py (no systemd needs to run); dpkg-dev and debhelper
-# build the package for tests/deb.sh, lintian checks it.
+# build the package for tests/deb.sh, lintian checks it. postfix-sqlite,
+# -mysql and -pgsql give the private Postfix the tables it is the oracle
+# with; galera-4 and rsync make a Galera cluster; dovecot-lmtpd and
+# dovecot-pgsql let a private Dovecot write usage to SQL.
 PKGS="build-essential autoconf automake pkg-config libevent-dev libconfuse-dev
-libsqlite3-dev libmariadb-dev libpq-dev libidn2-dev check sqlite3 netcat-openbsd postfix
-dovecot-core mariadb-server postgresql chromium python3 clang libclang-rt-14-dev
-systemd dpkg-dev debhelper lintian"
+libsqlite3-dev libmariadb-dev libpq-dev libidn2-dev check sqlite3 netcat-openbsd
+postfix postfix-sqlite postfix-mysql postfix-pgsql dovecot-core dovecot-lmtpd
+dovecot-pgsql mariadb-server galera-4 rsync postgresql chromium python3 clang
+libclang-rt-14-dev systemd dpkg-dev debhelper lintian"
 
 SUMMARY=""
 FAILED=0

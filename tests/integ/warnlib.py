@@ -317,7 +317,16 @@ class Dovecot:
     maildir quota, quota_warning lines, and a script service that runs
     service_argv (mailquota-warn -c CONF) as user:group."""
 
-    def __init__(self, root, fixture, users, limit, warnings, service_argv, uid, gid):
+    def __init__(self, root, fixture, users, limit, warnings, service_argv, uid, gid,
+                 quota=None, lmtp_port=None, extra=(), clone_dict=None):
+        """quota: the plugin's quota line (default maildir); lmtp_port: also
+        serve LMTP on 127.0.0.1; extra: more configuration lines; clone_dict:
+        load quota_clone with this quota_clone_dict. Without service_argv
+        there is no quota-warning service."""
+        self.quota = quota or "maildir:User quota"
+        self.clone_dict = clone_dict
+        self.lmtp_port = lmtp_port
+        self.extra = list(extra)
         self.root = root
         self.conf = os.path.join(root, "dovecot.conf")
         self.base_dir = os.path.join(root, "dovecot-run")
@@ -336,17 +345,19 @@ class Dovecot:
         write(passwd, "".join("%s:{PLAIN}x:%d:%d::%s::\n" % (u, self.uid, self.gid,
                                                            self.fixture.maildir_path(u))
                               for u in self.users))
-        plugin = ["  quota = maildir:User quota",
+        plugin = ["  quota = %s" % self.quota,
                   "  quota_rule = *:storage=%dB" % self.limit]
+        if self.clone_dict:
+            plugin.append("  quota_clone_dict = %s" % self.clone_dict)
         for i, w in enumerate(self.warnings):
             plugin.append("  quota_warning%s = %s" % ("" if i == 0 else str(i + 1), w))
         user = pwd.getpwuid(self.uid).pw_name
-        text = "\n".join([
+        text = [
             "base_dir = %s" % self.base_dir,
             "state_dir = %s" % os.path.join(self.root, "dovecot-state"),
             "log_path = %s" % self.log,
             "info_log_path = %s" % self.log,
-            "protocols =",
+            "protocols =%s" % (" lmtp" if self.lmtp_port else ""),
             "listen = 127.0.0.1",
             "ssl = no",
             "default_internal_user = dovecot",
@@ -355,18 +366,25 @@ class Dovecot:
             "passdb {", "  driver = passwd-file", "  args = %s" % passwd, "}",
             "userdb {", "  driver = passwd-file", "  args = %s" % passwd, "}",
             "mail_location = maildir:~",
-            "mail_plugins = quota",
+            "mail_plugins = quota%s" % (" quota_clone" if self.clone_dict else ""),
             "protocol lda {", "  postmaster_address = postmaster@example.org", "}",
-            "plugin {"] + plugin + ["}",
-            "service quota-warning {",
-            "  executable = script %s" % " ".join(self.service_argv),
-            "  user = %s" % user,
-            "  vsz_limit = 0",     # no address-space limit: lets sanitizer builds run
-            "  unix_listener quota-warning {",
-            "    user = %s" % user,
-            "    mode = 0600",
-            "  }",
-            "}",
+            "plugin {"] + plugin + ["}"]
+        if self.service_argv:
+            text += [
+                "service quota-warning {",
+                "  executable = script %s" % " ".join(self.service_argv),
+                "  user = %s" % user,
+                "  vsz_limit = 0",     # no address-space limit: lets sanitizer builds run
+                "  unix_listener quota-warning {",
+                "    user = %s" % user,
+                "    mode = 0600",
+                "  }",
+                "}"]
+        if self.lmtp_port:
+            text += ["service lmtp {", "  inet_listener lmtp {",
+                     "    address = 127.0.0.1", "    port = %d" % self.lmtp_port,
+                     "  }", "}"]
+        text = "\n".join(text + self.extra + [
             "service anvil {", "  chroot =", "}",
             # dovecot-lda runs as the mail user too, inside the warning's hand-over
             "service stats {", "  unix_listener stats-writer {", "    mode = 0666", "  }", "}",
@@ -383,7 +401,7 @@ class Dovecot:
     def start(self):
         self.proc = spawn(["dovecot", "-F", "-c", self.conf], stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE)
-        sock = os.path.join(self.base_dir, "quota-warning")
+        sock = os.path.join(self.base_dir, "quota-warning" if self.service_argv else "dict")
         if not wait_until(lambda: os.path.exists(sock), 15):
             raise AssertionError("dovecot did not start\n" + self.log_tail())
         return self
