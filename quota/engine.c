@@ -378,7 +378,7 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 	const struct mq_record *user = box->user, *sqlu;
 	struct mq_usage mu = { .origin = MQ_ORIGIN_NONE };
 	struct mq_box_state *st = &rep->state;
-	char path[1024];
+	char *path = rep->maildir;	/* its size is the limit: too long is refused */
 	int r;
 
 	mq_strlcpy(rep->address, box->addr.full, sizeof(rep->address));
@@ -388,11 +388,11 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 	st->enabled = user->u.user.enabled && box->domain_enabled;
 	st->limit_bytes = user->u.user.quota_bytes;
 	st->limit_messages = user->u.user.quota_messages;
-	if (maildir_path(cfg, box, path, sizeof(path)) < 0) {
-		snprintf(rq->error, sizeof(rq->error), "%.200s: maildir path too long", box->addr.full);
+	if (maildir_path(cfg, box, path, sizeof(rep->maildir)) < 0) {
+		snprintf(rq->error, sizeof(rq->error), "%.200s: maildir path too long "
+		    "(%d bytes at most)", box->addr.full, MQ_MAILDIR_PATH_MAX - 1);
 		return MQ_TEMPFAIL;
 	}
-	mq_strlcpy(rep->maildir, path, sizeof(rep->maildir));
 
 	if (cfg->quota.usage != MQ_USAGE_SQL) {
 		if (rq->session == NULL) {

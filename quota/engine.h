@@ -37,10 +37,16 @@ struct mq_check_request {
 };
 
 #define MQ_VERDICT_BOXES 8		/* mailboxes reported in a verdict */
+/*
+ * The longest Maildir path (relative to maildir.base, NUL included) a
+ * report carries: the kernel's own limit for one path. A longer one is
+ * refused with "maildir path too long", never cut.
+ */
+#define MQ_MAILDIR_PATH_MAX 4096
 
 struct mq_box_report {
 	char address[MQ_ADDRESS_MAX + 1];
-	char maildir[256];
+	char maildir[MQ_MAILDIR_PATH_MAX];
 	struct mq_box_state state;
 	const char *limit_source;	/* "sql", "maildirsize", "none" */
 	const char *limit_messages_source;	/* the same, for the message limit */
