@@ -113,6 +113,11 @@ struct mq_config {
 		char *state;
 		int rearm;
 		int renotify;
+		bool full_fallback;	/* a mailbox refused as full: drop into its Maildir */
+		char *digest_to;	/* the administrator's address, %d = the domain */
+		int digest_threshold;	/* percent */
+		int digest_interval;	/* hours between two digests of a domain */
+		char *digest_template;
 	} warn;
 
 	struct {
