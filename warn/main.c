@@ -443,23 +443,29 @@ parse_percent(const char *arg, unsigned *thr_r, enum mq_hook_dir *dir_r)
  * Maildir (state.h), where the next sweep takes it over: a warning sent
  * unrecorded is not sent again.
  */
-static void
+static bool
 leave_pending(struct warn *w, const struct figures *f, const struct mq_warn_marks *m,
     unsigned armed_from)
 {
 	char why[256];
 	int dfd = -1;
+	bool ok = false;
 
+	if (w->cfg->warn.state[0] == '\0')
+		return false;
 	if (mq_maildir_open(w->cfg->maildir.base, f->maildir, &dfd, why, sizeof(why)) !=
 	    MQ_FOUND || mq_state_pending_write(dfd, f->user, m, armed_from, why,
-	    sizeof(why)) < 0)
+	    sizeof(why)) < 0) {
 		report(MQ_LOG_ERR, "user=%s: not recorded anywhere, a sweep may send it "
 		    "again: %s", f->shown, why);
-	else
+	} else {
 		report(MQ_LOG_NOTICE, "user=%s: recorded in the Maildir's %s for the next "
 		    "sweep", f->shown, MQ_STATE_PENDING);
+		ok = true;
+	}
 	if (dfd >= 0)
 		close(dfd);
+	return ok;
 }
 
 /*
@@ -500,6 +506,7 @@ run_hook(struct warn *w, const char *percent_arg, const char *user)
 	enum mq_hook_dir dir;
 	unsigned thr;
 	int64_t now = (int64_t)time(NULL);
+	bool pending = false;	/* the records are in the Maildir */
 	int r;
 
 	if (parse_percent(percent_arg, &thr, &dir) < 0) {
@@ -540,12 +547,21 @@ run_hook(struct warn *w, const char *percent_arg, const char *user)
 		    "template, nothing sent", f.shown, thr);
 		r = 0;
 	} else {
-		r = hand_over(w, &f, &plan, now, error, sizeof(error));
+		r = w->state != NULL ? hand_over(w, &f, &plan, now, error, sizeof(error)) : -2;
 		if (r == -2) {
-			/* Dovecot does not ask twice: send it unrecorded */
-			report(MQ_LOG_WARNING, "state not recorded: %s", error);
+			/*
+			 * Dovecot does not ask twice: send it unrecorded, but
+			 * first leave the record in the Maildir, so that a sweep
+			 * running meanwhile does not send it too; put back when
+			 * the hand-over fails.
+			 */
+			if (w->state != NULL)
+				report(MQ_LOG_WARNING, "state not recorded: %s", error);
 			mq_state_close(&w->state);
+			pending = leave_pending(w, &f, &plan.after, dir == MQ_HOOK_DOWN ? thr : 0);
 			r = hand_over(w, &f, &plan, now, error, sizeof(error));
+			if (pending && r < 0 && r != MQ_DELIVER_REFUSED)
+				(void)leave_pending(w, &f, &plan.now, plan.slot);
 		}
 		if (r == MQ_DELIVER_REFUSED)
 			report(MQ_LOG_WARNING, "refused: user=%s threshold=%u: %s", f.shown,
@@ -554,9 +570,9 @@ run_hook(struct warn *w, const char *percent_arg, const char *user)
 			report(MQ_LOG_WARNING, "not sent: user=%s threshold=%u: %s", f.shown,
 			    thr, error);
 	}
-	if ((r == 0 || r == MQ_DELIVER_REFUSED) && w->cfg->warn.state[0] != '\0' &&
+	if ((r == 0 || r == MQ_DELIVER_REFUSED) && !pending && w->cfg->warn.state[0] != '\0' &&
 	    (w->state == NULL || w->unrecorded))
-		leave_pending(w, &f, &plan.after, dir == MQ_HOOK_DOWN ? thr : 0);
+		(void)leave_pending(w, &f, &plan.after, dir == MQ_HOOK_DOWN ? thr : 0);
 	if (w->state != NULL && mq_state_bloated(w->state) &&
 	    mq_state_compact(w->state, false, error, sizeof(error)) < 0)
 		mq_warn("state: %s", error);
