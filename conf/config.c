@@ -108,6 +108,7 @@ static const char *const query_names[MQ_Q_COUNT] = {
 	[MQ_Q_USERS] = "users",
 	[MQ_Q_USAGE] = "usage",
 	[MQ_Q_ALIAS_DOMAIN] = "alias_domain",
+	[MQ_Q_DIGEST_TO] = "digest_to",
 };
 
 /* Word lists, in enum order. */
@@ -377,6 +378,7 @@ new_cfg(void)
 		CFG_STR("users", NULL, CFGF_NODEFAULT),
 		CFG_STR("usage", NULL, CFGF_NODEFAULT),
 		CFG_STR("alias_domain", NULL, CFGF_NODEFAULT),
+		CFG_STR("digest_to", NULL, CFGF_NODEFAULT),
 		CFG_END()
 	};
 	cfg_opt_t maildir_opts[] = {

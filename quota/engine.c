@@ -721,6 +721,40 @@ first_row_only(void *ctx, size_t ncols, const char *const *names,
 	return 1;
 }
 
+static int
+first_value(void *ctx, size_t ncols, const char *const *names,
+    const char *const *values)
+{
+	char **out = ctx;
+
+	if (ncols == 0 || values[0] == NULL || values[0][0] == '\0')
+		return 0;
+	*out = xstrdup(values[0]);
+	return 1;
+}
+
+int
+mq_session_digest_to(struct mq_session *s, const char *domain, char **addr_r,
+    char *error, size_t errlen)
+{
+	struct mq_key key = { .address = "", .local = "", .domain = domain };
+	int r;
+
+	*addr_r = NULL;
+	if (!s->engine->has_query[MQ_Q_DIGEST_TO])
+		return MQ_NOTFOUND;
+	if (session_connect(s, error, errlen) < 0)
+		return MQ_TEMPFAIL;
+	r = mq_backend_query(&s->conn, MQ_Q_DIGEST_TO, &key, first_value, addr_r,
+	    error, errlen);
+	if (r == MQ_TEMPFAIL) {
+		free(*addr_r);
+		*addr_r = NULL;
+		return r;
+	}
+	return *addr_r != NULL ? MQ_FOUND : MQ_NOTFOUND;
+}
+
 int
 mq_session_test(struct mq_session *s, char *error, size_t errlen)
 {

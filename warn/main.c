@@ -938,11 +938,21 @@ run_digest(struct warn *w)
 		qsort(doms, ndoms, sizeof(*doms), by_name);
 	for (size_t k = 0; k < ndoms; k++) {
 		struct digest_domain *d = &doms[k];
-		char *key = xasprintf("@%s", d->name), *to = digest_to(w->cfg->warn.digest_to,
-		    d->name);
+		char *key = xasprintf("@%s", d->name), *to = NULL;
 		struct mq_warn_marks m;
 
 		qsort(d->boxes, d->n, sizeof(*d->boxes), by_fullness);
+		/* the administrator: queries.digest_to's answer, else warn.digest_to */
+		r = mq_session_digest_to(w->session, d->name, &to, error, sizeof(error));
+		if (r == MQ_TEMPFAIL) {
+			report(MQ_LOG_WARNING, "digest not sent: domain=%s: digest_to query: %s",
+			    d->name, error);
+			failed++;
+			free(key);
+			continue;
+		}
+		if (to == NULL)
+			to = digest_to(w->cfg->warn.digest_to, d->name);
 		/* the domain's record: slot 100 "sent" at the last digest */
 		mq_state_get(w->state, key, &m);
 		if (m.mark[100] == MQ_MARK_SENT && now - m.when[100] <

@@ -136,10 +136,14 @@ def conf_value(v):
     return '"%s"' % str(v).replace("\\", "\\\\").replace('"', '\\"')
 
 
-def write_config(path, fixture, warn, log_level="info", maildir_path=None):
-    """write_config - a mailquota.conf: SQLite, the fixture's Maildirs, these warn keys."""
-    lines = ['database {', '    driver = "sqlite"', '    path = %s' % conf_value(fixture.db), '}',
-             'maildir {', '    base = %s' % conf_value(fixture.base)]
+def write_config(path, fixture, warn, log_level="info", maildir_path=None, queries=None):
+    """write_config - a mailquota.conf: SQLite, the fixture's Maildirs, these warn keys
+    (and these queries)."""
+    lines = ['database {', '    driver = "sqlite"', '    path = %s' % conf_value(fixture.db), '}']
+    if queries:
+        lines += ['queries {'] + ["    %s = %s" % (k, conf_value(v)) for k, v in queries.items()]
+        lines += ['}']
+    lines += ['maildir {', '    base = %s' % conf_value(fixture.base)]
     if maildir_path is not None:
         lines.append('    path = %s' % conf_value(maildir_path))
     lines += ['}', 'warn {']

@@ -21,10 +21,11 @@
   h) a Maildir path of 420 bytes: the warning lands in it, whole; a path
      over 4095 bytes is refused with "maildir path too long".
   i) mailquota-warn --digest through a private Postfix delivering with
-     virtual(8): each domain's postmaster gets one mail listing its
-     mailboxes at or over the threshold, fullest first; a second run within
-     warn.digest_interval sends nothing; once the interval is over, the
-     next one goes.
+     virtual(8): each domain's administrator (postmaster@example.org by
+     warn.digest_to; for example.net the address queries.digest_to finds
+     in the database) gets one mail listing its mailboxes at or over the
+     threshold, fullest first; a second run within warn.digest_interval
+     sends nothing; once the interval is over, the next one goes.
 
 Exit 0 all passed, 1 a failure, 77 a component is missing (a failure
 with MQ_REQUIRE_ALL=1).
@@ -368,15 +369,20 @@ def part_digest():
     fx.users([(a, 1000000) for a in boxes])
     for a, used in boxes.items():
         fx.maildir(a, 1000000, used, (uid, gid))
+    # example.net names its administrator in the database; example.org does not
+    fx.conn.executescript("CREATE TABLE domain_admins (domain TEXT, admin TEXT);"
+                          "INSERT INTO domain_admins VALUES ('example.net', 'dan@example.net');")
+    fx.conn.commit()
     pf = W.Postfix(root, fx, list(boxes), uid, gid).setup().start()
     wrapper = pf.sendmail_wrapper(os.path.join(root, "sendmail"))
     state = os.path.join(root, "warn.state")
     conf = W.write_config(os.path.join(root, "digest.conf"), fx, {
         "from": "postmaster@example.org", "delivery": "sendmail", "sendmail": wrapper,
         "template": W.copy_file(root, TEMPLATE, "warning.txt"),
-        "digest_template": W.copy_file(root, DIGEST, "digest.txt"), "state": state})
+        "digest_template": W.copy_file(root, DIGEST, "digest.txt"), "state": state},
+        queries={"digest_to": "SELECT admin FROM domain_admins WHERE domain = '%d'"})
     org = fx.maildir_path("postmaster@example.org")
-    net = fx.maildir_path("postmaster@example.net")
+    net = fx.maildir_path("dan@example.net")
 
     rc, out, err = W.run_warn(conf, "--digest", "--dry-run")
     R.check("i) dry run: one line per domain, nothing sent",
@@ -388,9 +394,11 @@ def part_digest():
     W.wait_until(lambda: W.warnings_in(org) and W.warnings_in(net), 20)
     time.sleep(1)
     got_org, got_net = W.warnings_in(org), W.warnings_in(net)
-    print("     i) digests: %d to postmaster@example.org, %d to postmaster@example.net"
+    print("     i) digests: %d to postmaster@example.org, %d to dan@example.net"
           % (len(got_org), len(got_net)), flush=True)
-    if R.check("i) one digest for each domain's postmaster",
+    R.check("i) postmaster@example.net (the query named another) got none",
+            W.warnings_in(fx.maildir_path("postmaster@example.net")) == [])
+    if R.check("i) one digest for each domain's administrator (digest_to, the query)",
                len(got_org) == 1 and len(got_net) == 1, pf.log_tail()):
         msg = got_org[0][2]
         body = msg.get_content()
