@@ -51,7 +51,8 @@
 /* The defaults that are paths. */
 #define DEF_DB_PATH	"/var/lib/mailquota/mail.db"
 #define DEF_TEMPLATE	SYSCONFDIR "/mailquota/warning.txt"
-#define DEF_STATE	"/var/lib/mailquota/warn.state"
+#define DEF_STATE	"/var/lib/mailquota/warn/warn.state"
+#define DEF_DIGEST	SYSCONFDIR "/mailquota/digest.txt"
 
 /* Per-load state: the file name, the first error, where each key was set. */
 struct loadctx {
@@ -154,6 +155,7 @@ static const char *const query_names[MQ_Q_COUNT] = {
 	[MQ_Q_USERS] = "users",
 	[MQ_Q_USAGE] = "usage",
 	[MQ_Q_ALIAS_DOMAIN] = "alias_domain",
+	[MQ_Q_DIGEST_TO] = "digest_to",
 };
 
 /* Word lists, in enum order. */
@@ -165,6 +167,7 @@ static const char *const alias_words[] = { "all", "any", NULL };
 static const char *const on_error_words[] = { "tempfail", "pass", NULL };
 static const char *const delivery_words[] = { "sendmail", "smtp", "maildir",
 	NULL };
+static const char *const fallback_words[] = { "none", "maildir", NULL };
 static const char *const level_words[] = { "debug", "info", "notice",
 	"warning", "error", NULL };
 static const char *const facility_words[] = { "mail", "daemon", "user",
@@ -424,6 +427,7 @@ new_cfg(void)
 		CFG_STR("users", NULL, CFGF_NODEFAULT),
 		CFG_STR("usage", NULL, CFGF_NODEFAULT),
 		CFG_STR("alias_domain", NULL, CFGF_NODEFAULT),
+		CFG_STR("digest_to", NULL, CFGF_NODEFAULT),
 		CFG_END()
 	};
 	cfg_opt_t maildir_opts[] = {
@@ -472,6 +476,11 @@ new_cfg(void)
 		CFG_STR("state", DEF_STATE, CFGF_NONE),
 		CFG_INT("rearm", 5, CFGF_NONE),
 		CFG_INT("renotify", 0, CFGF_NONE),
+		CFG_STR("full_fallback", "none", CFGF_NONE),
+		CFG_STR("digest_to", "postmaster@%d", CFGF_NONE),
+		CFG_INT("digest_threshold", 80, CFGF_NONE),
+		CFG_INT("digest_interval", 24, CFGF_NONE),
+		CFG_STR("digest_template", DEF_DIGEST, CFGF_NONE),
 		CFG_END()
 	};
 	cfg_opt_t log_opts[] = {
@@ -1055,7 +1064,20 @@ load_warn(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 	c->warn.state = xstrdup(get_str(cfg, "warn.state"));
 	if (get_int_as_int(ctx, cfg, "warn.rearm", 0, 99, &c->warn.rearm) < 0 ||
 	    get_int_as_int(ctx, cfg, "warn.renotify", 0, 8760,
-	    &c->warn.renotify) < 0)
+	    &c->warn.renotify) < 0 ||
+	    get_word(ctx, cfg, "warn.full_fallback", fallback_words, &d) < 0)
+		return -1;
+	c->warn.full_fallback = d == 1;
+	v = get_str(cfg, "warn.digest_to");
+	if (strchr(v, '@') == NULL || has_blank_or_ctl(v))
+		return fail(ctx, "warn.digest_to", "must be an address, %%d for the domain "
+		    "(postmaster@%%d)");
+	c->warn.digest_to = xstrdup(v);
+	c->warn.digest_template = xstrdup(get_str(cfg, "warn.digest_template"));
+	if (get_int_as_int(ctx, cfg, "warn.digest_threshold", 1, 100,
+	    &c->warn.digest_threshold) < 0 ||
+	    get_int_as_int(ctx, cfg, "warn.digest_interval", 1, 8760,
+	    &c->warn.digest_interval) < 0)
 		return -1;
 	return 0;
 }
@@ -1198,5 +1220,7 @@ mq_config_free(struct mq_config **cfgp)
 	free(c->warn.smtp);
 	free(c->warn.template_path);
 	free(c->warn.state);
+	free(c->warn.digest_to);
+	free(c->warn.digest_template);
 	free(c);
 }

@@ -39,6 +39,7 @@ enum mq_query_kind {
 	MQ_Q_USERS,		/* no key -> first column: every mailbox address */
 	MQ_Q_USAGE,		/* %s -> bytes, messages */
 	MQ_Q_ALIAS_DOMAIN,	/* %d -> first column: target domain */
+	MQ_Q_DIGEST_TO,		/* %d -> first column: the domain administrator (--digest) */
 	MQ_Q_COUNT
 };
 
@@ -114,6 +115,11 @@ struct mq_config {
 		char *state;
 		int rearm;
 		int renotify;
+		bool full_fallback;	/* a mailbox refused as full: drop into its Maildir */
+		char *digest_to;	/* the administrator's address, %d = the domain */
+		int digest_threshold;	/* percent */
+		int digest_interval;	/* hours between two digests of a domain */
+		char *digest_template;
 	} warn;
 
 	struct {

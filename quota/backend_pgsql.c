@@ -80,6 +80,7 @@ static const char *const stmt_name[MQ_Q_COUNT] = {
 	[MQ_Q_USERS] = "mq_users",
 	[MQ_Q_USAGE] = "mq_usage",
 	[MQ_Q_ALIAS_DOMAIN] = "mq_alias_domain",
+	[MQ_Q_DIGEST_TO] = "mq_digest_to",
 };
 
 static atomic_int cancels_running;

@@ -399,7 +399,7 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 	struct mq_box_state *st = &rep->state;
 	struct mq_address stored;
 	const struct mq_address *addr = stored_address(box, &stored);
-	char path[1024];
+	char *path = rep->maildir;	/* its size is the limit: too long is refused */
 	int r;
 
 	mq_strlcpy(rep->address, addr->full, sizeof(rep->address));
@@ -409,11 +409,11 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 	st->enabled = user->u.user.enabled && box->domain_enabled;
 	st->limit_bytes = user->u.user.quota_bytes;
 	st->limit_messages = user->u.user.quota_messages;
-	if (maildir_path(cfg, box, addr, path, sizeof(path)) < 0) {
-		snprintf(rq->error, sizeof(rq->error), "%.200s: maildir path too long", addr->full);
+	if (maildir_path(cfg, box, addr, path, sizeof(rep->maildir)) < 0) {
+		snprintf(rq->error, sizeof(rq->error), "%.200s: maildir path too long "
+		    "(%d bytes at most)", addr->full, MQ_MAILDIR_PATH_MAX - 1);
 		return MQ_TEMPFAIL;
 	}
-	mq_strlcpy(rep->maildir, path, sizeof(rep->maildir));
 
 	if (cfg->quota.usage != MQ_USAGE_SQL) {
 		if (rq->session == NULL) {
@@ -835,6 +835,40 @@ check_columns(void *ctx, size_t ncols, const char *const *names)
 
 	cc->rc = mq_lookup_check_columns(cc->kind, ncols, names, cc->why,
 	    sizeof(cc->why), cc->unread, sizeof(cc->unread));
+}
+
+static int
+first_value(void *ctx, size_t ncols, const char *const *names,
+    const char *const *values)
+{
+	char **out = ctx;
+
+	if (ncols == 0 || values[0] == NULL || values[0][0] == '\0')
+		return 0;
+	*out = xstrdup(values[0]);
+	return 1;
+}
+
+int
+mq_session_digest_to(struct mq_session *s, const char *domain, char **addr_r,
+    char *error, size_t errlen)
+{
+	struct mq_key key = { .address = "", .local = "", .domain = domain };
+	int r;
+
+	*addr_r = NULL;
+	if (!s->engine->has_query[MQ_Q_DIGEST_TO])
+		return MQ_NOTFOUND;
+	if (session_connect(s, error, errlen) < 0)
+		return MQ_TEMPFAIL;
+	r = mq_backend_query(&s->conn, MQ_Q_DIGEST_TO, &key, first_value, addr_r,
+	    error, errlen);
+	if (r == MQ_TEMPFAIL) {
+		free(*addr_r);
+		*addr_r = NULL;
+		return r;
+	}
+	return *addr_r != NULL ? MQ_FOUND : MQ_NOTFOUND;
 }
 
 int

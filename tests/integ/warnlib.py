@@ -25,6 +25,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # The generic parts (paths, skipping, cleanup by PID, temp dirs, ports) are
@@ -135,11 +136,17 @@ def conf_value(v):
     return '"%s"' % str(v).replace("\\", "\\\\").replace('"', '\\"')
 
 
-def write_config(path, fixture, warn, log_level="info"):
-    """write_config - a mailquota.conf: SQLite, the fixture's Maildirs, these warn keys."""
-    lines = ['database {', '    driver = "sqlite"', '    path = %s' % conf_value(fixture.db), '}',
-             'maildir {', '    base = %s' % conf_value(fixture.base), '}',
-             'warn {']
+def write_config(path, fixture, warn, log_level="info", maildir_path=None, queries=None):
+    """write_config - a mailquota.conf: SQLite, the fixture's Maildirs, these warn keys
+    (and these queries)."""
+    lines = ['database {', '    driver = "sqlite"', '    path = %s' % conf_value(fixture.db), '}']
+    if queries:
+        lines += ['queries {'] + ["    %s = %s" % (k, conf_value(v)) for k, v in queries.items()]
+        lines += ['}']
+    lines += ['maildir {', '    base = %s' % conf_value(fixture.base)]
+    if maildir_path is not None:
+        lines.append('    path = %s' % conf_value(maildir_path))
+    lines += ['}', 'warn {']
     lines += ["    %s = %s" % (k, conf_value(v)) for k, v in warn.items()]
     lines += ['}', 'log {', '    level = %s' % conf_value(log_level), '}']
     write(path, "\n".join(lines) + "\n")
@@ -169,6 +176,62 @@ def messages(maildir):
 
 def warnings_in(maildir):
     return [m for m in messages(maildir) if m[2].get("Auto-Submitted") == "auto-generated"]
+
+
+def copy_file(root, src, name):
+    """copy_file - src as root/name, mode 0644 (templates)."""
+    dst = os.path.join(root, name)
+    shutil.copyfile(src, dst)
+    os.chmod(dst, 0o644)
+    return dst
+
+
+def maildirsize_used(md):
+    """maildirsize_used - the bytes a Maildir's maildirsize adds up to (0 without one)."""
+    try:
+        with open(os.path.join(md, "maildirsize")) as f:
+            return sum(int(l.split()[0]) for l in f.read().splitlines()[1:] if l.strip())
+    except OSError:
+        return 0
+
+
+def state_marks(path, user):
+    """state_marks - {slot: mark} of user in a state file, the records replayed in
+    order; armed slots left out."""
+    marks = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                p = line.split()
+                if len(p) == 4 and p[0] == user:
+                    marks[p[1]] = p[2]
+    except OSError:
+        pass
+    return {k: v for k, v in marks.items() if v != "armed"}
+
+
+def run_parts(parts, results, skipped):
+    """run_parts - a test program's main: every part (one broken part does not hide
+    the others), its time logged, the skipped ones listed; the exit status."""
+    if not os.access(WARN, os.X_OK):
+        skip("%s is not built" % WARN)
+    if os.geteuid() != 0:
+        skip("needs root (private Postfix and Dovecot, Maildirs owned by nobody)")
+    for part in parts:
+        t = time.monotonic()
+        try:
+            part()
+        except Exception as e:
+            import traceback
+            traceback.print_exc()
+            results.check(part.__name__, False, repr(e))
+        log("%s: %.1f s" % (part.__name__, time.monotonic() - t))
+    for s in skipped:
+        print("SKIP %s" % s, flush=True)
+    rc = results.finish()
+    if rc == 0 and skipped:
+        skip("; ".join(skipped))
+    return rc
 
 
 # --- a private Postfix that delivers with virtual(8) -------------------------
@@ -318,7 +381,8 @@ class Dovecot:
     service_argv (mailquota-warn -c CONF) as user:group."""
 
     def __init__(self, root, fixture, users, limit, warnings, service_argv, uid, gid,
-                 quota=None, lmtp_port=None, extra=(), clone_dict=None):
+                 quota=None, lmtp_port=None, extra=(), clone_dict=None,
+                 extra_groups=None):
         """quota: the plugin's quota line (default maildir); lmtp_port: also
         serve LMTP on 127.0.0.1; extra: more configuration lines; clone_dict:
         load quota_clone with this quota_clone_dict. Without service_argv
@@ -337,6 +401,7 @@ class Dovecot:
         self.warnings = warnings          # ["storage=80%% quota-warning 80 %u", ...]
         self.service_argv = service_argv
         self.uid, self.gid = uid, gid
+        self.extra_groups = extra_groups    # the script service's extra_groups
         self.proc = None
 
     def setup(self):
@@ -374,6 +439,7 @@ class Dovecot:
                 "service quota-warning {",
                 "  executable = script %s" % " ".join(self.service_argv),
                 "  user = %s" % user,
+                "  extra_groups = %s" % (self.extra_groups or ""),
                 "  vsz_limit = 0",     # no address-space limit: lets sanitizer builds run
                 "  unix_listener quota-warning {",
                 "    user = %s" % user,

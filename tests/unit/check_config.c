@@ -247,7 +247,7 @@ check_defaults(const struct mq_config *cfg)
 	ck_assert_str_eq(cfg->warn.smtp, "inet:127.0.0.1:25");
 	ck_assert_str_eq(cfg->warn.template_path,
 	    SYSCONFDIR "/mailquota/warning.txt");
-	ck_assert_str_eq(cfg->warn.state, "/var/lib/mailquota/warn.state");
+	ck_assert_str_eq(cfg->warn.state, "/var/lib/mailquota/warn/warn.state");
 	ck_assert_int_eq(cfg->warn.rearm, 5);
 	ck_assert_int_eq(cfg->warn.renotify, 0);
 	ck_assert_int_eq(cfg->log.facility, LOG_MAIL);
