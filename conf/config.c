@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -876,6 +877,22 @@ get_reply(struct loadctx *ctx, cfg_t *cfg, const char *key, char **reply_r)
 	return 0;
 }
 
+/*
+ * reply_temporary - whether a (valid) reply only defers: a 4xx code, or
+ * DEFER or DEFER_IF_PERMIT (any case, text optional). reply_tempfail must
+ * be one, or every database or disk error would reject mail for good.
+ */
+static bool
+reply_temporary(const char *v)
+{
+	size_t n = strcspn(v, " \t");
+
+	if (v[0] >= '0' && v[0] <= '9')
+		return v[0] == '4';
+	return (n == 5 && strncasecmp(v, "DEFER", 5) == 0) ||
+	    (n == 15 && strncasecmp(v, "DEFER_IF_PERMIT", 15) == 0);
+}
+
 static int
 load_policy(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 {
@@ -939,6 +956,12 @@ load_policy(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 	    get_reply(ctx, cfg, "policy.reply_tempfail",
 	    &c->policy.reply_tempfail) < 0)
 		return -1;
+	if (!reply_temporary(c->policy.reply_tempfail))
+		return fail(ctx, "policy.reply_tempfail",
+		    "\"%s\" is not a temporary reply: use a 4xx code, DEFER or "
+		    "DEFER_IF_PERMIT (with a permanent one every database or "
+		    "disk error would reject mail for good)",
+		    c->policy.reply_tempfail);
 	if (get_str(cfg, "policy.reply_toolarge")[0] == '\0')
 		c->policy.reply_toolarge = xstrdup(c->policy.reply_overquota);
 	else if (get_reply(ctx, cfg, "policy.reply_toolarge",

@@ -610,6 +610,10 @@ def t_check_config(res, e):
          "reply_overquota"),
         ("OK as a reply", {"reply_success": "OK"}, "reply_success"),
         ("unknown key", {"no_such_key": 1}, "no_such_key"),
+        ("permanent reply_tempfail", {"reply_tempfail": "550 5.3.0 Lookup failure"},
+         "reply_tempfail"),
+        ("DEFER_IF_REJECT as reply_tempfail", {"reply_tempfail": "DEFER_IF_REJECT later"},
+         "reply_tempfail"),
     ]
     for name, policy, key in bad:
         conf = os.path.join(root, "bad-%s.conf" % key)
@@ -627,6 +631,36 @@ def t_check_config(res, e):
                   "exit %d: %s" % (r.returncode, out))
         if ok and ("%s:%d" % (conf, line_no)) not in out:
             mqtest.log("note: message does not say %s:%d: %s" % (conf, line_no, out))
+
+
+def t_success_expanded(res, e):
+    """dry_run and on_error = pass answer reply_success with its variables expanded."""
+    root = mqtest.tempdir("mq-daemon-dry-")
+    success = "PREPEND X-Quota: %{user} %{used} of %{limit}"
+    for name, policy, database, rcpt in (
+            ("dry_run", {"dry_run": True}, None, "over@example.org"),
+            ("on_error = pass", {"on_error": "pass"},
+             {"path": os.path.join(root, "missing.db")}, "under@example.org")):
+        port = mqtest.free_port()
+        conf = os.path.join(root, "%s.conf" % port)
+        p = dict(REPLIES)
+        p.update(policy)
+        p["reply_success"] = success
+        mqtest.write_config(conf, e.fx, listen=["inet:127.0.0.1:%d" % port], policy=p,
+                            database=database)
+        d = mqtest.Daemon(conf, ("127.0.0.1", port)).start()
+        try:
+            c = mqtest.PolicyClient(("127.0.0.1", port))
+            try:
+                got = c.ask(recipient=rcpt)
+            finally:
+                c.close()
+            ok = (got.startswith("PREPEND X-Quota: %s " % rcpt) and "%{" not in got
+                  and re.search(r" of \S", got) is not None)
+            res.check("%s: reply_success sent with its variables expanded" % name, ok,
+                      "got %r" % got)
+        finally:
+            d.stop()
 
 
 def t_sigterm(res, e):
@@ -659,6 +693,7 @@ def main():
             ("idle timeout", t_idle),
             ("-s", t_stdio),
             ("-t", t_check_config),
+            ("reply_success expanded", t_success_expanded),
             ("SIGTERM", t_sigterm)]:
         if not e.daemon.running() and fn is not t_sigterm:
             res.fail(name, "the daemon is not running (exit %s)" % e.daemon.proc.returncode)
