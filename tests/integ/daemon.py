@@ -663,6 +663,116 @@ def t_success_expanded(res, e):
             d.stop()
 
 
+def _pids_with(conf):
+    """Processes whose command line names conf (a daemon that went to the background)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    if conf.encode() in f.read().split(b"\0"):
+                        pids.append(int(d))
+            except OSError:
+                pass
+    return pids
+
+
+def _kill_all(conf):
+    for pid in _pids_with(conf):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    mqtest.wait_until(lambda: not _pids_with(conf), 5.0)
+
+
+def t_root(res, e):
+    """As root: no background start without policy.user; "root" written out
+    is taken; -f only warns; -t names the Maildirs policy.user cannot read."""
+    if os.geteuid() != 0:
+        res.skip("root: background start without policy.user", "not running as root",
+                 required=False)
+        return
+    root = mqtest.tempdir("mq-daemon-root-")
+    os.chmod(root, 0o755)
+    fx = mqtest.Fixture(os.path.join(root, "fixture"))
+    os.chmod(fx.root, 0o755)
+    fx.domain("example.org")
+    for u in ("a", "b", "c", "d"):
+        fx.user(u + "@example.org", quota=QUOTA)
+        fx.maildir(u + "@example.org", limit_bytes=QUOTA, usage=[(10, 1)])
+    fx.commit()
+    closed = fx.maildir_path("c@example.org")
+    os.chmod(closed, 0o700)
+    port = mqtest.free_port()
+    listen = ["inet:127.0.0.1:%d" % port]
+
+    conf = os.path.join(root, "nouser.conf")
+    mqtest.write_config(conf, fx, listen=listen, policy=REPLIES)
+    mqtest.at_cleanup(lambda: _kill_all(conf))
+    r = subprocess.run([mqtest.POLICYD, "-c", conf], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    out = r.stdout.decode(errors="replace").strip()
+    time.sleep(0.3)
+    left = _pids_with(conf)
+    res.check("as root without policy.user: no background start, the message says what to set",
+              r.returncode == 78 and "policy.user" in out and "root" in out and not left,
+              "exit %d, still running %r: %s" % (r.returncode, left, out))
+    _kill_all(conf)
+
+    d = mqtest.Daemon(conf, ("127.0.0.1", port)).start()
+    try:
+        got = d.wait_log(r"running as root: set policy\.user", 0, 5.0)
+        res.check("-f as root without policy.user: starts, with the warning",
+                  d.running() and got is not None, d.stderr()[-400:])
+    finally:
+        d.stop()
+
+    conf_root = os.path.join(root, "root.conf")
+    p = dict(REPLIES)
+    p["user"] = "root"
+    mqtest.write_config(conf_root, fx, listen=listen, policy=p)
+    mqtest.at_cleanup(lambda: _kill_all(conf_root))
+    r = subprocess.run([mqtest.POLICYD, "-c", conf_root], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    up = r.returncode == 0 and mqtest.wait_until(
+        lambda: _ask_quiet(_at(port), "a@example.org") == DUNNO, 10.0)
+    res.check("policy.user = \"root\" written out: starts in the background and answers",
+              up, "exit %d: %s" % (r.returncode, r.stdout.decode(errors="replace")))
+    _kill_all(conf_root)
+
+    conf_nobody = os.path.join(root, "nobody.conf")
+    p = dict(REPLIES)
+    p["user"] = "nobody"
+    mqtest.write_config(conf_nobody, fx, listen=listen, policy=p)
+    r = subprocess.run([mqtest.POLICYD, "-t", "-c", conf_nobody], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    out = r.stdout.decode(errors="replace")
+    others = [fx.maildir_path(u + "@example.org") for u in ("a", "b", "d")]
+    res.check("-t as policy.user: names the Maildir it cannot read, and only that one",
+              r.returncode == 1 and closed in out and '"nobody"' in out and
+              not any(("%s:" % o) in out for o in others), "exit %d: %s" % (r.returncode, out))
+    os.chmod(closed, 0o755)
+    r = subprocess.run([mqtest.POLICYD, "-t", "-c", conf_nobody], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    out = r.stdout.decode(errors="replace")
+    res.check("-t as policy.user: every Maildir readable, configuration OK",
+              r.returncode == 0 and "configuration OK" in out, "exit %d: %s" % (r.returncode, out))
+
+
+def _ask_quiet(e, recipient):
+    try:
+        return ask(e, recipient)
+    except OSError:
+        return None
+
+
+def _at(port):
+    e = Env()
+    e.addr = ("127.0.0.1", port)
+    return e
+
+
 def t_sigterm(res, e):
     idle = mqtest.PolicyClient(e.addr)
     try:
@@ -694,6 +804,7 @@ def main():
             ("-s", t_stdio),
             ("-t", t_check_config),
             ("reply_success expanded", t_success_expanded),
+            ("root and policy.user", t_root),
             ("SIGTERM", t_sigterm)]:
         if not e.daemon.running() and fn is not t_sigterm:
             res.fail(name, "the daemon is not running (exit %s)" % e.daemon.proc.returncode)
