@@ -221,24 +221,21 @@ sample_dirs(const char *dir, int depth, int *left, const char *as)
 			    strerror(errno));
 			return 1;
 		}
-		if ((sub = openat(fd, "cur", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 &&
-		    errno != ENOENT) {
-			snprintf(path, sizeof(path), "%s/cur", dir);
-			fprintf(stderr, PROG ": %s: cannot read %s: %s\n", as, path,
-			    strerror(errno));
-			bad = 1;
+		/* A missing cur/ or maildirsize is the daemon's business, not -t's. */
+		for (size_t i = 0; i < 2; i++) {
+			static const char *const names[] = { "cur", "maildirsize" };
+			static const int flags[] = { O_DIRECTORY, O_NOFOLLOW | O_NONBLOCK };
+
+			sub = openat(fd, names[i], O_RDONLY | O_CLOEXEC | flags[i]);
+			if (sub >= 0) {
+				close(sub);
+			} else if (errno == EACCES) {
+				snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+				fprintf(stderr, PROG ": %s: cannot read %s: %s\n", as,
+				    path, strerror(errno));
+				bad = 1;
+			}
 		}
-		if (sub >= 0)
-			close(sub);
-		if ((sub = openat(fd, "maildirsize", O_RDONLY | O_NOFOLLOW |
-		    O_NONBLOCK | O_CLOEXEC)) < 0 && errno == EACCES) {
-			snprintf(path, sizeof(path), "%s/maildirsize", dir);
-			fprintf(stderr, PROG ": %s: cannot read %s: %s\n", as, path,
-			    strerror(errno));
-			bad = 1;
-		}
-		if (sub >= 0)
-			close(sub);
 		close(fd);
 		return bad;
 	}
