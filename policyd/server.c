@@ -34,6 +34,7 @@
 #include "autoconf.h"
 
 #include <sys/types.h>
+#include <sys/file.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -258,7 +259,42 @@ bind_inet(const struct mq_listen *l, int **fds_r, size_t *nfds_r,
 	return 0;
 }
 
-/* remove_stale_socket - unlink path if it is a socket nobody listens on. */
+/*
+ * lock_socket_path - flock PATH.lock for the life of the process (the fd
+ * is never closed, and not inherited by exec). Whoever holds it owns PATH:
+ * two daemons configured with the same socket cannot both decide that it
+ * is stale and remove each other's.
+ */
+static int
+lock_socket_path(const struct mq_listen *l, char *error, size_t errlen)
+{
+	char *lpath = xasprintf("%s.lock", l->path);
+	mode_t old_umask = umask(0077);
+	int fd = open(lpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	umask(old_umask);
+	if (fd < 0) {
+		snprintf(error, errlen, "%s: %s: %s", l->spec, lpath, strerror(errno));
+		free(lpath);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(error, errlen, "%s: %s", l->spec, errno == EWOULDBLOCK ?
+		    "another mailquota-policyd serves this socket (it holds the .lock file)" :
+		    strerror(errno));
+		close(fd);
+		free(lpath);
+		return -1;
+	}
+	free(lpath);
+	return 0;	/* fd kept on purpose: the lock lasts as long as the process */
+}
+
+/*
+ * remove_stale_socket - with the path's lock held: unlink path if it is a
+ * socket nobody listens on (a daemon that stopped after dropping its
+ * privileges could not remove it).
+ */
 static int
 remove_stale_socket(const struct mq_listen *l, const struct sockaddr_un *sun,
     char *error, size_t errlen)
@@ -288,6 +324,7 @@ remove_stale_socket(const struct mq_listen *l, const struct sockaddr_un *sun,
 		    l->spec, strerror(errno));
 		return -1;
 	}
+	mq_info("%s: removed a stale socket", l->spec);
 	return 0;
 }
 
@@ -308,18 +345,24 @@ bind_unix(const struct mq_listen *l, int **fds_r, size_t *nfds_r,
 		return -1;
 	}
 	memcpy(sun.sun_path, l->path, strlen(l->path) + 1);
-	if (remove_stale_socket(l, &sun, error, errlen) < 0)
+	if (lock_socket_path(l, error, errlen) < 0 ||
+	    remove_stale_socket(l, &sun, error, errlen) < 0)
 		return -1;
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s < 0) {
 		snprintf(error, errlen, "%s: socket: %s", l->spec, strerror(errno));
 		return -1;
 	}
-	/* Born private, then opened up to the configured mode: never wider. */
-	old_umask = umask(0177);
+	/*
+	 * bind() creates the socket with 0777 less the umask: with the umask
+	 * set to the complement of the mode it is born with exactly that mode.
+	 * No chmod afterwards, which would follow whatever a writer of the
+	 * directory had put at the path meanwhile. Start-up is single-threaded.
+	 */
+	old_umask = umask(~l->mode & 0777);
 	rc = bind(s, (const struct sockaddr *)&sun, sizeof(sun));
 	umask(old_umask);
-	if (rc < 0 || chmod(l->path, l->mode) < 0 || listen(s, SOMAXCONN) < 0) {
+	if (rc < 0 || listen(s, SOMAXCONN) < 0) {
 		snprintf(error, errlen, "%s: %s", l->spec, strerror(errno));
 		close(s);
 		return -1;
@@ -1115,10 +1158,14 @@ close_listeners(struct mq_server *srv)
 		struct listener *l = srv->listeners[i];
 
 		evconnlistener_free(l->lev);
-		/* After dropping privileges this may fail: the next start removes it. */
+		/*
+		 * After dropping privileges this fails where the directory is
+		 * not policy.user's: the next start removes the stale socket
+		 * (under the path's lock, so never a live one).
+		 */
 		if (l->unix_path != NULL && unlink(l->unix_path) < 0)
-			mq_debug("%s: cannot remove the socket: %s", l->spec,
-			    strerror(errno));
+			mq_notice("%s: cannot remove the socket (%s); the next start "
+			    "removes it", l->spec, strerror(errno));
 		free(l->spec);
 		free(l->unix_path);
 		free(l);

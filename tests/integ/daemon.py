@@ -686,14 +686,10 @@ def _kill_all(conf):
     mqtest.wait_until(lambda: not _pids_with(conf), 5.0)
 
 
-def t_root(res, e):
-    """As root: no background start without policy.user; "root" written out
-    is taken; -f only warns; -t names the Maildirs policy.user cannot read."""
-    if os.geteuid() != 0:
-        res.skip("root: background start without policy.user", "not running as root",
-                 required=False)
-        return
-    root = mqtest.tempdir("mq-daemon-root-")
+def _open_fixture(prefix):
+    """A fixture any user can read (a daemon that dropped to nobody):
+    mailboxes a, b, c, d @example.org, each with 10 bytes of 1 MiB."""
+    root = mqtest.tempdir(prefix)
     os.chmod(root, 0o755)
     fx = mqtest.Fixture(os.path.join(root, "fixture"))
     os.chmod(fx.root, 0o755)
@@ -702,6 +698,100 @@ def t_root(res, e):
         fx.user(u + "@example.org", quota=QUOTA)
         fx.maildir(u + "@example.org", limit_bytes=QUOTA, usage=[(10, 1)])
     fx.commit()
+    return root, fx
+
+
+def t_socket(res, e):
+    """The unix socket: born with its mode (no chmod), a symlink or a live
+    listener at the path refused, one daemon per path (the .lock), and the
+    restart path of a socket left behind by a daemon that ran as nobody."""
+    root, fx = _open_fixture("mq-daemon-sock-")
+    sdir = os.path.join(root, "sock")
+    os.mkdir(sdir, 0o755)
+    path = os.path.join(sdir, "policy")
+
+    def conf_for(name, mode="0604", **policy):
+        c = os.path.join(root, name + ".conf")
+        p = dict(REPLIES)
+        p.update(policy)
+        mqtest.write_config(c, fx, listen=["unix:%s:%s" % (path, mode)], policy=p)
+        return c
+
+    def start_fails(c):
+        r = subprocess.run([mqtest.POLICYD, "-f", "-c", c], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=30)
+        return r.returncode, r.stdout.decode(errors="replace").strip()
+
+    old = os.umask(0o077)
+    try:
+        d = mqtest.Daemon(conf_for("mode"), path).start()
+    finally:
+        os.umask(old)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        res.check("unix socket born with the configured mode 0604 under umask 077",
+                  mode == 0o604, "mode %o" % mode)
+        rc, out = start_fails(conf_for("second"))
+        res.check("a second daemon on the same socket is refused, the first keeps serving",
+                  rc != 0 and "another" in out and _ask_quiet(_at_unix(path), "a@example.org") == DUNNO,
+                  "exit %d: %s" % (rc, out))
+    finally:
+        d.stop()
+    res.check("the socket is removed at stop (no privileges dropped)",
+              not os.path.lexists(path), "still there" if os.path.lexists(path) else "")
+
+    target = os.path.join(root, "target")
+    with open(target, "w") as f:
+        f.write("x")
+    os.chmod(target, 0o600)
+    os.symlink(target, path)
+    rc, out = start_fails(conf_for("symlink", mode="0666"))
+    res.check("a symlink at the socket path is refused, its target untouched",
+              rc != 0 and "not a socket" in out and
+              stat.S_IMODE(os.stat(target).st_mode) == 0o600, "exit %d: %s" % (rc, out))
+    os.unlink(path)
+
+    other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    other.bind(path)
+    other.listen(1)
+    try:
+        rc, out = start_fails(conf_for("live"))
+        res.check("a socket another process listens on is left alone",
+                  rc != 0 and "listening" in out and os.path.exists(path),
+                  "exit %d: %s" % (rc, out))
+    finally:
+        other.close()
+        os.unlink(path)
+
+    if os.geteuid() != 0:
+        res.skip("socket left by a daemon running as nobody", "not running as root",
+                 required=False)
+        return
+    c = conf_for("nobody", mode="0666", user="nobody")
+    d = mqtest.Daemon(c, path).start()
+    first = _ask_quiet(_at_unix(path), "a@example.org")
+    d.stop()
+    left = os.path.exists(path)
+    d = mqtest.Daemon(c, path).start()
+    try:
+        again = _ask_quiet(_at_unix(path), "b@example.org")
+        res.check("policy.user = nobody, root's socket directory: the socket stays at stop, "
+                  "the next start removes it and serves",
+                  first == DUNNO and left and again == DUNNO and
+                  d.wait_log(r"removed a stale socket", 0, 2.0) is not None,
+                  "first %r, left %s, again %r" % (first, left, again))
+    finally:
+        d.stop()
+
+
+def t_root(res, e):
+    """As root: no background start without policy.user; "root" written out
+    is taken; -f only warns; -t names the Maildirs policy.user cannot read."""
+    if os.geteuid() != 0:
+        res.skip("root: background start without policy.user", "not running as root",
+                 required=False)
+        return
+    root, fx = _open_fixture("mq-daemon-root-")
     closed = fx.maildir_path("c@example.org")
     os.chmod(closed, 0o700)
     port = mqtest.free_port()
@@ -767,6 +857,12 @@ def _ask_quiet(e, recipient):
         return None
 
 
+def _at_unix(path):
+    e = Env()
+    e.addr = path
+    return e
+
+
 def _at(port):
     e = Env()
     e.addr = ("127.0.0.1", port)
@@ -805,6 +901,7 @@ def main():
             ("-t", t_check_config),
             ("reply_success expanded", t_success_expanded),
             ("root and policy.user", t_root),
+            ("unix socket life cycle", t_socket),
             ("SIGTERM", t_sigterm)]:
         if not e.daemon.running() and fn is not t_sigterm:
             res.fail(name, "the daemon is not running (exit %s)" % e.daemon.proc.returncode)
