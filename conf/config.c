@@ -400,6 +400,7 @@ new_cfg(void)
 		CFG_INT("negative_cache_ttl", 10, CFGF_NONE),
 		CFG_INT("stale_ttl", 0, CFGF_NONE),
 		CFG_INT("max_connections", 1000, CFGF_NONE),
+		CFG_INT("max_connections_per_client", 400, CFGF_NONE),
 		CFG_INT("idle_timeout", 300, CFGF_NONE),
 		CFG_INT("max_request_size", 102400, CFGF_NONE),
 		CFG_STR("reply_success", "DUNNO", CFGF_NONE),
@@ -938,6 +939,8 @@ load_policy(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 	    &c->policy.stale_ttl) < 0 ||
 	    get_int_as_int(ctx, cfg, "policy.max_connections", 1, 100000,
 	    &c->policy.max_connections) < 0 ||
+	    get_int_as_int(ctx, cfg, "policy.max_connections_per_client", 0, 100000,
+	    &c->policy.max_connections_per_client) < 0 ||
 	    get_int_as_int(ctx, cfg, "policy.idle_timeout", 1, 86400,
 	    &c->policy.idle_timeout) < 0 ||
 	    get_int(ctx, cfg, "policy.max_request_size", 256, 10485760,

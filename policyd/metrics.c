@@ -213,6 +213,9 @@ mq_metrics_text(const struct mq_metrics_view *v, size_t *len_r)
 	    v->conns_open);
 	counter(&t, "mailquota_connections_total", "Client connections accepted.",
 	    c->conns_total);
+	counter(&t, "mailquota_connections_refused_per_client_total",
+	    "Connections closed at once: their address had policy.max_connections_per_client open.",
+	    c->client_limit);
 	counter(&t, "mailquota_connection_timeouts_total",
 	    "Connections closed at policy.idle_timeout.", c->timeouts);
 	counter(&t, "mailquota_accept_errors_total",

@@ -44,6 +44,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,15 @@
 #define ACCEPT_PAUSE_MS 250
 #define LOG_LINE_MAX 2048
 #define JOB_SPARE_MAX 64	/* finished jobs kept for reuse */
+#define CLIENT_BUCKETS 256	/* per-client connection counts (inet) */
+
+/* One client address with connections open on an inet listener. */
+struct client {
+	struct client *next;
+	unsigned char addr[16];		/* IPv4 in the first 4 bytes */
+	unsigned char len;
+	size_t n;
+};
 
 struct conn {
 	TAILQ_ENTRY(conn) entry;
@@ -87,6 +97,7 @@ struct conn {
 	bool closing;			/* shutdown: close after the reply */
 	bool dead;			/* closed while busy: free when the job returns */
 	bool read_paused;
+	struct client *client;		/* inet: its address's count */
 	char peer[128];
 };
 
@@ -109,6 +120,9 @@ struct mq_server {
 	struct timeval idle_plain;
 	int idle_secs;
 	int max_conns;			/* <= 0: no limit */
+	int max_per_client;		/* inet, per address; <= 0: no limit */
+	struct client *clients[CLIENT_BUCKETS];
+	time_t client_limit_logged;
 
 	struct listener **listeners;	/* each allocated: libevent keeps the pointer */
 	size_t nlisteners;
@@ -583,6 +597,67 @@ conn_free(struct conn *c)
 	free(c);
 }
 
+/* client_bucket - where an address's count lives. */
+static struct client **
+client_bucket(struct mq_server *srv, const unsigned char *addr, size_t len)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+	struct client **pc;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ addr[i]) * 16777619u;
+	for (pc = &srv->clients[h % CLIENT_BUCKETS]; *pc != NULL; pc = &(*pc)->next)
+		if ((*pc)->len == len && memcmp((*pc)->addr, addr, len) == 0)
+			break;
+	return pc;
+}
+
+/*
+ * client_take - count one more connection from sa's address; NULL (and
+ * nothing counted) when it already has policy.max_connections_per_client.
+ * Only inet addresses are counted: *client_r stays NULL for the others.
+ */
+static bool
+client_take(struct mq_server *srv, const struct sockaddr *sa,
+    struct client **client_r)
+{
+	const unsigned char *addr;
+	struct client **pc;
+	size_t len;
+
+	*client_r = NULL;
+	if (sa->sa_family == AF_INET) {
+		addr = (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+		len = 4;
+	} else if (sa->sa_family == AF_INET6) {
+		addr = (const unsigned char *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		len = 16;
+	} else
+		return true;
+	pc = client_bucket(srv, addr, len);
+	if (*pc == NULL) {
+		*pc = xcalloc(1, sizeof(**pc));
+		memcpy((*pc)->addr, addr, len);
+		(*pc)->len = (unsigned char)len;
+	} else if (srv->max_per_client > 0 && (*pc)->n >= (size_t)srv->max_per_client)
+		return false;
+	(*pc)->n++;
+	*client_r = *pc;
+	return true;
+}
+
+static void
+client_release(struct mq_server *srv, struct client *cl)
+{
+	struct client **pc;
+
+	if (cl == NULL || --cl->n > 0)
+		return;
+	pc = client_bucket(srv, cl->addr, cl->len);
+	*pc = cl->next;
+	free(cl);
+}
+
 static void
 conn_close(struct conn *c)
 {
@@ -590,6 +665,8 @@ conn_close(struct conn *c)
 
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
+	client_release(srv, c->client);
+	c->client = NULL;
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->tev);
@@ -972,6 +1049,8 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 {
 	struct listener *l = arg;
 	struct mq_server *srv = l->srv;
+	struct client *cl;
+	struct conn *c;
 	char peer[128];
 
 	if (srv->stopping) {
@@ -990,13 +1069,30 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 			    (long)cred.pid);
 	}
 #endif
+	if (!client_take(srv, sa, &cl)) {
+		time_t now = time(NULL);
+
+		srv->st.client_limit++;
+		close(fd);
+		/* Once a minute at most: a client at its cap keeps trying. */
+		if (now - srv->client_limit_logged >= 60) {
+			srv->client_limit_logged = now;
+			mq_notice("client %s: max_connections_per_client (%d) reached: "
+			    "connection closed (%" PRIu64 " so far)", peer,
+			    srv->max_per_client, srv->st.client_limit);
+		}
+		return;
+	}
 	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
 		int on = 1;
 
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	}
-	if (conn_new(srv, fd, fd, peer, false) != NULL)
+	if ((c = conn_new(srv, fd, fd, peer, false)) != NULL) {
+		c->client = cl;
 		mq_debug("client %s: connected on %s", peer, l->spec);
+	} else
+		client_release(srv, cl);
 	update_accept(srv);
 }
 
@@ -1088,6 +1184,7 @@ apply_config(struct mq_server *srv, const struct mq_config *cfg)
 	srv->limits.max_request = cfg->policy.max_request_size;
 	srv->in_max = line_max + 1;
 	srv->max_conns = cfg->policy.max_connections;
+	srv->max_per_client = cfg->policy.max_connections_per_client;
 	srv->idle_secs = cfg->policy.idle_timeout;
 	srv->idle_tv = NULL;
 	if (srv->idle_secs > 0) {

@@ -37,7 +37,9 @@ static const char *const places[] = {
 /*
  * ref_size - the size field of a name: the first ",S=" before the ":2,"
  * info, its value the digits up to the next ',' (or the info); -1 when
- * there is none or it is not a number in the signed 64-bit range.
+ * there is none, it is not a number in the signed 64-bit range, or it has
+ * more than 20 digits (leading zeros included: the reader takes the
+ * file's length then, where Dovecot would skip the zeros).
  */
 static int
 ref_size(const char *name, uint64_t *size_r)
@@ -55,7 +57,7 @@ ref_size(const char *name, uint64_t *size_r)
 			return -1;
 		v = v * 10 + (uint64_t)(name[k] - '0');
 	}
-	if (k == i + 3 || v > INT64_MAX)
+	if (k == i + 3 || k - (i + 3) > 20 || v > INT64_MAX)
 		return -1;
 	*size_r = v;
 	return 0;

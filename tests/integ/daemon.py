@@ -869,6 +869,63 @@ def _at(port):
     return e
 
 
+def t_per_client(res, e):
+    """policy.max_connections_per_client: the next connection from an
+    address at its cap is closed at once; other addresses are served; a
+    closed connection frees its place."""
+    root = mqtest.tempdir("mq-daemon-percl-")
+    port = mqtest.free_port("0.0.0.0")
+    conf = os.path.join(root, "percl.conf")
+    p = dict(REPLIES)
+    p["max_connections_per_client"] = 3
+    mqtest.write_config(conf, e.fx, listen=["inet:0.0.0.0:%d" % port], policy=p)
+    d = mqtest.Daemon(conf, ("127.0.0.1", port)).start()
+
+    def client_from(src):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(5.0)
+        s.bind((src, 0))
+        s.connect(("127.0.0.1", port))
+        return mqtest.PolicyClient(None, sock=s)
+
+    # 127.0.0.3: not the address of the start-up probe (127.0.0.1), whose
+    # close the daemon may not have seen yet
+    held = []
+    try:
+        held = [client_from("127.0.0.3") for _ in range(3)]
+        got = [c.ask(recipient="under@example.org") for c in held]
+        res.check("max_connections_per_client = 3: three connections from one address served",
+                  got == [DUNNO] * 3, "got %r" % got)
+        fourth = client_from("127.0.0.3")
+        closed = fourth.closed_by_peer(5.0)
+        fourth.close()
+        res.check("the fourth from that address is closed without a reply", closed)
+        other = client_from("127.0.0.2")
+        try:
+            res.check("another client address is still served",
+                      other.ask(recipient="under@example.org") == DUNNO)
+        finally:
+            other.close()
+        held.pop().close()
+        again = None
+        for _ in range(50):           # the daemon sees the close first
+            c = client_from("127.0.0.3")
+            try:
+                again = c.ask(recipient="under@example.org", timeout=2.0)
+                break
+            except (OSError, AssertionError):
+                time.sleep(0.05)
+            finally:
+                c.close()
+        res.check("a closed connection frees its place", again == DUNNO, "got %r" % again)
+        res.check("the refusal is logged",
+                  d.wait_log(r"max_connections_per_client \(3\) reached", 0, 2.0) is not None)
+    finally:
+        for c in held:
+            c.close()
+        d.stop()
+
+
 def t_sigterm(res, e):
     idle = mqtest.PolicyClient(e.addr)
     try:
@@ -902,6 +959,7 @@ def main():
             ("reply_success expanded", t_success_expanded),
             ("root and policy.user", t_root),
             ("unix socket life cycle", t_socket),
+            ("connections per client", t_per_client),
             ("SIGTERM", t_sigterm)]:
         if not e.daemon.running() and fn is not t_sigterm:
             res.fail(name, "the daemon is not running (exit %s)" % e.daemon.proc.returncode)
