@@ -20,6 +20,15 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char path[256];
+static char dir[] = "/tmp/mq-fuzz-config.XXXXXX";
+
+/* remove_dir - the private directory, at exit (replay runs leave nothing). */
+static void
+remove_dir(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -29,11 +38,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int fd;
 
 	if (path[0] == '\0') {
-		char dir[] = "/tmp/mq-fuzz-config.XXXXXX";
-
 		if (mkdtemp(dir) == NULL)
 			abort();
 		snprintf(path, sizeof(path), "%s/mailquota.conf", dir);
+		atexit(remove_dir);
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0 || (size > 0 && write(fd, data, size) != (ssize_t)size))

@@ -85,6 +85,23 @@ clear(int dirfd)
 	}
 }
 
+/* remove_tree - the private Maildir, at exit (replay runs leave nothing). */
+static void
+remove_tree(void)
+{
+	static const char *const dirs[] = {
+		".Trash/cur", ".Trash", ".Sent/new", ".Sent/cur", ".Sent", "tmp",
+		"new", "cur",
+	};
+	size_t d;
+
+	clear(rootfd);
+	for (d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++)
+		unlinkat(rootfd, dirs[d], AT_REMOVEDIR);
+	close(rootfd);
+	rmdir(root);
+}
+
 static void
 setup(void)
 {
@@ -101,6 +118,7 @@ setup(void)
 	for (d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++)
 		if (mkdirat(rootfd, dirs[d], 0700) < 0)
 			abort();
+	atexit(remove_tree);
 }
 
 int

@@ -25,14 +25,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char path[256];
 
+static char dir[] = "/tmp/mq-fuzz-state.XXXXXX";
+
+/* remove - the private directory, at exit (replay runs leave nothing). */
+static void
+remove_dir(void)
+{
+	static const char *const suffixes[] = { "", ".lock", ".tmp" };
+	char p[300];
+	size_t i;
+
+	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", path, suffixes[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
 static void
 setup(void)
 {
-	char dir[] = "/tmp/mq-fuzz-state.XXXXXX";
-
 	if (mkdtemp(dir) == NULL)
 		abort();
 	snprintf(path, sizeof(path), "%s/state", dir);
+	atexit(remove_dir);
 }
 
 static void
