@@ -90,6 +90,7 @@ struct mq_config {
 		int negative_cache_ttl;
 		int stale_ttl;	/* seconds an expired entry may answer while the database fails; 0 = off */
 		int max_connections;
+		int max_connections_per_client;	/* inet listeners; 0 = no cap */
 		int idle_timeout;
 		size_t max_request_size;
 		char *reply_success;

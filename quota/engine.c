@@ -491,11 +491,14 @@ finish(const struct mq_config *cfg, const char *user, struct mq_verdict *v)
 	mq_reply_expand(v->action, sizeof(v->action), reply_for(cfg, v->outcome), &vars);
 	if (v->outcome == MQ_OUT_TEMPFAIL && cfg->policy.on_error == MQ_ON_ERROR_PASS)
 		v->on_error_pass = true;
-	else if (cfg->policy.dry_run && strcmp(v->action, cfg->policy.reply_success) != 0)
+	else if (cfg->policy.dry_run &&
+	    strcmp(reply_for(cfg, v->outcome), cfg->policy.reply_success) != 0)
 		v->dry_run = true;
 	if (v->on_error_pass || v->dry_run) {
+		/* reply_success is expanded like any reply */
 		memcpy(v->withheld, v->action, sizeof(v->withheld));
-		mq_strlcpy(v->action, cfg->policy.reply_success, sizeof(v->action));
+		mq_reply_expand(v->action, sizeof(v->action),
+		    cfg->policy.reply_success, &vars);
 	}
 }
 

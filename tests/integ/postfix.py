@@ -18,6 +18,7 @@ missing database server is a skipped target, a failure under it too).
 """
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -366,7 +367,12 @@ def driver_missing(target):
     out = r.stdout.decode("utf-8", "replace")
     if "not compiled in" in out or "unknown driver" in out.lower():
         return "mailquota-policyd built without the %s driver" % target.database["driver"]
-    if r.returncode != 0:
+    # -t names the Maildir made unreadable on purpose (noread@): that alone
+    # is not a failure of the set-up
+    other = [ln for ln in out.splitlines()
+             if ln.strip() and "warning:" not in ln and "/noread/" not in ln and
+             not re.search(r"cannot read 1 of \d+ Maildir", ln)]
+    if r.returncode != 0 and (other or "/noread/maildirsize" not in out):
         raise AssertionError("%s: mailquota-policyd -t failed:\n%s" % (target.label, out))
     return None
 
