@@ -48,32 +48,44 @@ mq_grace_for(const struct mq_grace *grace, uint64_t limit_bytes)
 	return whole + part;
 }
 
-/* mq_decide_box - the outcome for one mailbox receiving size bytes. */
+/*
+ * mq_decide_box - the outcome for one mailbox receiving size bytes, as
+ * Dovecot's quota_test_alloc at delivery: refused when the message count
+ * is at its limit or the message does not fit below limit + grace (none
+ * when already at the limit); a refused message bigger than the whole
+ * limit is TOOLARGE. Size 0 (unknown) is checked as one byte.
+ */
 enum mq_outcome
 mq_decide_box(const struct mq_box_state *box, uint64_t size,
     const struct mq_grace *grace)
 {
+	bool refused = false;
+
 	if (!box->enabled)
 		return MQ_OUT_DISABLED;
-	if (box->limit_bytes != 0) {
-		uint64_t g, cap;
-
-		if (size > box->limit_bytes)
-			return MQ_OUT_TOOLARGE;
-		if (box->used_bytes >= box->limit_bytes)
-			return MQ_OUT_OVERQUOTA;
-		g = mq_grace_for(grace, box->limit_bytes);
-		cap = box->limit_bytes > UINT64_MAX - g ?
-		    UINT64_MAX : box->limit_bytes + g;
-		/* used + size > cap, with used < limit <= cap. */
-		if (size > cap - box->used_bytes)
-			return MQ_OUT_OVERQUOTA;
-	}
+	if (size == 0)
+		size = 1;
 	/* messages + 1 > limit, without the + 1 overflowing. */
 	if (box->limit_messages != 0 &&
 	    box->used_messages >= box->limit_messages)
-		return MQ_OUT_OVERQUOTA;
-	return MQ_OUT_SUCCESS;
+		refused = true;
+	if (box->limit_bytes != 0) {
+		uint64_t g, room;
+
+		if (box->used_bytes >= box->limit_bytes) {
+			refused = true;
+		} else {
+			g = mq_grace_for(grace, box->limit_bytes);
+			room = box->limit_bytes - box->used_bytes;
+			room = room > UINT64_MAX - g ? UINT64_MAX : room + g;
+			if (size > room)
+				refused = true;
+		}
+	}
+	if (!refused)
+		return MQ_OUT_SUCCESS;
+	return box->limit_bytes != 0 && size > box->limit_bytes ?
+	    MQ_OUT_TOOLARGE : MQ_OUT_OVERQUOTA;
 }
 
 /*

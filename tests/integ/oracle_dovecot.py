@@ -353,7 +353,8 @@ class Oracle:
         users = []
         for box in self.boxes:
             for g in GRACES:
-                extra = {"quota_grace": "%d%%%%" % g}
+                # "%" is expanded twice: by passwd-file, then in the plugin settings
+                extra = {"quota_grace": "%d%%%%%%%%" % g}
                 if box.kind == "forced":
                     extra["quota_rule"] = "*:bytes=%d:messages=%d" % (box.limit_bytes,
                                                                       box.limit_messages)
@@ -539,6 +540,12 @@ class Oracle:
                 rc, dv, err = self.dovecot.doveadm("quota", "get", "-u", user)
                 r = mqtest_run([mqtest.MAILQUOTA, "-c", conf, "get", addr])
                 a, b = self.get_rows(dv), self.get_rows(r[1])
+                if step == "get" and box.kind == "header" and \
+                        all(v[1] == "-" for v in a.values()):
+                    # No limit at all: Dovecot 2.3 does not count (it shows 0
+                    # until a recalc), mailquota does. Only the limits compare.
+                    a = {k: v[1] for k, v in a.items()}
+                    b = {k: v[1] for k, v in b.items()}
                 if rc != 0 or r[0] != 0 or a != b:
                     out.append("%s: doveadm %r (exit %d %s) mailquota %r (exit %d %s)"
                                % (step, a, rc, err.strip()[:200], b, r[0], r[2].strip()[:200]))
