@@ -9,6 +9,7 @@
 #include "autoconf.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #include "decide.h"
 
@@ -21,7 +22,14 @@ static const char *const outcome_names[MQ_OUT_COUNT] = {
 	[MQ_OUT_TEMPFAIL] = "tempfail",
 };
 
-/* mq_grace_for - grace bytes for a limit: fixed, else limit * percent / 100. */
+/*
+ * mq_grace_for - grace bytes for a limit: fixed, else limit * percent /
+ * 100. For a limit Dovecot can hold (up to INT64_MAX) the percentage is
+ * Dovecot's own signed 64-bit arithmetic, wrap included: above
+ * INT64_MAX / percent its product overflows, and the grace it delivers
+ * with is that wrapped value (0 for a limit of INT64_MAX at 10 %, or
+ * "negative", i.e. near 2^64 once seen as its unsigned extra bytes).
+ */
 uint64_t
 mq_grace_for(const struct mq_grace *grace, uint64_t limit_bytes)
 {
@@ -33,6 +41,13 @@ mq_grace_for(const struct mq_grace *grace, uint64_t limit_bytes)
 		return grace->bytes;
 	if (grace->percent == 0 || limit_bytes == 0)
 		return 0;
+	if (limit_bytes <= INT64_MAX) {
+		uint64_t prod = limit_bytes * grace->percent;	/* wraps */
+		int64_t sp;
+
+		memcpy(&sp, &prod, sizeof(sp));
+		return (uint64_t)(sp / 100);
+	}
 	/*
 	 * limit * p / 100 == (q * 100 + r) * p / 100 == q * p + r * p / 100
 	 * exactly (integer division), where r * p < 100 * 2^32 cannot overflow.
@@ -77,7 +92,15 @@ mq_decide_box(const struct mq_box_state *box, uint64_t size,
 		} else {
 			g = mq_grace_for(grace, box->limit_bytes);
 			room = box->limit_bytes - box->used_bytes;
-			room = room > UINT64_MAX - g ? UINT64_MAX : room + g;
+			/*
+			 * A percentage in Dovecot's range: its uint64_t ceiling,
+			 * which wraps with an overflowed grace. Else it holds.
+			 */
+			if (grace != NULL && grace->bytes == 0 &&
+			    box->limit_bytes <= INT64_MAX)
+				room += g;
+			else
+				room = room > UINT64_MAX - g ? UINT64_MAX : room + g;
 			if (size > room)
 				refused = true;
 		}

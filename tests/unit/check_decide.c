@@ -102,6 +102,9 @@ static const struct box_row box_rows[] = {
 	{ "grace 1000% near max, past it", BOX(MAX - 10, MAX - 11), 12, { 0, 1000 }, MQ_OUT_SUCCESS },
 	{ "grace 1000% near max, size max", BOX(MAX - 10, MAX - 11), MAX, { 0, 1000 }, MQ_OUT_SUCCESS },
 	{ "grace max, used at limit", BOX(L, L), 1, { MAX, 0 }, MQ_OUT_OVERQUOTA },
+	/* Dovecot's overflowing percentage (measured with dovecot-lda 2.3.19). */
+	{ "10% of INT64_MAX is 0", BOX(INT64_MAX, INT64_MAX - 1000), 2000, { 0, 10 }, MQ_OUT_OVERQUOTA },
+	{ "10% of 2^62 wraps huge", BOX(1ull << 62, (1ull << 62) - 1000), 6000, { 0, 10 }, MQ_OUT_SUCCESS },
 	/* Disabled wins over everything. */
 	{ "disabled, empty", { false, L, 0, 0, 0 }, 0, NOGRACE, MQ_OUT_DISABLED },
 	{ "disabled, full", { false, L, 0, L, 0 }, 1, NOGRACE, MQ_OUT_DISABLED },
@@ -160,7 +163,11 @@ static const struct grace_row grace_rows[] = {
 	{ { 0, 200 }, MAX, MAX },		/* saturates */
 	{ { 0, 101 }, MAX - 99, MAX },
 	{ { 0, 4294967295u }, 99, 4252017622u },
-	{ { 0, 4294967295u }, MAX / 1000, MAX },
+	/* Up to INT64_MAX, Dovecot's signed product, wrap included. */
+	{ { 0, 4294967295u }, MAX / 1000, 54417894990986178u },
+	{ { 0, 10 }, 922337203685477580u, 92233720368547758u },
+	{ { 0, 10 }, INT64_MAX, 0 },
+	{ { 0, 10 }, 1ull << 62, 18354510353341003858u },
 	{ { MAX, 0 }, L, MAX },
 };
 
