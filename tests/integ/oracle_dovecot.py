@@ -98,6 +98,9 @@ def pick_limit(rng):
         (1 << 32) + rng.randint(0, 1 << 20),
         rng.randint(1 << 40, 1 << 50),
         rng.randint(1 << 55, INT64_MAX // 100),
+        # where Dovecot's limit * percent overflows
+        rng.randint(INT64_MAX // 10 + 1, 1 << 62),
+        INT64_MAX,
     ])
 
 
