@@ -225,7 +225,8 @@ recalc_one(struct mq_session *s, size_t i, void *ctx)
 	    strcmp(res->old_def, res->new_def) != 0;
 	if (job->dry_run) {
 		res->status = files_differ ? ST_DRIFT : ST_OK;
-	} else if (!files_differ && res->file.lines <= 2) {
+	} else if (!files_differ && res->file.lines == 2) {
+		/* Only a file of one usage line is left: Dovecot writes that. */
 		res->status = ST_UNCHANGED;
 	} else {
 		if (mq_maildir_write_size(root, lb, lm, res->bytes, res->messages,

@@ -129,14 +129,17 @@ same_time(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
-/* add_sat - a + b, held at INT64_MAX (the Maildir++ range). */
+/*
+ * add_sat - a + b, held at UINT64_MAX. Dovecot's recount adds in uint64_t
+ * too (and would wrap past it, where this holds).
+ */
 static uint64_t
 add_sat(uint64_t a, uint64_t b)
 {
 	uint64_t r;
 
-	if (__builtin_add_overflow(a, b, &r) || r > INT64_MAX)
-		return INT64_MAX;
+	if (__builtin_add_overflow(a, b, &r))
+		return UINT64_MAX;
 	return r;
 }
 
@@ -1011,10 +1014,7 @@ mq_maildir_write_size(int dirfd, uint64_t limit_bytes,
 	}
 
 	mq_maildirsize_definition(def, sizeof(def), limit_bytes, limit_messages);
-	if (bytes > INT64_MAX)
-		bytes = INT64_MAX;
-	if (messages > INT64_MAX)
-		messages = INT64_MAX;
+	/* Figures past INT64_MAX are written whole, as Dovecot writes them. */
 	len = snprintf(text, sizeof(text), "%s\n%llu %llu\n", def,
 	    (unsigned long long)bytes, (unsigned long long)messages);
 	snprintf(tmp, sizeof(tmp), "maildirsize.%ld.%u.tmp", (long)getpid(),

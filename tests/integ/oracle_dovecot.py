@@ -592,7 +592,7 @@ def main():
     ap.add_argument("--mailboxes", type=int, default=int(os.environ.get("ORACLE_MAILBOXES", 150)))
     ap.add_argument("--all-sizes", action="store_true",
                     default=os.environ.get("ORACLE_ALL_SIZES") == "1")
-    ap.add_argument("--get", type=int, default=int(os.environ.get("ORACLE_GET", 20)),
+    ap.add_argument("--get", type=int, default=int(os.environ.get("ORACLE_GET", 15)),
                     help="mailboxes per seed for the get/recalc comparison")
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args()
