@@ -225,15 +225,17 @@ recalc_one(struct mq_session *s, size_t i, void *ctx)
 	    strcmp(res->old_def, res->new_def) != 0;
 	if (job->dry_run) {
 		res->status = files_differ ? ST_DRIFT : ST_OK;
-	} else if (!files_differ && res->file.lines == 2) {
-		/* Only a file of one usage line is left: Dovecot writes that. */
-		res->status = ST_UNCHANGED;
 	} else {
-		if (mq_maildir_write_size(root, lb, lm, res->bytes, res->messages,
-		    res->error, sizeof(res->error)) < 0)
+		/*
+		 * Written unless it is byte for byte the file Dovecot's recount
+		 * would write (one usage line in its format); compacting delta
+		 * lines is not drift, but it is a rewrite.
+		 */
+		r = mq_maildir_write_size(root, lb, lm, res->bytes, res->messages,
+		    res->error, sizeof(res->error));
+		if (r < 0)
 			goto error;
-		/* A compaction of delta lines is not drift; report it as written. */
-		res->status = ST_REWRITTEN;
+		res->status = r == 1 ? ST_UNCHANGED : ST_REWRITTEN;
 	}
 	close(root);
 	return;

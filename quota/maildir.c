@@ -979,6 +979,27 @@ mq_maildir_read_size(int dirfd, struct mq_maildirsize *mds,
 	return MQ_FOUND;
 }
 
+/* same_content - maildirsize holds exactly these bytes already. */
+static bool
+same_content(int dirfd, const char *text, size_t len)
+{
+	char buf[256];
+	ssize_t n;
+	int fd;
+
+	if (len >= sizeof(buf))
+		return false;
+	fd = openat(dirfd, "maildirsize", O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	do
+		n = read(fd, buf, sizeof(buf));
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	return n == (ssize_t)len && memcmp(buf, text, len) == 0;
+}
+
 int
 mq_maildir_write_size(int dirfd, uint64_t limit_bytes,
     uint64_t limit_messages, uint64_t bytes, uint64_t messages,
@@ -1017,6 +1038,8 @@ mq_maildir_write_size(int dirfd, uint64_t limit_bytes,
 	/* Figures past INT64_MAX are written whole, as Dovecot writes them. */
 	len = snprintf(text, sizeof(text), "%s\n%llu %llu\n", def,
 	    (unsigned long long)bytes, (unsigned long long)messages);
+	if (same_content(dirfd, text, (size_t)len))
+		return 1;
 	snprintf(tmp, sizeof(tmp), "maildirsize.%ld.%u.tmp", (long)getpid(),
 	    atomic_fetch_add(&seq, 1));
 

@@ -124,7 +124,8 @@ int mq_maildir_read_size(int dirfd, struct mq_maildirsize *mds,
  * (O_EXCL, O_NOFOLLOW) in the Maildir, owned like the Maildir directory,
  * written, fsync'ed and renamed over maildirsize, so a reader sees the old
  * file or the new one, never a part. A maildirsize that is a symlink or not
- * a regular file is refused. 0, or -1 with the reason in error.
+ * a regular file is refused. 0, 1 when the file already holds exactly
+ * that text (nothing is written), or -1 with the reason in error.
  */
 int mq_maildir_write_size(int dirfd, uint64_t limit_bytes,
     uint64_t limit_messages, uint64_t bytes, uint64_t messages,

@@ -837,6 +837,11 @@ START_TEST(test_write_size)
 	ck_assert_int_eq(mq_maildir_read_size(fd, &mds, &st, err, sizeof(err)), MQ_FOUND);
 	ck_assert_uint_eq(mds.bytes, 8617);
 	ck_assert_uint_eq(mds.lines, 2);
+	/* The same text again: nothing to write; another format: rewritten. */
+	ck_assert_int_eq(mq_maildir_write_size(fd, 1000, 5, 8617, 5, err, sizeof(err)), 1);
+	puts_file("d/u/maildirsize", "1000S,5C\n+8617 +5\n");
+	ck_assert_int_eq(mq_maildir_write_size(fd, 1000, 5, 8617, 5, err, sizeof(err)), 0);
+	ck_assert_str_eq(slurp("d/u/maildirsize"), "1000S,5C\n8617 5\n");
 
 	/* Missing: created with the Maildir's mode bits (rw only). */
 	ck_assert_int_eq(unlink(at("d/u/maildirsize")), 0);
