@@ -435,6 +435,7 @@ new_cfg(void)
 		CFG_STR("base", "/var/mail/vhosts", CFGF_NONE),
 		CFG_STR("path", "%d/%u", CFGF_NONE),
 		CFG_BOOL("recalc", cfg_true, CFGF_NONE),
+		CFG_BOOL("header_limits", cfg_true, CFGF_NONE),
 		CFG_STR_LIST("ignore", NULL, CFGF_NONE),
 		CFG_END()
 	};
@@ -894,6 +895,7 @@ load_maildir(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 	if ((why = check_maildir_path(c->maildir.path)) != NULL)
 		return fail(ctx, "maildir.path", "%s", why);
 	c->maildir.recalc = get_bool(cfg, "maildir.recalc");
+	c->maildir.header_limits = get_bool(cfg, "maildir.header_limits");
 	c->maildir.ignore = copy_list(cfg, "maildir.ignore", &c->maildir.nignore);
 	for (i = 0; i < c->maildir.nignore; i++) {
 		const char *f = c->maildir.ignore[i];

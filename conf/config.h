@@ -69,6 +69,7 @@ struct mq_config {
 		char *base;	/* absolute, no trailing slash */
 		char *path;	/* template with %d %u %s, relative to base */
 		bool recalc;
+		bool header_limits;	/* a limit the row lacks comes from maildirsize */
 		char **ignore;	/* folder names not counted */
 		size_t nignore;
 	} maildir;

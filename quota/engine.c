@@ -78,6 +78,7 @@ mq_engine_new(const struct mq_config *cfg)
 	e->mopts.ignore = cfg->maildir.ignore;
 	e->mopts.nignore = cfg->maildir.nignore;
 	e->mopts.recalc = cfg->maildir.recalc;
+	e->mopts.header_limits = cfg->maildir.header_limits;
 	e->mopts.usage_ttl = cfg->quota.usage_ttl;
 	e->grace.bytes = cfg->quota.grace_bytes;
 	e->grace.percent = cfg->quota.grace_percent;
@@ -378,6 +379,13 @@ stored_address(const struct mq_mailbox *box, struct mq_address *buf)
 	return &box->addr;
 }
 
+/* row_limit - a row's limit for mq_maildir_usage (Dovecot's are signed). */
+static uint64_t
+row_limit(bool has, uint64_t v)
+{
+	return !has ? MQ_LIMIT_UNSET : v > INT64_MAX ? INT64_MAX : v;
+}
+
 static uint64_t
 max_u64(uint64_t a, uint64_t b)
 {
@@ -426,8 +434,10 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 			/* Within usage_ttl the disk is not asked, here either. */
 			r = MQ_FOUND;
 		} else {
-			r = mq_maildir_usage(e->usage, &e->mopts, path, st->limit_bytes,
-			    st->limit_messages, &mu, rq->error, sizeof(rq->error));
+			r = mq_maildir_usage(e->usage, &e->mopts, path,
+			    row_limit(user->u.user.has_quota_bytes, st->limit_bytes),
+			    row_limit(user->u.user.has_quota_messages, st->limit_messages),
+			    &mu, rq->error, sizeof(rq->error));
 		}
 		if (r != MQ_FOUND)
 			return r;
@@ -452,11 +462,12 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 	st->used_messages = mu.messages;
 	rep->usage_origin = mu.origin;
 	rep->usage_cached = mu.cached;
-	if (!user->u.user.has_quota_bytes && mu.has_limit_bytes) {
+	if (!user->u.user.has_quota_bytes && mu.has_limit_bytes && cfg->maildir.header_limits) {
 		st->limit_bytes = mu.limit_bytes;
 		rep->limit_source = "maildirsize";
 	}
-	if (!user->u.user.has_quota_messages && mu.has_limit_messages) {
+	if (!user->u.user.has_quota_messages && mu.has_limit_messages &&
+	    cfg->maildir.header_limits) {
 		st->limit_messages = mu.limit_messages;
 		rep->limit_messages_source = "maildirsize";
 	}

@@ -327,15 +327,17 @@ def test_get(conf, per):
     lines = out.splitlines()
     check(rc == 0 and len(lines) == 3, "get exits 0 with a header and two rows")
     check(lines[0].split() == ["Quota", "name", "Type", "Value", "Limit", "%"], "get header")
-    check(lines[1].split() == ["User", "quota", "STORAGE", str(u // 1024), str(q // 1024),
-                               str(u * 100 // q)], "get STORAGE row in KiB: %r" % lines[1])
+    # doveadm's figures: KiB rounded up, % of the two rounded figures
+    ku, kq = (u + 1023) // 1024, (q + 1023) // 1024
+    check(lines[1].split() == ["User", "quota", "STORAGE", str(ku), str(kq),
+                               str(ku * 100 // kq)], "get STORAGE row in KiB: %r" % lines[1])
     check(lines[2].split() == ["User", "quota", "MESSAGE", str(n), "-", "0"],
           "get MESSAGE row, no limit: %r" % lines[2])
     rc, out, err = run(["get", addr, "--format", "json"], conf)
     js = json.loads(out)
     check(rc == 0 and js == [
-        {"name": "User quota", "type": "STORAGE", "value": str(u // 1024),
-         "limit": str(q // 1024), "percent": str(u * 100 // q)},
+        {"name": "User quota", "type": "STORAGE", "value": str(ku),
+         "limit": str(kq), "percent": str(ku * 100 // kq)},
         {"name": "User quota", "type": "MESSAGE", "value": str(n), "limit": "-", "percent": "0"}],
         "get --format json is doveadm's")
     rc, out, err = run(["get", "nobody@alpha.test"], conf)
