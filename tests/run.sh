@@ -39,7 +39,7 @@ export MQ_REQUIRE_ALL
 # build the package for tests/deb.sh.
 PKGS="build-essential autoconf automake pkg-config libevent-dev libconfuse-dev
 libsqlite3-dev libmariadb-dev libpq-dev check sqlite3 netcat-openbsd postfix
-dovecot-core mariadb-server postgresql chromium python3 clang libclang-rt-14-dev
+postfix-sqlite postfix-mysql postfix-pgsql dovecot-core mariadb-server postgresql chromium python3 clang libclang-rt-14-dev
 systemd dpkg-dev debhelper"
 
 SUMMARY=""

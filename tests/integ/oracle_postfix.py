@@ -22,8 +22,10 @@ recipient. Every disagreement is printed with its seed, probe and the rows
 involved.
 
 Environment:
-  ORACLE_SEEDS    seeds for SQLite (a count "20" or a list "3,17"; default 20)
-  ORACLE_NET      "0" skips the MariaDB and PostgreSQL seeds (default: run one each)
+  ORACLE_SEEDS    seeds: a count ("20", the default), a list ("3,17") or a range ("5-9")
+  ORACLE_PROBES   probes per seed and schema, a random sample (default 40; 0: all)
+
+`make oracle-postfix SEEDS=N PROBES=M` runs more (default 200 seeds, every probe).
 """
 
 import os
@@ -33,13 +35,14 @@ import socket
 import sys
 import time
 
+import dbservers
 import mqtest
 
 SIZE = 1000                     # the message size asked about, and sent
 REMOTE = "remote.example"       # a domain no table knows
 DELIMS_MULTI = "+-"
 # Probes per seed and schema (a random sample of all the generator makes; 0: all).
-MAX_PROBES = int(os.environ.get("ORACLE_PROBES", "60"))
+MAX_PROBES = int(os.environ.get("ORACLE_PROBES") or "40")
 
 
 # --- the estate ----------------------------------------------------------
@@ -248,8 +251,8 @@ class Estate:
 
 # --- Postfix's side ----------------------------------------------------------
 
-def sqlite_maps(schema, db):
-    """sqlite_maps - {name: query} as the tutorial or PostfixAdmin configure
+def sql_maps(schema, driver="sqlite"):
+    """sql_maps - {name: query} as the tutorial or PostfixAdmin configure
     them, with the enabled/active conditions, plus a transport map whose
     discard:LABEL names the mailbox Postfix delivers to."""
     if schema == "postfixadmin":
@@ -283,29 +286,38 @@ def sqlite_maps(schema, db):
                          "AND mailbox.active=1 AND alias_domain.active=1 "
                          "AND '%d' IN (SELECT domain FROM domain WHERE active=1 AND backupmx=0)",
         }
+    # The tutorial's queries, portable to SQLite, MariaDB and PostgreSQL.
+    label = ("CONCAT('discard:', REPLACE(u.email, '@', '='))" if driver == "mysql"
+             else "'discard:' || REPLACE(u.email, '@', '=')")
     return {
-        "domains": "SELECT 1 FROM virtual_domains WHERE name='%s' AND enabled=1",
+        "domains": "SELECT 1 FROM virtual_domains WHERE name='%s' AND enabled",
         "mailboxes": "SELECT 1 FROM virtual_users u JOIN virtual_domains d "
-                     "ON d.id=u.domain_id WHERE u.email='%s' AND u.enabled=1 AND d.enabled=1",
+                     "ON d.id=u.domain_id WHERE u.email='%s' AND u.enabled AND d.enabled",
         "aliases": "SELECT a.destination FROM virtual_aliases a JOIN virtual_domains d "
-                   "ON d.id=a.domain_id WHERE a.source='%s' AND a.enabled=1 AND d.enabled=1",
+                   "ON d.id=a.domain_id WHERE a.source='%s' AND a.enabled AND d.enabled",
         "email2email": "SELECT u.email FROM virtual_users u JOIN virtual_domains d "
-                       "ON d.id=u.domain_id WHERE u.email='%s' AND u.enabled=1 AND d.enabled=1",
-        "transport": "SELECT 'discard:' || replace(u.email, '@', '=') FROM virtual_users u "
+                       "ON d.id=u.domain_id WHERE u.email='%s' AND u.enabled AND d.enabled",
+        "transport": "SELECT " + label + " FROM virtual_users u "
                      "JOIN virtual_domains d ON d.id=u.domain_id "
-                     "WHERE u.email='%s' AND u.enabled=1 AND d.enabled=1",
+                     "WHERE u.email='%s' AND u.enabled AND d.enabled",
     }
 
 
 def postfix_tables(schema, confdir, db):
     """postfix_tables - write the .cf files; the main.cf settings that use them."""
-    q = sqlite_maps(schema, db)
+    driver = "sqlite" if isinstance(db, str) else db.driver
+    q = sql_maps(schema, driver)
     for name, query in q.items():
         with open(os.path.join(confdir, name + ".cf"), "w") as f:
-            f.write("dbpath = %s\nquery = %s\n" % (db, query))
+            if driver == "sqlite":
+                f.write("dbpath = %s\n" % db)
+            else:
+                f.write("hosts = inet:%s:%d\nuser = %s\npassword = %s\ndbname = %s\n"
+                        % (db.host, db.port, db.user, db.password, db.database))
+            f.write("query = %s\n" % query)
 
     def m(*names):
-        return ", ".join("sqlite:%s/%s.cf" % (confdir, n) for n in names)
+        return ", ".join("%s:%s/%s.cf" % (driver, confdir, n) for n in names)
 
     if schema == "postfixadmin":
         return {
@@ -472,14 +484,19 @@ def agree(est, probe, want, got):
     return False
 
 
-def start_daemon(root, fx_db, base, schema, delims):
+def start_daemon(root, db, base, schema, delims):
     port = mqtest.free_port()
     conf = os.path.join(root, "mailquota-%s.conf" % schema)
     pol = dict(mqtest.REPLIES)
     pol.update({"recipient_delimiter": delims, "alias_overquota": "any",
                 "cache_ttl": 0, "negative_cache_ttl": 0})
+    if isinstance(db, str):
+        database = {"driver": "sqlite", "path": db}
+    else:
+        database = {"driver": db.driver, "hosts": [db.host], "port": db.port,
+                    "name": db.database, "user": db.user, "password": db.password}
     mqtest.write_config(conf, listen=("inet:127.0.0.1:%d" % port,),
-                        database={"driver": "sqlite", "path": fx_db},
+                        database=database,
                         maildir={"base": base, "path": "%d/%u"},
                         policy=pol, loglevel="warning", extra={"schema": schema})
     d = mqtest.Daemon(conf, ("127.0.0.1", port))
@@ -502,10 +519,23 @@ def parse_seeds(text, default):
     return list(range(1, int(text) + 1))
 
 
-def run_phase(res, root, schema, delims, seeds, policy_sample=0):
-    """run_phase - one Postfix, one daemon, the estates of every seed in one database."""
+def copy_to_server(fx, srv):
+    """copy_to_server - the fixture's tutorial tables into a MariaDB or PostgreSQL server."""
+    srv.load(os.path.join(mqtest.SRCDIR, "conf", "schema-default-%s.sql" % srv.driver))
+    for table in ("virtual_domains", "virtual_users", "virtual_aliases"):
+        cur = fx.sql("SELECT * FROM %s ORDER BY id" % table)
+        cols = [c[0] for c in cur.description]
+        rows = [[bool(v) if c == "enabled" else v for c, v in zip(cols, row)]
+                for row in cur.fetchall()]
+        srv.insert(table, cols, rows)
+
+
+def run_phase(res, root, schema, delims, seeds, policy_sample=0, server=None):
+    """run_phase - one Postfix, one daemon, the estates of every seed in one
+    database: the fixture's SQLite file, or server (MariaDB or PostgreSQL)."""
     t0 = time.monotonic()
-    proot = os.path.join(root, "%s%s" % (schema, "-multi" if len(delims) > 1 else ""))
+    proot = os.path.join(root, "%s%s%s" % (schema, "-multi" if len(delims) > 1 else "",
+                                           "-" + server.driver if server else ""))
     fx = mqtest.Fixture(os.path.join(proot, "fixture"), schema=schema, autocommit=False)
     estates = [Estate(s, schema, delims, MAX_PROBES) for s in seeds]
     for est in estates:
@@ -513,10 +543,14 @@ def run_phase(res, root, schema, delims, seeds, policy_sample=0):
     fx.commit()
     os.chmod(proot, 0o755)
     os.chmod(os.path.dirname(fx.db), 0o755)
+    db = fx.db
+    if server is not None:
+        copy_to_server(fx, server)
+        db = server
 
     pf = oracle_postfix(os.path.join(proot, "postfix"), schema, delims, {})
     os.makedirs(pf.confdir, mode=0o755, exist_ok=True)
-    pf.extra_main.update(postfix_tables(schema, pf.confdir, fx.db))
+    pf.extra_main.update(postfix_tables(schema, pf.confdir, db))
     pf.setup().start()
     mqtest.log("%s: estates loaded, Postfix up, %.1fs" % (schema, time.monotonic() - t0))
     allprobes = [p for est in estates for p in est.probes]
@@ -525,9 +559,9 @@ def run_phase(res, root, schema, delims, seeds, policy_sample=0):
     mqtest.log("%s: %d probes through Postfix, %.1fs" % (schema, len(allprobes),
                                                          time.monotonic() - t0))
 
-    daemon, port = start_daemon(proot, fx.db, fx.base, schema, delims)
+    daemon, port = start_daemon(proot, db, fx.base, schema, delims)
     client = mqtest.PolicyClient(("127.0.0.1", port), timeout=30)
-    tag = "%s delimiters=%r" % (schema, delims)
+    tag = "%s delimiters=%r%s" % (schema, delims, " on " + server.driver if server else "")
     total = bad = 0
     answers = {}
     for est in estates:
@@ -604,9 +638,24 @@ def main():
     root = mqtest.tempdir("mq-oracle-")
     os.chmod(root, 0o755)
     n = 0
-    n += run_phase(res, root, "default", "+", seeds, policy_sample=200)
-    n += run_phase(res, root, "postfixadmin", "+", seeds, policy_sample=200)
+    n += run_phase(res, root, "default", "+", seeds, policy_sample=150)
+    n += run_phase(res, root, "postfixadmin", "+", seeds)
     n += run_phase(res, root, "default", DELIMS_MULTI, seeds[:2])
+    # mysql: and pgsql: tables on the private servers, one seed each.
+    for name, start in (("MariaDB", dbservers.start_mariadb),
+                        ("PostgreSQL", dbservers.start_postgresql)):
+        try:
+            srv = start(os.path.join(root, name))
+        except dbservers.Unavailable as e:
+            res.skip("%s tables" % name, str(e))
+            continue
+        mqtest.at_cleanup(srv.close)
+        if not os.path.exists("/usr/lib/postfix/postfix-%s.so" % srv.driver):
+            res.skip("%s tables" % name, "Postfix has no %s: tables (Debian package "
+                     "postfix-%s)" % (srv.driver, srv.driver))
+        else:
+            n += run_phase(res, root, "default", "+", seeds[-1:], server=srv)
+        srv.close()
     mqtest.log("%d probes in all" % n)
     res.finish()
 
