@@ -334,7 +334,45 @@ def postfix_tables(schema, confdir, db):
     }
 
 
-def oracle_postfix(root, schema, delims, maps):
+class OraclePostfix:
+    """One private Postfix for every phase (its setup costs seconds): smtpd
+    on pf.port judges recipients itself with the phase's tables; a second
+    smtpd on policy_port leaves every recipient to check_policy_service on
+    daemon_port (the phase's daemon)."""
+
+    def __init__(self, root):
+        self.daemon_port = mqtest.free_port()
+        self.policy_port = mqtest.free_port()
+        self.pf = oracle_postfix(root, "+", {})
+        self.pf.extra_main["mq_policy_restrictions"] = (
+            "check_policy_service inet:127.0.0.1:%d, reject_unauth_destination"
+            % self.daemon_port)
+        os.makedirs(self.pf.confdir, mode=0o755, exist_ok=True)
+        self.phase = 0
+
+    def configure(self, schema, delims, db):
+        """configure - the phase's tables and delimiters; start or reload."""
+        self.phase += 1
+        d = os.path.join(self.pf.confdir, "phase%d" % self.phase)
+        os.makedirs(d, mode=0o755, exist_ok=True)
+        settings = dict(postfix_tables(schema, d, db), recipient_delimiter=delims)
+        if self.phase == 1:
+            self.pf.extra_main.update(settings)
+            self.pf.setup()
+            with open(os.path.join(self.pf.confdir, "master.cf"), "a") as f:
+                f.write("127.0.0.1:%d inet n - n - - smtpd\n"
+                        "  -o smtpd_recipient_restrictions=$mq_policy_restrictions\n"
+                        "  -o smtpd_relay_restrictions=\n"
+                        "  -o smtpd_reject_unlisted_recipient=no\n" % self.policy_port)
+            self.pf.start()
+        else:
+            self.pf.postconf(*("%s=%s" % kv for kv in settings.items()))
+            self.pf.reload()
+            time.sleep(1.5)     # the old smtpd, cleanup, trivial-rewrite exit
+        return self.pf
+
+
+def oracle_postfix(root, delims, maps):
     """oracle_postfix - a private Postfix that judges recipients itself."""
     pf = mqtest.Postfix(root, 0, [], extra_main=dict({
         "smtpd_recipient_restrictions": "reject_unauth_destination",
@@ -484,8 +522,7 @@ def agree(est, probe, want, got):
     return False
 
 
-def start_daemon(root, db, base, schema, delims):
-    port = mqtest.free_port()
+def start_daemon(root, db, base, schema, delims, port):
     conf = os.path.join(root, "mailquota-%s.conf" % schema)
     pol = dict(mqtest.REPLIES)
     pol.update({"recipient_delimiter": delims, "alias_overquota": "any",
@@ -530,7 +567,7 @@ def copy_to_server(fx, srv):
         srv.insert(table, cols, rows)
 
 
-def run_phase(res, root, schema, delims, seeds, policy_sample=0, server=None):
+def run_phase(res, root, opf, schema, delims, seeds, policy_sample=0, server=None):
     """run_phase - one Postfix, one daemon, the estates of every seed in one
     database: the fixture's SQLite file, or server (MariaDB or PostgreSQL)."""
     t0 = time.monotonic()
@@ -548,18 +585,14 @@ def run_phase(res, root, schema, delims, seeds, policy_sample=0, server=None):
         copy_to_server(fx, server)
         db = server
 
-    pf = oracle_postfix(os.path.join(proot, "postfix"), schema, delims, {})
-    os.makedirs(pf.confdir, mode=0o755, exist_ok=True)
-    pf.extra_main.update(postfix_tables(schema, pf.confdir, db))
-    pf.setup().start()
+    pf = opf.configure(schema, delims, db)
     mqtest.log("%s: estates loaded, Postfix up, %.1fs" % (schema, time.monotonic() - t0))
     allprobes = [p for est in estates for p in est.probes]
     pres = ask_postfix(pf, allprobes)
-    pf.stop()
     mqtest.log("%s: %d probes through Postfix, %.1fs" % (schema, len(allprobes),
                                                          time.monotonic() - t0))
 
-    daemon, port = start_daemon(proot, db, fx.base, schema, delims)
+    daemon, port = start_daemon(proot, db, fx.base, schema, delims, opf.daemon_port)
     client = mqtest.PolicyClient(("127.0.0.1", port), timeout=30)
     tag = "%s delimiters=%r%s" % (schema, delims, " on " + server.driver if server else "")
     total = bad = 0
@@ -591,11 +624,7 @@ def run_phase(res, root, schema, delims, seeds, policy_sample=0, server=None):
         # The same probes through a Postfix that asks the daemon and knows no user.
         rnd = random.Random(seeds[0])
         sample = rnd.sample(allprobes, min(policy_sample, len(allprobes)))
-        ppf = mqtest.Postfix(os.path.join(proot, "policy-postfix"), port,
-                             sorted(d for est in estates for d in est.domains),
-                             extra_main={"recipient_delimiter": delims})
-        ppf.setup().start()
-        smtp = mqtest.Smtp("127.0.0.1", ppf.port)
+        smtp = mqtest.Smtp("127.0.0.1", opf.policy_port)
         smtp.mail("", size=SIZE)
         nbad = 0
         for i, p in enumerate(sample):
@@ -616,7 +645,6 @@ def run_phase(res, root, schema, delims, seeds, policy_sample=0, server=None):
                 print("DISAGREE %s probe=%s through check_policy_service: %d %s, direct %s"
                       % (tag, p, code, text, want), flush=True)
         smtp.quit()
-        ppf.stop()
         res.check("%s: %d probes through check_policy_service match the direct answers"
                   % (tag, len(sample)), nbad == 0, "%d differ" % nbad)
     daemon.stop()
@@ -638,9 +666,10 @@ def main():
     root = mqtest.tempdir("mq-oracle-")
     os.chmod(root, 0o755)
     n = 0
-    n += run_phase(res, root, "default", "+", seeds, policy_sample=150)
-    n += run_phase(res, root, "postfixadmin", "+", seeds)
-    n += run_phase(res, root, "default", DELIMS_MULTI, seeds[:2])
+    opf = OraclePostfix(os.path.join(root, "postfix"))
+    n += run_phase(res, root, opf, "default", "+", seeds, policy_sample=150)
+    n += run_phase(res, root, opf, "postfixadmin", "+", seeds, policy_sample=150)
+    n += run_phase(res, root, opf, "default", DELIMS_MULTI, seeds[:2])
     # mysql: and pgsql: tables on the private servers, one seed each.
     for name, start in (("MariaDB", dbservers.start_mariadb),
                         ("PostgreSQL", dbservers.start_postgresql)):
@@ -654,7 +683,7 @@ def main():
             res.skip("%s tables" % name, "Postfix has no %s: tables (Debian package "
                      "postfix-%s)" % (srv.driver, srv.driver))
         else:
-            n += run_phase(res, root, "default", "+", seeds[-1:], server=srv)
+            n += run_phase(res, root, opf, "default", "+", seeds[-1:], server=srv)
         srv.close()
     mqtest.log("%d probes in all" % n)
     res.finish()
