@@ -729,7 +729,7 @@ def main():
     n += run_phase(res, root, opf, "default", "+", seeds, policy_sample=150)
     n += run_phase(res, root, opf, "postfixadmin", "+", seeds, policy_sample=150)
     n += run_phase(res, root, opf, "default", DELIMS_MULTI, seeds[:2])
-    # mysql: and pgsql: tables on the private servers, one seed each.
+    # mysql: and pgsql: tables on the private servers: the fixed estate (seed 0).
     for name, start in (("MariaDB", dbservers.start_mariadb),
                         ("PostgreSQL", dbservers.start_postgresql)):
         try:
@@ -746,8 +746,7 @@ def main():
             res.skip("%s tables" % name, "Postfix has no %s: tables (Debian package "
                      "postfix-%s)" % (srv.driver, srv.driver))
         else:
-            n += run_phase(res, root, opf, "default", "+", sorted({seeds[0], seeds[-1]}),
-                           server=srv)
+            n += run_phase(res, root, opf, "default", "+", seeds[:1], server=srv)
         srv.close()
     mqtest.log("%d probes in all" % n)
     res.finish()
