@@ -578,11 +578,16 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 {
 	const struct mq_config *cfg = rq->engine->cfg;
 	struct mq_lookup lookup = { .get = request_get, .ctx = rq };
-	struct mq_box_state states[MQ_MAX_MAILBOXES];
-	/* Per thread, not per request: a resolution is about 300 KB. */
-	static _Thread_local struct mq_resolution resolution;
+	struct mq_box_state *states = NULL;
+	struct mq_resolution resolution = { 0 };
+	/* Per thread, not per request: two addresses are about 8 KB. */
 	static _Thread_local struct mq_address typed, idn;
 	struct mq_resolution *res;
+	struct mq_resolve_opts opts = {
+		.delimiters = cfg->policy.recipient_delimiter,
+		.identity = cfg->schema == MQ_SCHEMA_DEFAULT,
+		.propagate = true,
+	};
 	const char *user = "", *rcpt = req->recipient;
 	size_t rcpt_len = req->recipient_len;
 	int r = 0;
@@ -628,11 +633,11 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 	}
 
 	res = &resolution;
-	r = mq_resolve(&lookup, rcpt, rcpt_len, cfg->policy.recipient_delimiter,
-	    res);
+	r = mq_resolve(&lookup, rcpt, rcpt_len, &opts, res);
 	user = res->status == MQ_RES_INVALID ? "" : res->matched.full;
 	switch (r) {
 	case MQ_RES_MISS:
+		mq_resolution_free(res);
 		return MQ_MISS;
 	case MQ_RES_TEMPFAIL:
 		v->outcome = MQ_OUT_TEMPFAIL;
@@ -653,7 +658,7 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 		break;
 	case MQ_RES_TOOBIG:
 		mq_strlcpy(v->how, "alias", sizeof(v->how));
-		mq_strlcpy(v->reason, "alias expansion past the bounds: not checked", sizeof(v->reason));
+		mq_strlcpy(v->reason, "alias expansion where Postfix defers the message: not checked", sizeof(v->reason));
 		break;
 	case MQ_RES_FOUND:
 		mq_strlcpy(v->how, via_name[res->via], sizeof(v->how));
@@ -663,13 +668,15 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 			break;
 		}
 		v->nboxes = res->nboxes;
+		states = xreallocarray(NULL, res->nboxes ? res->nboxes : 1, sizeof(*states));
 		for (size_t i = 0; i < res->nboxes; i++) {
 			struct mq_box_report tmp, *rep = i < MQ_VERDICT_BOXES ? &v->boxes[i] : &tmp;
 
 			memset(rep, 0, sizeof(*rep));
 			r = box_state(rq, &lookup, &res->boxes[i], rep);
 			if (r == MQ_MISS) {
-				mq_resolution_release(res);
+				mq_resolution_free(res);
+				free(states);
 				return MQ_MISS;
 			}
 			if (r != MQ_FOUND) {
@@ -693,7 +700,8 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 		break;
 	}
 	finish(cfg, user, v);
-	mq_resolution_release(res);
+	mq_resolution_free(res);
+	free(states);
 	return 0;
 done:
 	v->decisive = 0;

@@ -192,29 +192,39 @@ def maildir_filename(n, size):
 
 
 class Fixture:
-    """A SQLite database in the tutorial schema and Maildirs at base/%d/%u."""
+    """A SQLite database in the tutorial schema (or PostfixAdmin's, with
+    schema="postfixadmin") and Maildirs at base/%d/%u. autocommit=False
+    leaves commits to the caller (commit()), for estates of thousands of rows."""
 
-    def __init__(self, root):
+    SCHEMA_FILES = {"default": "schema-default.sql", "postfixadmin": "schema-postfixadmin.sql"}
+
+    def __init__(self, root, schema="default", autocommit=True):
         self.root = root
+        self.schema = schema
+        self.autocommit = autocommit
         self.db = os.path.join(root, "mail.db")
         self.base = os.path.join(root, "vmail")
         os.makedirs(self.base, mode=0o755, exist_ok=True)
         os.chmod(self.base, 0o755)
         self._conn = sqlite3.connect(self.db)
-        self._conn.executescript(self.schema_sql())
+        self._conn.executescript(self.schema_sql(schema))
         self._conn.commit()
         self.domains = {}
         self._fileno = 0
 
     @staticmethod
-    def schema_sql():
-        """schema_sql - the shipped tutorial schema, so the tests load it too."""
-        with open(os.path.join(SRCDIR, "conf", "schema-default.sql")) as f:
+    def schema_sql(schema="default"):
+        """schema_sql - the shipped schema file, so the tests load it too."""
+        with open(os.path.join(SRCDIR, "conf", Fixture.SCHEMA_FILES[schema])) as f:
             return f.read()
 
     def commit(self):
         self._conn.commit()
         os.chmod(self.db, 0o644)
+
+    def _done(self):
+        if self.autocommit:
+            self.commit()
 
     def close(self):
         self.commit()
@@ -222,16 +232,21 @@ class Fixture:
 
     def sql(self, statement, params=()):
         cur = self._conn.execute(statement, params)
-        self._conn.commit()
+        self._done()
         return cur
 
     def domain(self, name, enabled=True):
-        cur = self._conn.execute(
-            "INSERT INTO virtual_domains (name, enabled) VALUES (?, ?)",
-            (name, 1 if enabled else 0))
-        self.domains[name] = cur.lastrowid
-        self.commit()
-        return cur.lastrowid
+        if self.schema == "postfixadmin":
+            self._conn.execute("INSERT INTO domain (domain, active) VALUES (?, ?)",
+                               (name, 1 if enabled else 0))
+            self.domains[name] = name
+        else:
+            cur = self._conn.execute(
+                "INSERT INTO virtual_domains (name, enabled) VALUES (?, ?)",
+                (name, 1 if enabled else 0))
+            self.domains[name] = cur.lastrowid
+        self._done()
+        return self.domains[name]
 
     def _domain_id(self, address):
         d = address.rsplit("@", 1)[1]
@@ -240,26 +255,55 @@ class Fixture:
         return self.domains[d]
 
     def user(self, email, quota=0, enabled=True, password="{PLAIN}x"):
-        self._conn.execute(
-            "INSERT INTO virtual_users (domain_id, email, password, quota, enabled) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (self._domain_id(email), email, password, quota, 1 if enabled else 0))
-        self.commit()
+        """user - a mailbox; PostfixAdmin's maildir column is "%d/%u/"."""
+        if self.schema == "postfixadmin":
+            local, dom = email.rsplit("@", 1)
+            self._domain_id(email)
+            self._conn.execute(
+                "INSERT INTO mailbox (username, password, maildir, quota, local_part, "
+                "domain, active) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (email, password, "%s/%s/" % (dom, local), quota, local, dom,
+                 1 if enabled else 0))
+        else:
+            self._conn.execute(
+                "INSERT INTO virtual_users (domain_id, email, password, quota, enabled) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (self._domain_id(email), email, password, quota, 1 if enabled else 0))
+        self._done()
 
     def set_user(self, email, **cols):
+        table, key = (("mailbox", "username") if self.schema == "postfixadmin"
+                      else ("virtual_users", "email"))
         for k, v in cols.items():
             if k not in ("quota", "enabled"):
                 raise ValueError(k)
-            self._conn.execute("UPDATE virtual_users SET %s = ? WHERE email = ?" % k,
+            if k == "enabled" and self.schema == "postfixadmin":
+                k = "active"
+            self._conn.execute("UPDATE %s SET %s = ? WHERE %s = ?" % (table, k, key),
                                (int(v), email))
-        self.commit()
+        self._done()
 
     def alias(self, source, destination, enabled=True):
+        if self.schema == "postfixadmin":
+            self._domain_id(source)
+            self._conn.execute(
+                "INSERT INTO alias (address, goto, domain, active) VALUES (?, ?, ?, ?)",
+                (source, destination, source.rsplit("@", 1)[1], 1 if enabled else 0))
+        else:
+            self._conn.execute(
+                "INSERT INTO virtual_aliases (domain_id, source, destination, enabled) "
+                "VALUES (?, ?, ?, ?)",
+                (self._domain_id(source), source, destination, 1 if enabled else 0))
+        self._done()
+
+    def alias_domain(self, alias, target, enabled=True):
+        """alias_domain - PostfixAdmin's alias_domain row (both domains must exist)."""
+        if self.schema != "postfixadmin":
+            raise ValueError("alias_domain needs schema=postfixadmin")
         self._conn.execute(
-            "INSERT INTO virtual_aliases (domain_id, source, destination, enabled) "
-            "VALUES (?, ?, ?, ?)",
-            (self._domain_id(source), source, destination, 1 if enabled else 0))
-        self.commit()
+            "INSERT INTO alias_domain (alias_domain, target_domain, active) VALUES (?, ?, ?)",
+            (alias, target, 1 if enabled else 0))
+        self._done()
 
     def maildir_path(self, email):
         local, dom = email.rsplit("@", 1)
@@ -890,6 +934,14 @@ class Smtp:
 
     def rcpt(self, recipient):
         return self.cmd("RCPT TO:<%s>" % recipient)
+
+    def data(self, body):
+        """data - DATA, the body (CRLF lines, dot-stuffed by smtplib), the final reply."""
+        code, enh, text = self.cmd("DATA")
+        if code != 354:
+            return code, enh, text
+        self.conn.send(smtplib.quotedata(body).encode() + b"\r\n.\r\n")
+        return smtp_reply(*self.conn.getreply())
 
     def quit(self):
         try:

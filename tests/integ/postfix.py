@@ -256,8 +256,10 @@ def load_pfa(srv, database):
         (a, "x", a.split("@")[0], column, quota, a.split("@")[0],
          a.split("@")[1], active)
         for a, column, quota, active, _ in PFA_MAILBOXES], database)
-    # PostfixAdmin keeps an alias row address -> itself for every mailbox.
-    self_rows = [(a, a, a.split("@")[1], True) for a, *_ in PFA_MAILBOXES]
+    # PostfixAdmin keeps an alias row address -> itself for every mailbox,
+    # active as the mailbox is (an active self-alias of an inactive mailbox
+    # makes Postfix accept the address and bounce it later; so does the daemon).
+    self_rows = [(a, a, a.split("@")[1], active) for a, _, _, active, _ in PFA_MAILBOXES]
     srv.insert("alias", PFA_ALIAS_COLS, self_rows + [
         (a, goto, a.split("@")[1], active) for a, goto, active in PFA_ALIASES],
         database)
