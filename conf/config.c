@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -51,7 +52,8 @@
 /* The defaults that are paths. */
 #define DEF_DB_PATH	"/var/lib/mailquota/mail.db"
 #define DEF_TEMPLATE	SYSCONFDIR "/mailquota/warning.txt"
-#define DEF_STATE	"/var/lib/mailquota/warn.state"
+#define DEF_STATE	"/var/lib/mailquota/warn/warn.state"
+#define DEF_DIGEST	SYSCONFDIR "/mailquota/digest.txt"
 
 /* Per-load state: the file name, the first error, where each key was set. */
 struct loadctx {
@@ -154,6 +156,7 @@ static const char *const query_names[MQ_Q_COUNT] = {
 	[MQ_Q_USERS] = "users",
 	[MQ_Q_USAGE] = "usage",
 	[MQ_Q_ALIAS_DOMAIN] = "alias_domain",
+	[MQ_Q_DIGEST_TO] = "digest_to",
 };
 
 /* Word lists, in enum order. */
@@ -165,6 +168,7 @@ static const char *const alias_words[] = { "all", "any", NULL };
 static const char *const on_error_words[] = { "tempfail", "pass", NULL };
 static const char *const delivery_words[] = { "sendmail", "smtp", "maildir",
 	NULL };
+static const char *const fallback_words[] = { "none", "maildir", NULL };
 static const char *const level_words[] = { "debug", "info", "notice",
 	"warning", "error", NULL };
 static const char *const facility_words[] = { "mail", "daemon", "user",
@@ -413,6 +417,7 @@ new_cfg(void)
 		CFG_INT("connect_timeout", 5, CFGF_NONE),
 		CFG_INT("query_timeout", 5, CFGF_NONE),
 		CFG_INT("connections", 4, CFGF_NONE),
+		CFG_INT("max_replica_lag", 0, CFGF_NONE),
 		CFG_END()
 	};
 	/* No defaults: unset means "use the schema's preset". */
@@ -423,12 +428,14 @@ new_cfg(void)
 		CFG_STR("users", NULL, CFGF_NODEFAULT),
 		CFG_STR("usage", NULL, CFGF_NODEFAULT),
 		CFG_STR("alias_domain", NULL, CFGF_NODEFAULT),
+		CFG_STR("digest_to", NULL, CFGF_NODEFAULT),
 		CFG_END()
 	};
 	cfg_opt_t maildir_opts[] = {
 		CFG_STR("base", "/var/mail/vhosts", CFGF_NONE),
 		CFG_STR("path", "%d/%u", CFGF_NONE),
 		CFG_BOOL("recalc", cfg_true, CFGF_NONE),
+		CFG_BOOL("header_limits", cfg_true, CFGF_NONE),
 		CFG_STR_LIST("ignore", NULL, CFGF_NONE),
 		CFG_END()
 	};
@@ -447,6 +454,7 @@ new_cfg(void)
 		CFG_INT("negative_cache_ttl", 10, CFGF_NONE),
 		CFG_INT("stale_ttl", 0, CFGF_NONE),
 		CFG_INT("max_connections", 1000, CFGF_NONE),
+		CFG_INT("max_connections_per_client", 400, CFGF_NONE),
 		CFG_INT("idle_timeout", 300, CFGF_NONE),
 		CFG_INT("max_request_size", 102400, CFGF_NONE),
 		CFG_STR("reply_success", "DUNNO", CFGF_NONE),
@@ -471,6 +479,11 @@ new_cfg(void)
 		CFG_STR("state", DEF_STATE, CFGF_NONE),
 		CFG_INT("rearm", 5, CFGF_NONE),
 		CFG_INT("renotify", 0, CFGF_NONE),
+		CFG_STR("full_fallback", "none", CFGF_NONE),
+		CFG_STR("digest_to", "postmaster@%d", CFGF_NONE),
+		CFG_INT("digest_threshold", 80, CFGF_NONE),
+		CFG_INT("digest_interval", 24, CFGF_NONE),
+		CFG_STR("digest_template", DEF_DIGEST, CFGF_NONE),
 		CFG_END()
 	};
 	cfg_opt_t log_opts[] = {
@@ -813,7 +826,9 @@ load_database(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 	    get_int_as_int(ctx, cfg, "database.query_timeout", 1, 300,
 	    &db->query_timeout) < 0 ||
 	    get_int_as_int(ctx, cfg, "database.connections", 1, 64,
-	    &db->connections) < 0)
+	    &db->connections) < 0 ||
+	    get_int_as_int(ctx, cfg, "database.max_replica_lag", 0, 86400,
+	    &db->max_replica_lag) < 0)
 		return -1;
 	c->policy.workers = db->connections;
 	return 0;
@@ -880,6 +895,7 @@ load_maildir(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 	if ((why = check_maildir_path(c->maildir.path)) != NULL)
 		return fail(ctx, "maildir.path", "%s", why);
 	c->maildir.recalc = get_bool(cfg, "maildir.recalc");
+	c->maildir.header_limits = get_bool(cfg, "maildir.header_limits");
 	c->maildir.ignore = copy_list(cfg, "maildir.ignore", &c->maildir.nignore);
 	for (i = 0; i < c->maildir.nignore; i++) {
 		const char *f = c->maildir.ignore[i];
@@ -922,6 +938,22 @@ get_reply(struct loadctx *ctx, cfg_t *cfg, const char *key, char **reply_r)
 		return fail(ctx, key, "%s", why);
 	*reply_r = xstrdup(v);
 	return 0;
+}
+
+/*
+ * reply_temporary - whether a (valid) reply only defers: a 4xx code, or
+ * DEFER or DEFER_IF_PERMIT (any case, text optional). reply_tempfail must
+ * be one, or every database or disk error would reject mail for good.
+ */
+static bool
+reply_temporary(const char *v)
+{
+	size_t n = strcspn(v, " \t");
+
+	if (v[0] >= '0' && v[0] <= '9')
+		return v[0] == '4';
+	return (n == 5 && strncasecmp(v, "DEFER", 5) == 0) ||
+	    (n == 15 && strncasecmp(v, "DEFER_IF_PERMIT", 15) == 0);
 }
 
 static int
@@ -969,6 +1001,8 @@ load_policy(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 	    &c->policy.stale_ttl) < 0 ||
 	    get_int_as_int(ctx, cfg, "policy.max_connections", 1, 100000,
 	    &c->policy.max_connections) < 0 ||
+	    get_int_as_int(ctx, cfg, "policy.max_connections_per_client", 0, 100000,
+	    &c->policy.max_connections_per_client) < 0 ||
 	    get_int_as_int(ctx, cfg, "policy.idle_timeout", 1, 86400,
 	    &c->policy.idle_timeout) < 0 ||
 	    get_int(ctx, cfg, "policy.max_request_size", 256, 10485760,
@@ -987,6 +1021,12 @@ load_policy(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 	    get_reply(ctx, cfg, "policy.reply_tempfail",
 	    &c->policy.reply_tempfail) < 0)
 		return -1;
+	if (!reply_temporary(c->policy.reply_tempfail))
+		return fail(ctx, "policy.reply_tempfail",
+		    "\"%s\" is not a temporary reply: use a 4xx code, DEFER or "
+		    "DEFER_IF_PERMIT (with a permanent one every database or "
+		    "disk error would reject mail for good)",
+		    c->policy.reply_tempfail);
 	if (get_str(cfg, "policy.reply_toolarge")[0] == '\0')
 		c->policy.reply_toolarge = xstrdup(c->policy.reply_overquota);
 	else if (get_reply(ctx, cfg, "policy.reply_toolarge",
@@ -1052,7 +1092,20 @@ load_warn(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 	c->warn.state = xstrdup(get_str(cfg, "warn.state"));
 	if (get_int_as_int(ctx, cfg, "warn.rearm", 0, 99, &c->warn.rearm) < 0 ||
 	    get_int_as_int(ctx, cfg, "warn.renotify", 0, 8760,
-	    &c->warn.renotify) < 0)
+	    &c->warn.renotify) < 0 ||
+	    get_word(ctx, cfg, "warn.full_fallback", fallback_words, &d) < 0)
+		return -1;
+	c->warn.full_fallback = d == 1;
+	v = get_str(cfg, "warn.digest_to");
+	if (strchr(v, '@') == NULL || has_blank_or_ctl(v))
+		return fail(ctx, "warn.digest_to", "must be an address, %%d for the domain "
+		    "(postmaster@%%d)");
+	c->warn.digest_to = xstrdup(v);
+	c->warn.digest_template = xstrdup(get_str(cfg, "warn.digest_template"));
+	if (get_int_as_int(ctx, cfg, "warn.digest_threshold", 1, 100,
+	    &c->warn.digest_threshold) < 0 ||
+	    get_int_as_int(ctx, cfg, "warn.digest_interval", 1, 8760,
+	    &c->warn.digest_interval) < 0)
 		return -1;
 	return 0;
 }
@@ -1195,5 +1248,7 @@ mq_config_free(struct mq_config **cfgp)
 	free(c->warn.smtp);
 	free(c->warn.template_path);
 	free(c->warn.state);
+	free(c->warn.digest_to);
+	free(c->warn.digest_template);
 	free(c);
 }

@@ -41,6 +41,7 @@ struct mq_db_config {
 	int connect_timeout;	/* seconds */
 	int query_timeout;	/* seconds */
 	int connections;	/* per process */
+	int max_replica_lag;	/* seconds; 0 = any replica will do */
 };
 
 struct mq_config {
@@ -53,6 +54,7 @@ struct mq_config {
 		char *base;	/* absolute, no trailing slash */
 		char *path;	/* template with %d %u %s, relative to base */
 		bool recalc;
+		bool header_limits;	/* a limit the row lacks comes from maildirsize */
 		char **ignore;	/* folder names not counted */
 		size_t nignore;
 	} maildir;
@@ -74,6 +76,7 @@ struct mq_config {
 		int negative_cache_ttl;
 		int stale_ttl;	/* seconds an expired entry may answer while the database fails; 0 = off */
 		int max_connections;
+		int max_connections_per_client;	/* inet listeners; 0 = no cap */
 		int idle_timeout;
 		size_t max_request_size;
 		char *reply_success;
@@ -99,6 +102,11 @@ struct mq_config {
 		char *state;
 		int rearm;
 		int renotify;
+		bool full_fallback;	/* a mailbox refused as full: drop into its Maildir */
+		char *digest_to;	/* the administrator's address, %d = the domain */
+		int digest_threshold;	/* percent */
+		int digest_interval;	/* hours between two digests of a domain */
+		char *digest_template;
 	} warn;
 
 	struct {

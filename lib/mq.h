@@ -38,6 +38,7 @@ enum mq_query_kind {
 	MQ_Q_USERS,		/* no key -> first column: every mailbox address */
 	MQ_Q_USAGE,		/* %s -> bytes, messages */
 	MQ_Q_ALIAS_DOMAIN,	/* %d -> first column: target domain */
+	MQ_Q_DIGEST_TO,		/* %d -> first column: the domain administrator (--digest) */
 	MQ_Q_COUNT
 };
 

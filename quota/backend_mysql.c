@@ -18,6 +18,19 @@
  * dropped) is reopened and the query run once more before it is a
  * TEMPFAIL.
  *
+ * Galera: right after connecting, the node's wsrep status is read (SHOW
+ * GLOBAL STATUS, no privilege needed). A node with a provider loaded must
+ * say wsrep_ready = ON in a Primary component, and with
+ * database.max_replica_lag set also wsrep_local_state = 4 (Synced): a
+ * donor or desynced node applies write-sets late with no bound, while flow
+ * control keeps a synced node close to the cluster. A node that does not
+ * qualify fails the connect attempt, so backend_net moves to the next host.
+ * On an open connection, error 1047 (the node has left the primary
+ * component) does the same through mq_net_host_down, and the query runs once
+ * more on the next host; with max_replica_lag the status is read again at
+ * most once a second. A server without Galera (no wsrep_provider_name)
+ * always qualifies.
+ *
  * Threads: mysql_library_init runs once (pthread_once) before the first
  * mysql_init. Each thread that queries calls mysql_thread_init once and
  * mysql_thread_end when it exits (a pthread key destructor); libmariadb 3
@@ -30,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <mysql.h>
 #include <errmsg.h>
@@ -50,6 +64,7 @@ enum my_fail {
 	MY_LOST,	/* connection-level failure: reconnect, retry once */
 	MY_TIMEOUT,	/* client-side timeout: drop the connection, no retry */
 	MY_SERVER_TIMEOUT, /* max_statement_time: the connection is fine */
+	MY_NOT_READY,	/* a Galera node outside the primary component: next host */
 };
 
 struct mq_backend {
@@ -58,6 +73,8 @@ struct mq_backend {
 	MYSQL *my;		/* NULL: not connected */
 	size_t host;		/* index in hosts of the live connection */
 	MYSQL_STMT *stmt[MQ_Q_COUNT];	/* prepared on first use */
+	uint64_t failback_at;	/* monotonic us: next look at earlier hosts */
+	uint64_t lag_at;	/* monotonic us: next node state check */
 };
 
 static pthread_once_t library_once = PTHREAD_ONCE_INIT;
@@ -139,6 +156,66 @@ set_server_timeout(struct mq_backend *be, MYSQL *my)
 		    mysql_error(my));
 }
 
+#define MY_STATE_SQL "SHOW GLOBAL STATUS WHERE Variable_name IN (" \
+	"'wsrep_provider_name', 'wsrep_ready', 'wsrep_cluster_status', " \
+	"'wsrep_local_state', 'wsrep_local_state_comment')"
+
+/*
+ * node_state - whether the server may answer (see the top). 0 yes; 1 no,
+ * with the reason in error; -1 when the status could not be read because
+ * the connection failed (error set). A server that refuses the statement
+ * itself is taken as one without Galera.
+ */
+static int
+node_state(struct mq_backend *be, MYSQL *my, char *error, size_t errlen)
+{
+	char provider[64] = "", ready[16] = "", cluster[32] = "", state[16] = "",
+	    comment[64] = "";
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	unsigned code;
+
+	if (mysql_real_query(my, MY_STATE_SQL, strlen(MY_STATE_SQL)) != 0 ||
+	    (res = mysql_store_result(my)) == NULL) {
+		code = mysql_errno(my);
+		set_error(error, errlen, "node state", code, mysql_error(my));
+		if ((code >= CR_MIN_ERROR && code <= CR_MAX_ERROR) ||
+		    (code >= CER_MIN_ERROR && code <= CER_MAX_ERROR))
+			return -1;
+		mq_debug("mysql: %s", error);
+		return 0;
+	}
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		const char *name = row[0] != NULL ? row[0] : "";
+		const char *v = row[1] != NULL ? row[1] : "";
+
+		if (strcasecmp(name, "wsrep_provider_name") == 0)
+			mq_net_message(provider, sizeof(provider), v);
+		else if (strcasecmp(name, "wsrep_ready") == 0)
+			mq_net_message(ready, sizeof(ready), v);
+		else if (strcasecmp(name, "wsrep_cluster_status") == 0)
+			mq_net_message(cluster, sizeof(cluster), v);
+		else if (strcasecmp(name, "wsrep_local_state") == 0)
+			mq_net_message(state, sizeof(state), v);
+		else if (strcasecmp(name, "wsrep_local_state_comment") == 0)
+			mq_net_message(comment, sizeof(comment), v);
+	}
+	mysql_free_result(res);
+	if (provider[0] == '\0')
+		return 0;		/* no Galera */
+	if (strcasecmp(ready, "ON") != 0 || strcasecmp(cluster, "Primary") != 0) {
+		snprintf(error, errlen, "Galera node not ready: wsrep_ready = %s, "
+		    "wsrep_cluster_status = %s", ready, cluster);
+		return 1;
+	}
+	if (be->net.max_replica_lag > 0 && strcmp(state, "4") != 0) {
+		snprintf(error, errlen, "Galera node not synced: wsrep_local_state "
+		    "= %s (%s), refused for max_replica_lag", state, comment);
+		return 1;
+	}
+	return 0;
+}
+
 /* connect_host - one attempt on one host (mq_net_connect_fn). */
 static int
 connect_host(void *ctx, const struct mq_net_host *h, char *error, size_t errlen)
@@ -173,7 +250,12 @@ connect_host(void *ctx, const struct mq_net_host *h, char *error, size_t errlen)
 		return -1;
 	}
 	set_server_timeout(be, my);
+	if (node_state(be, my, error, errlen) != 0) {
+		mysql_close(my);
+		return -1;
+	}
 	be->my = my;
+	be->failback_at = be->lag_at = mq_now_monotonic_us() + MQ_NET_RECHECK_US;
 	return 0;
 }
 
@@ -182,8 +264,8 @@ my_connect(struct mq_backend *be, char *error, size_t errlen)
 {
 	size_t i;
 
-	if (mq_net_connect(&be->net.hosts, "mysql", connect_host, be, &i,
-	    error, errlen) < 0)
+	if (mq_net_connect(&be->net.hosts, "mysql", connect_host, be,
+	    be->net.hosts.n, &i, error, errlen) < 0)
 		return -1;
 	be->host = i;
 	mq_debug("mysql: connected to %s", be->net.hosts.v[i].spec);
@@ -213,6 +295,8 @@ classify(unsigned code, uint64_t started_us, unsigned timeout_s)
 	case ER_NEED_REPREPARE:
 	case 4031:	/* MySQL 8: disconnected by the server (idle timeout) */
 		return MY_LOST;
+	case ER_UNKNOWN_COM_ERROR:	/* 1047: Galera, not in the primary component */
+		return MY_NOT_READY;
 	case ER_STATEMENT_TIMEOUT:
 	case 3024:	/* MySQL: max_execution_time exceeded */
 		return MY_SERVER_TIMEOUT;
@@ -492,7 +576,7 @@ run(struct mq_backend *be, enum mq_query_kind kind, const struct mq_key *key,
 	}
 out:
 	/* Drops unread rows, so the statement can run again. */
-	if (*fail != MY_LOST && *fail != MY_TIMEOUT)
+	if (*fail != MY_LOST && *fail != MY_TIMEOUT && *fail != MY_NOT_READY)
 		mysql_stmt_free_result(st);
 	if (*fail == MY_SQL || *fail == MY_SERVER_TIMEOUT) {
 		/* Prepare afresh next time: cheap, and clears any odd state. */
@@ -537,6 +621,60 @@ my_open(const struct mq_db_config *db, char *const queries[MQ_Q_COUNT],
 	return be;
 }
 
+/*
+ * failback - on a host other than the first: when one listed before it may
+ * be tried (backend_net), connect there and drop the current connection;
+ * keep it when that fails.
+ */
+static void
+failback(struct mq_backend *be)
+{
+	MYSQL_STMT *stmt[MQ_Q_COUNT];
+	MYSQL *old = be->my;
+	size_t from = be->host, i;
+	char error[512];
+
+	if (old == NULL || !mq_net_failback_due(&be->net.hosts, from,
+	    &be->failback_at))
+		return;
+	memcpy(stmt, be->stmt, sizeof(stmt));
+	memset(be->stmt, 0, sizeof(be->stmt));
+	be->my = NULL;
+	if (mq_net_connect(&be->net.hosts, "mysql", connect_host, be, from, &i,
+	    error, sizeof(error)) < 0) {
+		be->my = old;
+		memcpy(be->stmt, stmt, sizeof(stmt));
+		return;
+	}
+	be->host = i;
+	mq_info("mysql: back to %s from %s", be->net.hosts.v[i].spec,
+	    be->net.hosts.v[from].spec);
+	for (i = 0; i < MQ_Q_COUNT; i++)
+		if (stmt[i] != NULL)
+			mysql_stmt_close(stmt[i]);
+	mysql_close(old);
+}
+
+/* recheck - with max_replica_lag, the node's state once a second. */
+static void
+recheck(struct mq_backend *be)
+{
+	char error[256];
+	int r;
+
+	if (be->my == NULL || !mq_net_lag_check_due(&be->net, &be->lag_at))
+		return;
+	r = node_state(be, be->my, error, sizeof(error));
+	if (r == 0)
+		return;
+	if (r > 0)
+		mq_net_host_down(&be->net.hosts, be->host, "mysql", error);
+	else
+		mq_debug("mysql: %s: dropping the connection: %s",
+		    be->net.hosts.v[be->host].spec, error);
+	my_disconnect(be);
+}
+
 static int
 my_query(struct mq_backend *be, enum mq_query_kind kind,
     const struct mq_key *key, mq_row_fn *fn, void *ctx,
@@ -550,6 +688,8 @@ my_query(struct mq_backend *be, enum mq_query_kind kind,
 	if ((r = mq_net_query_ready(&be->net, kind, key, error, errlen)) != MQ_FOUND)
 		return r;
 	thread_setup();
+	recheck(be);
+	failback(be);
 	for (attempt = 0;; attempt++) {
 		if (be->my == NULL && my_connect(be, error, errlen) < 0)
 			return MQ_TEMPFAIL;
@@ -557,6 +697,14 @@ my_query(struct mq_backend *be, enum mq_query_kind kind,
 		r = run(be, kind, key, fn, ctx, &rows, &fail, error, errlen);
 		if (fail == MY_OK)
 			return r;
+		if (fail == MY_NOT_READY) {
+			/* As if it had refused the connection: the next host. */
+			mq_net_host_down(&be->net.hosts, be->host, "mysql", error);
+			my_disconnect(be);
+			if (attempt > 0 || rows > 0)
+				return MQ_TEMPFAIL;
+			continue;
+		}
 		if (fail == MY_LOST || fail == MY_TIMEOUT) {
 			mq_debug("mysql: %s: dropping the connection: %s",
 			    be->net.hosts.v[be->host].spec, error);

@@ -255,7 +255,7 @@ append(char *dst, size_t size, const char *text)
 
 int
 mq_net_connect(struct mq_net_hosts *hosts, const char *driver,
-    mq_net_connect_fn *fn, void *ctx, size_t *index_r,
+    mq_net_connect_fn *fn, void *ctx, size_t limit, size_t *index_r,
     char *error, size_t errlen)
 {
 	char tried[512] = "", lasterr[256] = "", msg[256], one[384];
@@ -263,7 +263,9 @@ mq_net_connect(struct mq_net_hosts *hosts, const char *driver,
 	bool any_tried = false, probe;
 	size_t i;
 
-	for (i = 0; i < hosts->n; i++) {
+	if (limit > hosts->n)
+		limit = hosts->n;
+	for (i = 0; i < limit; i++) {
 		struct mq_net_host *h = &hosts->v[i];
 
 		if (!breaker_may_try(h->breaker, &probe, &wait, lasterr,
@@ -299,6 +301,56 @@ mq_net_connect(struct mq_net_hosts *hosts, const char *driver,
 		snprintf(error, errlen, "database unavailable (retrying in %.1f s)%s%s",
 		    (double)min_wait / 1e6, lasterr[0] != '\0' ? ": " : "", lasterr);
 	return -1;
+}
+
+void
+mq_net_host_down(struct mq_net_hosts *hosts, size_t index, const char *driver,
+    const char *error)
+{
+	struct mq_net_host *h;
+
+	if (index >= hosts->n)
+		return;
+	h = &hosts->v[index];
+	atomic_fetch_add_explicit(&net_failures, 1, memory_order_relaxed);
+	breaker_failed(h->breaker, false, driver, h->spec, error);
+}
+
+bool
+mq_net_failback_due(struct mq_net_hosts *hosts, size_t index, uint64_t *next_us)
+{
+	uint64_t now;
+	bool due = false;
+	size_t i;
+
+	if (index == 0 || index >= hosts->n)
+		return false;
+	now = mq_now_monotonic_us();
+	if (now < *next_us)
+		return false;
+	*next_us = now + MQ_NET_RECHECK_US;
+	pthread_mutex_lock(&breaker_lock);
+	for (i = 0; i < index && !due; i++) {
+		const struct mq_breaker *b = hosts->v[i].breaker;
+
+		due = b->delay_us == 0 || (!b->probing && now >= b->retry_at_us);
+	}
+	pthread_mutex_unlock(&breaker_lock);
+	return due;
+}
+
+bool
+mq_net_lag_check_due(const struct mq_net_setup *setup, uint64_t *next_us)
+{
+	uint64_t now;
+
+	if (setup->max_replica_lag == 0)
+		return false;
+	now = mq_now_monotonic_us();
+	if (now < *next_us)
+		return false;
+	*next_us = now + MQ_NET_RECHECK_US;
+	return true;
 }
 
 void
@@ -447,6 +499,8 @@ mq_net_setup_init(struct mq_net_setup *setup, const struct mq_db_config *db,
 	setup->password = dup_or_null(db->password);
 	setup->connect_timeout = db->connect_timeout > 0 ? (unsigned)db->connect_timeout : 5;
 	setup->query_timeout = db->query_timeout > 0 ? (unsigned)db->query_timeout : 5;
+	setup->max_replica_lag = db->max_replica_lag > 0 ?
+	    (unsigned)db->max_replica_lag : 0;
 	return 0;
 }
 

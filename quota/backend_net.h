@@ -15,6 +15,22 @@
  * breaker. So a dead server costs at most one connect timeout per back-off
  * period, never one per request.
  *
+ * A host that accepts the connection but is not fit to answer (a Galera
+ * node outside the primary component, a replica further behind than
+ * database.max_replica_lag) is treated exactly like one that refuses it:
+ * the driver checks the server's state right after connecting and fails
+ * the attempt, and a query refused as "not ready" on an open connection
+ * opens the host's breaker through mq_net_host_down before the driver
+ * moves to the next host.
+ *
+ * Failback: a connection to a host other than the first is not kept for
+ * ever. At most once a second (MQ_NET_RECHECK_US) the driver asks
+ * mq_net_failback_due whether a host listed before it may be tried (its
+ * breaker closed, or open with the back-off delay over); if so it connects
+ * there (mq_net_connect with a limit) and, once that worked, drops the
+ * connection it had. A host that is still down costs one probe per back-off
+ * delay, shared by the whole process, as for any other connect.
+ *
  * Breakers live for the whole process (one per distinct configured host,
  * a handful of bytes each); they are not freed on reload.
  */
@@ -29,6 +45,7 @@
 
 #define MQ_NET_BACKOFF_MIN_US	500000u		/* first back-off delay */
 #define MQ_NET_BACKOFF_MAX_US	30000000u	/* cap */
+#define MQ_NET_RECHECK_US	1000000u	/* failback and lag checks */
 
 struct mq_breaker;
 
@@ -63,6 +80,7 @@ struct mq_net_setup {
 	char *password;		/* NULL: none; wiped when freed */
 	unsigned connect_timeout;
 	unsigned query_timeout;
+	unsigned max_replica_lag;	/* seconds; 0 = not checked */
 };
 
 /* mq_net_setup_init - hosts, translated queries, credentials; 0 or -1 with error. */
@@ -79,13 +97,37 @@ typedef int mq_net_connect_fn(void *ctx, const struct mq_net_host *host,
     char *error, size_t errlen);
 
 /*
- * mq_net_connect - try the hosts in order, skipping those whose breaker is
- * open. Returns 0 with the index of the host that answered in *index_r, or
- * -1 with a message for the caller's TEMPFAIL.
+ * mq_net_connect - try the first limit hosts in order (every host when
+ * limit is hosts->n), skipping those whose breaker is open. Returns 0 with
+ * the index of the host that answered in *index_r, or -1 with a message for
+ * the caller's TEMPFAIL.
  */
 int mq_net_connect(struct mq_net_hosts *hosts, const char *driver,
-    mq_net_connect_fn *fn, void *ctx, size_t *index_r,
+    mq_net_connect_fn *fn, void *ctx, size_t limit, size_t *index_r,
     char *error, size_t errlen);
+
+/*
+ * mq_net_host_down - host index answered a query with "not ready" on an
+ * open connection: open its breaker as a failed connect would, so that the
+ * next connect goes to the next host.
+ */
+void mq_net_host_down(struct mq_net_hosts *hosts, size_t index,
+    const char *driver, const char *error);
+
+/*
+ * mq_net_failback_due - the caller is connected to host index: true when
+ * index > 0, *next_us (the caller's own clock, monotonic microseconds) is
+ * past, and a host before index may be tried now. Sets *next_us to the
+ * time of the next look.
+ */
+bool mq_net_failback_due(struct mq_net_hosts *hosts, size_t index,
+    uint64_t *next_us);
+
+/*
+ * mq_net_lag_check_due - max_replica_lag is set and *next_us is past;
+ * sets *next_us to the time of the next check.
+ */
+bool mq_net_lag_check_due(const struct mq_net_setup *setup, uint64_t *next_us);
 
 /*
  * mq_net_key_ok - false when a parameter of sql cannot match any row: a

@@ -19,6 +19,16 @@
  * A connection lost under a query is reopened and the query run once more
  * before it is a TEMPFAIL.
  *
+ * Replicas: with database.max_replica_lag set, a server in recovery is
+ * asked how far behind it is, right after connecting and then at most once
+ * a second: 0 when all the WAL it has received is replayed (nothing newer
+ * reached it), otherwise the time since the last replayed transaction
+ * (now() - pg_last_xact_replay_timestamp()), which bounds how old its data
+ * can be; unknown (no streaming and no transaction replayed since it
+ * started) counts as too far behind. A standby further behind fails
+ * the connect attempt, or is left through mq_net_host_down, so backend_net
+ * moves to the next host, and comes back by failback once it has caught up.
+ *
  * query_batch sends several executes in one libpq pipeline (one sync, one
  * round trip) under the same deadline, classification and retry rules.
  *
@@ -59,6 +69,8 @@ struct mq_backend {
 	PGconn *pg;		/* NULL: not connected */
 	size_t host;		/* index in hosts of the live connection */
 	bool prepared[MQ_Q_COUNT];
+	uint64_t failback_at;	/* monotonic us: next look at earlier hosts */
+	uint64_t lag_at;	/* monotonic us: next replica lag check */
 };
 
 static const char *const stmt_name[MQ_Q_COUNT] = {
@@ -68,6 +80,7 @@ static const char *const stmt_name[MQ_Q_COUNT] = {
 	[MQ_Q_USERS] = "mq_users",
 	[MQ_Q_USAGE] = "mq_usage",
 	[MQ_Q_ALIAS_DOMAIN] = "mq_alias_domain",
+	[MQ_Q_DIGEST_TO] = "mq_digest_to",
 };
 
 static atomic_int cancels_running;
@@ -139,6 +152,8 @@ conn_error(PGconn *pg, const char *what, char *error, size_t errlen)
 	snprintf(error, errlen, "%s: %s", what, clean[0] != '\0' ? clean :
 	    "connection failed");
 }
+
+static int replica_state(struct mq_backend *be, char *error, size_t errlen);
 
 /* connect_host - one attempt on one host (mq_net_connect_fn). */
 static int
@@ -216,6 +231,12 @@ connect_host(void *ctx, const struct mq_net_host *h, char *error, size_t errlen)
 		return -1;
 	}
 	be->pg = pg;
+	if (be->net.max_replica_lag > 0 && replica_state(be, error, errlen) != 0) {
+		PQfinish(pg);
+		be->pg = NULL;
+		return -1;
+	}
+	be->failback_at = be->lag_at = mq_now_monotonic_us() + MQ_NET_RECHECK_US;
 	return 0;
 }
 
@@ -224,8 +245,8 @@ pg_connect(struct mq_backend *be, char *error, size_t errlen)
 {
 	size_t i;
 
-	if (mq_net_connect(&be->net.hosts, "pgsql", connect_host, be, &i,
-	    error, errlen) < 0)
+	if (mq_net_connect(&be->net.hosts, "pgsql", connect_host, be,
+	    be->net.hosts.n, &i, error, errlen) < 0)
 		return -1;
 	be->host = i;
 	mq_debug("pgsql: connected to %s", be->net.hosts.v[i].spec);
@@ -501,6 +522,109 @@ pg_open(const struct mq_db_config *db, char *const queries[MQ_Q_COUNT],
 	return be;
 }
 
+#define PG_LAG_SQL "SELECT CASE WHEN NOT pg_is_in_recovery() OR " \
+	"pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0 ELSE " \
+	"extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END"
+
+/*
+ * replica_state - on the connection in be->pg: 0 when it is a primary or a
+ * replica at most max_replica_lag seconds behind; 1 when further behind
+ * (or its replay position is unknown), -1 when the query failed; error set
+ * when not 0.
+ */
+static int
+replica_state(struct mq_backend *be, char *error, size_t errlen)
+{
+	uint64_t deadline = mq_now_monotonic_us() +
+	    (uint64_t)be->net.query_timeout * 1000000u;
+	enum pg_fail fail = PG_OK;
+	PGresult *res;
+	double lag = -1;
+	char *end;
+	int r;
+
+	if (!PQsendQuery(be->pg, PG_LAG_SQL)) {
+		conn_error(be->pg, "replica lag", error, errlen);
+		return -1;
+	}
+	res = collect(be, deadline, "replica lag", &fail, error, errlen);
+	if (fail != PG_OK || res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    PQntuples(res) != 1) {
+		if (fail == PG_OK)
+			snprintf(error, errlen, "replica lag: no answer");
+		PQclear(res);
+		return -1;
+	}
+	if (!PQgetisnull(res, 0, 0)) {
+		lag = strtod(PQgetvalue(res, 0, 0), &end);
+		if (*end != '\0')
+			lag = -1;
+	}
+	PQclear(res);
+	if (lag < 0) {
+		snprintf(error, errlen, "replica of unknown lag (no transaction "
+		    "replayed yet), refused for max_replica_lag");
+		r = 1;
+	} else if (lag > (double)be->net.max_replica_lag) {
+		snprintf(error, errlen, "replica %.1f s behind, more than "
+		    "max_replica_lag (%u s)", lag, be->net.max_replica_lag);
+		r = 1;
+	} else
+		r = 0;
+	return r;
+}
+
+/*
+ * failback - on a host other than the first: when one listed before it may
+ * be tried (backend_net), connect there and drop the current connection;
+ * keep it when that fails.
+ */
+static void
+failback(struct mq_backend *be)
+{
+	bool prepared[MQ_Q_COUNT];
+	PGconn *old = be->pg;
+	size_t from = be->host, i;
+	char error[512];
+
+	if (old == NULL || !mq_net_failback_due(&be->net.hosts, from,
+	    &be->failback_at))
+		return;
+	memcpy(prepared, be->prepared, sizeof(prepared));
+	memset(be->prepared, 0, sizeof(be->prepared));
+	be->pg = NULL;
+	if (mq_net_connect(&be->net.hosts, "pgsql", connect_host, be, from, &i,
+	    error, sizeof(error)) < 0) {
+		be->pg = old;
+		memcpy(be->prepared, prepared, sizeof(prepared));
+		return;
+	}
+	be->host = i;
+	mq_info("pgsql: back to %s from %s", be->net.hosts.v[i].spec,
+	    be->net.hosts.v[from].spec);
+	PQfinish(old);
+}
+
+/* recheck - with max_replica_lag, the replica's lag once a second. */
+static void
+recheck(struct mq_backend *be)
+{
+	char error[256];
+	int r;
+
+	if (be->pg == NULL || !mq_net_lag_check_due(&be->net, &be->lag_at))
+		return;
+	r = replica_state(be, error, sizeof(error));
+	if (r == 0)
+		return;
+	if (r > 0)
+		mq_net_host_down(&be->net.hosts, be->host, "pgsql", error);
+	else
+		mq_debug("pgsql: %s: dropping the connection: %s",
+		    be->net.hosts.v[be->host].spec, error);
+	pg_disconnect(be);
+}
+
 static int
 pg_query(struct mq_backend *be, enum mq_query_kind kind,
     const struct mq_key *key, mq_row_fn *fn, void *ctx,
@@ -513,6 +637,8 @@ pg_query(struct mq_backend *be, enum mq_query_kind kind,
 	/* Bytes that are not UTF-8 cannot equal any value: no server round trip. */
 	if ((r = mq_net_query_ready(&be->net, kind, key, error, errlen)) != MQ_FOUND)
 		return r;
+	recheck(be);
+	failback(be);
 	for (attempt = 0;; attempt++) {
 		if (be->pg == NULL && pg_connect(be, error, errlen) < 0)
 			return MQ_TEMPFAIL;
@@ -705,6 +831,8 @@ pg_query_batch(struct mq_backend *be, size_t n, const enum mq_query_kind *kinds,
 	}
 	if (todo == 0)
 		return MQ_FOUND;
+	recheck(be);
+	failback(be);
 	for (attempt = 0;; attempt++) {
 		if (be->pg == NULL && pg_connect(be, error, errlen) < 0)
 			return MQ_TEMPFAIL;

@@ -78,6 +78,7 @@ mq_engine_new(const struct mq_config *cfg)
 	e->mopts.ignore = cfg->maildir.ignore;
 	e->mopts.nignore = cfg->maildir.nignore;
 	e->mopts.recalc = cfg->maildir.recalc;
+	e->mopts.header_limits = cfg->maildir.header_limits;
 	e->mopts.usage_ttl = cfg->quota.usage_ttl;
 	e->grace.bytes = cfg->quota.grace_bytes;
 	e->grace.percent = cfg->quota.grace_percent;
@@ -372,6 +373,13 @@ stored_address(const struct mq_mailbox *box, struct mq_address *buf)
 	return &box->addr;
 }
 
+/* row_limit - a row's limit for mq_maildir_usage (Dovecot's are signed). */
+static uint64_t
+row_limit(bool has, uint64_t v)
+{
+	return !has ? MQ_LIMIT_UNSET : v > INT64_MAX ? INT64_MAX : v;
+}
+
 static uint64_t
 max_u64(uint64_t a, uint64_t b)
 {
@@ -393,7 +401,7 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 	struct mq_box_state *st = &rep->state;
 	struct mq_address stored;
 	const struct mq_address *addr = stored_address(box, &stored);
-	char path[1024];
+	char *path = rep->maildir;	/* its size is the limit: too long is refused */
 	int r;
 
 	mq_strlcpy(rep->address, addr->full, sizeof(rep->address));
@@ -403,11 +411,11 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 	st->enabled = user->u.user.enabled && box->domain_enabled;
 	st->limit_bytes = user->u.user.quota_bytes;
 	st->limit_messages = user->u.user.quota_messages;
-	if (maildir_path(cfg, box, addr, path, sizeof(path)) < 0) {
-		snprintf(rq->error, sizeof(rq->error), "%.200s: maildir path too long", addr->full);
+	if (maildir_path(cfg, box, addr, path, sizeof(rep->maildir)) < 0) {
+		snprintf(rq->error, sizeof(rq->error), "%.200s: maildir path too long "
+		    "(%d bytes at most)", addr->full, MQ_MAILDIR_PATH_MAX - 1);
 		return MQ_TEMPFAIL;
 	}
-	mq_strlcpy(rep->maildir, path, sizeof(rep->maildir));
 
 	if (cfg->quota.usage != MQ_USAGE_SQL) {
 		if (rq->session == NULL) {
@@ -420,8 +428,10 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 			/* Within usage_ttl the disk is not asked, here either. */
 			r = MQ_FOUND;
 		} else {
-			r = mq_maildir_usage(e->usage, &e->mopts, path, st->limit_bytes,
-			    st->limit_messages, &mu, rq->error, sizeof(rq->error));
+			r = mq_maildir_usage(e->usage, &e->mopts, path,
+			    row_limit(user->u.user.has_quota_bytes, st->limit_bytes),
+			    row_limit(user->u.user.has_quota_messages, st->limit_messages),
+			    &mu, rq->error, sizeof(rq->error));
 		}
 		if (r != MQ_FOUND)
 			return r;
@@ -446,11 +456,12 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 	st->used_messages = mu.messages;
 	rep->usage_origin = mu.origin;
 	rep->usage_cached = mu.cached;
-	if (!user->u.user.has_quota_bytes && mu.has_limit_bytes) {
+	if (!user->u.user.has_quota_bytes && mu.has_limit_bytes && cfg->maildir.header_limits) {
 		st->limit_bytes = mu.limit_bytes;
 		rep->limit_source = "maildirsize";
 	}
-	if (!user->u.user.has_quota_messages && mu.has_limit_messages) {
+	if (!user->u.user.has_quota_messages && mu.has_limit_messages &&
+	    cfg->maildir.header_limits) {
 		st->limit_messages = mu.limit_messages;
 		rep->limit_messages_source = "maildirsize";
 	}
@@ -485,11 +496,14 @@ finish(const struct mq_config *cfg, const char *user, struct mq_verdict *v)
 	mq_reply_expand(v->action, sizeof(v->action), reply_for(cfg, v->outcome), &vars);
 	if (v->outcome == MQ_OUT_TEMPFAIL && cfg->policy.on_error == MQ_ON_ERROR_PASS)
 		v->on_error_pass = true;
-	else if (cfg->policy.dry_run && strcmp(v->action, cfg->policy.reply_success) != 0)
+	else if (cfg->policy.dry_run &&
+	    strcmp(reply_for(cfg, v->outcome), cfg->policy.reply_success) != 0)
 		v->dry_run = true;
 	if (v->on_error_pass || v->dry_run) {
+		/* reply_success is expanded like any reply */
 		memcpy(v->withheld, v->action, sizeof(v->withheld));
-		mq_strlcpy(v->action, cfg->policy.reply_success, sizeof(v->action));
+		mq_reply_expand(v->action, sizeof(v->action),
+		    cfg->policy.reply_success, &vars);
 	}
 }
 
@@ -575,11 +589,16 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 {
 	const struct mq_config *cfg = rq->engine->cfg;
 	struct mq_lookup lookup = { .get = request_get, .ctx = rq };
-	struct mq_box_state states[MQ_MAX_MAILBOXES];
-	/* Per thread, not per request: a resolution is about 300 KB. */
-	static _Thread_local struct mq_resolution resolution;
+	struct mq_box_state *states = NULL;
+	struct mq_resolution resolution = { 0 };
+	/* Per thread, not per request: two addresses are about 8 KB. */
 	static _Thread_local struct mq_address typed, idn;
 	struct mq_resolution *res;
+	struct mq_resolve_opts opts = {
+		.delimiters = cfg->policy.recipient_delimiter,
+		.identity = cfg->schema == MQ_SCHEMA_DEFAULT,
+		.propagate = true,
+	};
 	const char *user = "", *rcpt = req->recipient;
 	size_t rcpt_len = req->recipient_len;
 	int r = 0;
@@ -625,11 +644,11 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 	}
 
 	res = &resolution;
-	r = mq_resolve(&lookup, rcpt, rcpt_len, cfg->policy.recipient_delimiter,
-	    res);
+	r = mq_resolve(&lookup, rcpt, rcpt_len, &opts, res);
 	user = res->status == MQ_RES_INVALID ? "" : res->matched.full;
 	switch (r) {
 	case MQ_RES_MISS:
+		mq_resolution_free(res);
 		return MQ_MISS;
 	case MQ_RES_TEMPFAIL:
 		v->outcome = MQ_OUT_TEMPFAIL;
@@ -650,7 +669,7 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 		break;
 	case MQ_RES_TOOBIG:
 		v->how = MQ_HOW_ALIAS;
-		mq_strlcpy(v->reason, "alias expansion past the bounds: not checked", sizeof(v->reason));
+		mq_strlcpy(v->reason, "alias expansion where Postfix defers the message: not checked", sizeof(v->reason));
 		break;
 	case MQ_RES_FOUND:
 		v->how = via_how[res->via];
@@ -660,13 +679,15 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 			break;
 		}
 		v->nboxes = res->nboxes;
+		states = xreallocarray(NULL, res->nboxes ? res->nboxes : 1, sizeof(*states));
 		for (size_t i = 0; i < res->nboxes; i++) {
 			struct mq_box_report tmp, *rep = i < MQ_VERDICT_BOXES ? &v->boxes[i] : &tmp;
 
 			memset(rep, 0, sizeof(*rep));
 			r = box_state(rq, &lookup, &res->boxes[i], rep);
 			if (r == MQ_MISS) {
-				mq_resolution_release(res);
+				mq_resolution_free(res);
+				free(states);
 				return MQ_MISS;
 			}
 			if (r != MQ_FOUND) {
@@ -690,7 +711,8 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 		break;
 	}
 	finish(cfg, user, v);
-	mq_resolution_release(res);
+	mq_resolution_free(res);
+	free(states);
 	return 0;
 done:
 	v->decisive = 0;
@@ -846,6 +868,40 @@ check_columns(void *ctx, size_t ncols, const char *const *names)
 
 	cc->rc = mq_lookup_check_columns(cc->kind, ncols, names, cc->why,
 	    sizeof(cc->why), cc->unread, sizeof(cc->unread));
+}
+
+static int
+first_value(void *ctx, size_t ncols, const char *const *names,
+    const char *const *values)
+{
+	char **out = ctx;
+
+	if (ncols == 0 || values[0] == NULL || values[0][0] == '\0')
+		return 0;
+	*out = xstrdup(values[0]);
+	return 1;
+}
+
+int
+mq_session_digest_to(struct mq_session *s, const char *domain, char **addr_r,
+    char *error, size_t errlen)
+{
+	struct mq_key key = { .address = "", .local = "", .domain = domain };
+	int r;
+
+	*addr_r = NULL;
+	if (!s->engine->has_query[MQ_Q_DIGEST_TO])
+		return MQ_NOTFOUND;
+	if (session_connect(s, error, errlen) < 0)
+		return MQ_TEMPFAIL;
+	r = mq_backend_query(&s->conn, MQ_Q_DIGEST_TO, &key, first_value, addr_r,
+	    error, errlen);
+	if (r == MQ_TEMPFAIL) {
+		free(*addr_r);
+		*addr_r = NULL;
+		return r;
+	}
+	return *addr_r != NULL ? MQ_FOUND : MQ_NOTFOUND;
 }
 
 int

@@ -41,10 +41,16 @@ struct mq_check_request {
 };
 
 #define MQ_VERDICT_BOXES 8		/* mailboxes reported in a verdict */
+/*
+ * The longest Maildir path (relative to maildir.base, NUL included) a
+ * report carries: the kernel's own limit for one path. A longer one is
+ * refused with "maildir path too long", never cut.
+ */
+#define MQ_MAILDIR_PATH_MAX 4096
 
 struct mq_box_report {
 	char address[MQ_ADDRESS_MAX + 1];
-	char maildir[256];
+	char maildir[MQ_MAILDIR_PATH_MAX];
 	struct mq_box_state state;
 	const char *limit_source;	/* "sql", "maildirsize", "none" */
 	const char *limit_messages_source;	/* the same, for the message limit */
@@ -135,6 +141,14 @@ int mq_session_mailbox(struct mq_session *session, const char *address,
 int mq_session_each_user(struct mq_session *session,
     int (*fn)(void *ctx, const char *address), void *ctx,
     char *error, size_t errlen);
+/*
+ * mq_session_digest_to - the first column of queries.digest_to for a
+ * domain (its administrator, for mailquota-warn --digest), malloc'ed in
+ * *addr_r: MQ_FOUND, MQ_NOTFOUND (no such query, no row, an empty value)
+ * or MQ_TEMPFAIL with error set.
+ */
+int mq_session_digest_to(struct mq_session *session, const char *domain,
+    char **addr_r, char *error, size_t errlen);
 /* mq_session_test - connect and run every configured query once (-t). */
 int mq_session_test(struct mq_session *session, char *error, size_t errlen);
 

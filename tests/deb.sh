@@ -10,7 +10,9 @@
 #   3. the .deb: programs, conffile, units, shlibs dependencies
 #   4. apt-get install ./mailquota_*.deb; the system user and /var/lib/mailquota
 #   5. demo: /usr/sbin/mailquota-policyd -f -c DEMO on a free loopback port
-#      answers a policy request; /usr/bin/mailquota check agrees
+#      answers a policy request; /usr/bin/mailquota check agrees; the
+#      sweep with the unit's UMask= and a hook as another user in group
+#      mailquota share the state in /var/lib/mailquota/warn
 #   6. apt-get purge mailquota; nothing of it is left
 #
 # Needs root (or sudo) on Debian. Exits 77 (skipped) when that is not
@@ -168,6 +170,8 @@ mkdir "$ctl" && dpkg-deb -e "$DEB" "$ctl"
 check "conffile: /etc/mailquota/mailquota.conf" grep -qx /etc/mailquota/mailquota.conf "$ctl/conffiles"
 check "conffile: /etc/mailquota/warning.txt, if mailquota-warn is built" sh -c \
 	'! [ -f "$1/conf/warning.txt" ] || grep -qx /etc/mailquota/warning.txt "$2/conffiles"' _ "$SRC" "$ctl"
+check "conffile: /etc/mailquota/digest.txt, if mailquota-warn is built" sh -c \
+	'! [ -f "$1/conf/digest.txt" ] || grep -qx /etc/mailquota/digest.txt "$2/conffiles"' _ "$SRC" "$ctl"
 depends=$(dpkg-deb -f "$DEB" Depends)
 say "Depends: $depends"
 for lib in libevent-core libevent-extra libconfuse libsqlite3 libmariadb3 libpq5 adduser; do
@@ -282,6 +286,39 @@ wait "$PID"
 check "installed daemon stops on SIGTERM with status 0" [ $? -eq 0 ]
 PID=""
 
+# --- the warning state, as the package and the sweep unit set it up ---------
+# The sweep as the unit runs it (root, its UMask=), then a hook as Dovecot's
+# script service runs it (another user, in group mailquota through
+# extra_groups): both must be able to use the state in /var/lib/mailquota/warn.
+
+if [ -x /usr/sbin/mailquota-warn ]; then
+	check "/var/lib/mailquota/warn: mailquota:mailquota, mode 2770" sh -c \
+		'[ "$(stat -c %U:%G:%a /var/lib/mailquota/warn)" = mailquota:mailquota:2770 ]'
+	printf '#!/bin/sh\ncat >/dev/null\n' >"$DEMO/sendmail"
+	chmod 0755 "$DEMO/sendmail"
+	cat >>"$DEMO/mailquota.conf" <<EOF
+warn {
+    from     = "postmaster@example.org"
+    sendmail = "$DEMO/sendmail"
+}
+EOF
+	um=$(sed -n 's/^UMask=//p' /lib/systemd/system/mailquota-warn-sweep.service)
+	(umask "${um:-0022}" && /usr/sbin/mailquota-warn -c "$DEMO/mailquota.conf" --sweep) \
+		>"$DEMO/sweep.log" 2>&1
+	check "sweep with the unit's UMask=${um:-none} as root: exit 0" [ $? -eq 0 ]
+	check "state files: mailquota:mailquota, mode 0660" sh -c \
+		'[ "$(stat -c %U:%G:%a /var/lib/mailquota/warn/warn.state /var/lib/mailquota/warn/warn.state.lock | sort -u)" = mailquota:mailquota:660 ]'
+	gid=$(getent group mailquota | cut -d: -f3)
+	if command -v setpriv >/dev/null 2>&1; then
+		setpriv --reuid=65534 --regid=65534 --groups="$gid" \
+			/usr/sbin/mailquota-warn -c "$DEMO/mailquota.conf" 95 over@example.org \
+			>"$DEMO/hook.log" 2>&1
+		check "hook as nobody with group mailquota: exit 0, recorded" sh -c \
+			'[ "$1" -eq 0 ] && ! grep -q "not recorded" "$2" &&
+			 grep -q "^over@example.org 95 sent " /var/lib/mailquota/warn/warn.state' _ $? "$DEMO/hook.log"
+	fi
+fi
+
 # --- remove -------------------------------------------------------------------
 
 if $SUDO env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q mailquota >"$WORK/remove.log" 2>&1; then
@@ -300,6 +337,7 @@ else
 	fail "apt-get purge mailquota"
 fi
 check "after purge: /etc/mailquota gone" sh -c '! [ -e /etc/mailquota ]'
+check "after purge: the warning state gone" sh -c '! [ -e /var/lib/mailquota/warn ]'
 check "after purge: dpkg knows no mailquota" sh -c \
 	'! dpkg-query -W -f="\${Status}" mailquota 2>/dev/null | grep -q "installed\|config-files"'
 

@@ -19,6 +19,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -163,8 +164,12 @@ mq_deliver_sendmail(const struct mq_deliver_opts *o, const char *rcpt,
 		return -1;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-		snprintf(error, errlen, "%s exited with status %d", o->sendmail,
-		    WEXITSTATUS(status));
+		int st = WEXITSTATUS(status);
+
+		snprintf(error, errlen, "%s exited with status %d", o->sendmail, st);
+		/* sysexits: the recipient's fault, not the transport's */
+		if (st == EX_DATAERR || st == EX_NOUSER || st == EX_NOHOST)
+			return MQ_DELIVER_REFUSED;
 		return -1;
 	}
 	if (WIFSIGNALED(status)) {
@@ -319,6 +324,18 @@ rejected(struct smtp *c, const char *step, char *error, size_t errlen)
 			last = c->reply + i + 1;
 	mq_sanitize(shown, sizeof(shown), last, (size_t)(c->reply + n - last));
 	snprintf(error, errlen, "%s: %s: %s", c->peer, step, shown);
+}
+
+/* refusal - what a 5xx reply for the one recipient means: REFUSED or FULL. */
+static int
+refusal(const struct smtp *c)
+{
+	const char *text = c->reply + 4;
+
+	if (c->code == 552 || (strlen(c->reply) > 4 && strncmp(text, "5.2.2", 5) == 0 &&
+	    (text[5] == ' ' || text[5] == '\r' || text[5] == '\n')))
+		return MQ_DELIVER_FULL;
+	return MQ_DELIVER_REFUSED;
 }
 
 /* smtp_cmd - send line (CRLF added) and read the reply: 0 when its code is ok1 or ok2. */
@@ -478,6 +495,10 @@ mq_deliver_smtp(const struct mq_deliver_opts *o, const char *rcpt,
 	line = xasprintf("RCPT TO:<%s>", rcpt);
 	if (smtp_cmd(c, line, 250, 251, error, errlen) < 0) {
 		free(line);
+		if (c->fd >= 0 && c->code >= 500 && c->code <= 599) {
+			r = refusal(c);
+			goto quit;
+		}
 		goto fail;
 	}
 	free(line);
@@ -489,6 +510,8 @@ mq_deliver_smtp(const struct mq_deliver_opts *o, const char *rcpt,
 		goto out;
 	if (c->code != 250) {
 		rejected(c, "end of data", error, errlen);
+		if (c->code >= 500 && c->code <= 599)
+			r = refusal(c);
 		goto quit;
 	}
 	r = 0;		/* handed over; QUIT is a courtesy */

@@ -13,13 +13,25 @@
  *   ",S=SIZE", then "SIZE 1" is appended to maildirsize (when there is
  *   one), all owned by the Maildir directory's owner. The Maildir is opened
  *   confined under maildir.base (mq_maildir_open), everything O_NOFOLLOW.
- * Each returns 0 when handed over, -1 with the reason otherwise.
+ * Each returns 0 when handed over, or with the reason in error:
+ *   MQ_DELIVER_FAILED   the transport failed (no connection, a timeout, a
+ *                       temporary refusal, sendmail exiting otherwise):
+ *                       trying again later may work;
+ *   MQ_DELIVER_REFUSED  this recipient was refused for good: a 5xx reply to
+ *                       RCPT TO or to the end of data, or sendmail exiting
+ *                       65 (EX_DATAERR), 67 (EX_NOUSER) or 68 (EX_NOHOST);
+ *   MQ_DELIVER_FULL     the same, because the mailbox is full: reply 552 or
+ *                       enhanced status 5.2.2.
  */
 #ifndef MQ_WARN_DELIVER_H
 #define MQ_WARN_DELIVER_H
 
 #include <stddef.h>
 #include "config.h"
+
+#define MQ_DELIVER_FAILED (-1)
+#define MQ_DELIVER_REFUSED (-4)
+#define MQ_DELIVER_FULL (-5)
 
 struct mq_deliver_opts {
 	enum mq_delivery method;

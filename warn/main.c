@@ -4,6 +4,7 @@
  *
  *   mailquota-warn [-c FILE] [-d] PERCENT USER     hook mode
  *   mailquota-warn [-c FILE] [-d] --sweep [--dry-run]
+ *   mailquota-warn [-c FILE] [-d] --digest [--dry-run]
  *
  * The figures come from the same engine as the policy daemon (limit from
  * the user row or maildirsize, usage from maildirsize or SQL). Hook mode
@@ -11,7 +12,11 @@
  * sweep does not repeat it. The sweep decides with statemachine.c and
  * records "sending" before and "sent" after each hand-over (state.c), so a
  * sweep killed at any point and re-run sends every due warning and repeats
- * at most the one in flight.
+ * at most the one in flight. A hook that cannot record leaves its records
+ * in the Maildir (state.h) and the next sweep takes them over. --digest
+ * mails each domain's administrator the list of its mailboxes at or over
+ * warn.digest_threshold, at most once per warn.digest_interval hours
+ * (recorded in the same state under the key "@DOMAIN").
  */
 #include "autoconf.h"
 
@@ -32,8 +37,10 @@
 #include "compose.h"
 #include "config.h"
 #include "deliver.h"
+#include "buf.h"
 #include "engine.h"
 #include "log.h"
+#include "maildir.h"
 #include "mq.h"
 #include "state.h"
 #include "statemachine.h"
@@ -48,7 +55,7 @@ struct figures {
 	char user[MQ_ADDRESS_MAX + 1];	/* the mailbox address, lower case */
 	char shown[MQ_ADDRESS_MAX + 1];	/* the same, sanitised for log lines */
 	const char *domain;		/* into user */
-	char maildir[256];
+	char *maildir;			/* relative to maildir.base, any length */
 	uint64_t used, limit, messages;
 	bool enabled;
 };
@@ -63,6 +70,7 @@ struct warn {
 	struct mq_warn_policy pol;
 	struct mq_deliver_opts dopts;
 	struct mq_state *state;		/* NULL: hook mode without a usable state */
+	bool unrecorded;		/* a hand-over's "sent" could not be written */
 	bool dry_run;
 };
 
@@ -92,17 +100,21 @@ usage(FILE *out)
 	fprintf(out,
 	    "usage: mailquota-warn [-c FILE] [-d] PERCENT USER\n"
 	    "       mailquota-warn [-c FILE] [-d] --sweep [--dry-run]\n"
+	    "       mailquota-warn [-c FILE] [-d] --digest [--dry-run]\n"
 	    "       mailquota-warn -h | -V\n"
 	    "\n"
 	    "  PERCENT    as Dovecot's quota_warning passes it: 80, 95, +100 (crossed\n"
 	    "             upwards), -100 or below (back under)\n"
 	    "  USER       the mailbox address\n"
 	    "  --sweep    check every mailbox and send each threshold's warning once\n"
-	    "  --dry-run  with --sweep: print what would be sent, send and record nothing\n"
+	    "  --digest   mail each domain's administrator its mailboxes over\n"
+	    "             warn.digest_threshold\n"
+	    "  --dry-run  with --sweep or --digest: print what would be sent, send\n"
+	    "             and record nothing\n"
 	    "  -c FILE    configuration file (default %s)\n"
 	    "  -d         debug logging on stderr\n"
-	    "Exit status: 0 handed over, 75 not handed over (try again), 78\n"
-	    "configuration error, 64 usage error.\n",
+	    "Exit status: 0 handed over, 69 refused by the recipient's server, 75 not\n"
+	    "handed over (try again), 78 configuration error, 64 usage error.\n",
 	    mq_config_default_path());
 }
 
@@ -225,10 +237,10 @@ lookup(struct warn *w, const char *user, struct figures *f, char *error,
 		goto out;
 	}
 	memset(f, 0, sizeof(*f));
-	mq_strlcpy(f->user, b->address, sizeof(f->user));
+	mq_strlcpy(f->user, b->address, sizeof(f->user));	/* the same size */
 	mq_sanitize(f->shown, sizeof(f->shown), f->user, strlen(f->user));
 	f->domain = strchr(f->user, '@') != NULL ? strchr(f->user, '@') + 1 : "";
-	mq_strlcpy(f->maildir, b->maildir, sizeof(f->maildir));
+	f->maildir = xstrdup(b->maildir);
 	f->used = b->state.used_bytes;
 	f->limit = b->state.limit_bytes;
 	f->messages = b->state.used_messages;
@@ -325,6 +337,18 @@ send_mail(struct warn *w, const struct figures *f, enum mq_warn_send kind,
 		return 0;
 	}
 	r = mq_deliver(&w->dopts, f->user, f->maildir, msg, len, error, errlen);
+	if (r == MQ_DELIVER_FULL && w->cfg->warn.full_fallback &&
+	    w->dopts.method != MQ_DELIVERY_MAILDIR) {
+		char why2[256];
+
+		if (mq_deliver_maildir(&w->dopts, f->maildir, msg, len, why2, sizeof(why2)) == 0) {
+			mq_notice("user=%s: refused as full (%s): dropped into the Maildir "
+			    "instead (warn.full_fallback)", f->shown, error);
+			r = 0;
+		} else {
+			mq_warn("user=%s: warn.full_fallback: %s", f->shown, why2);
+		}
+	}
 	free(msg);
 	if (r == 0)
 		mq_info("sent: user=%s kind=%s threshold=%u percent=%s used=%" PRIu64
@@ -336,7 +360,9 @@ send_mail(struct warn *w, const struct figures *f, enum mq_warn_send kind,
 /*
  * hand_over - record "sending", send, record "sent" (or put the marks back
  * when it failed). 0 handed over; -1 not (error set); -2 the state could
- * not be written (nothing sent); -3 the mail cannot be composed.
+ * not be written (nothing sent); -3 the mail cannot be composed;
+ * MQ_DELIVER_REFUSED the recipient's server refused it for good (recorded
+ * as "refused").
  */
 static int
 hand_over(struct warn *w, const struct figures *f, const struct mq_warn_plan *plan,
@@ -359,7 +385,21 @@ hand_over(struct warn *w, const struct figures *f, const struct mq_warn_plan *pl
 	 * next "sending" (or closing the state) flushes them, and if a crash
 	 * loses one, its "sending" is on disk and only that mail goes again.
 	 */
-	if ((r = send_mail(w, f, plan->send, plan->threshold, error, errlen)) < 0) {
+	if ((r = send_mail(w, f, plan->send, plan->threshold, error, errlen)) ==
+	    MQ_DELIVER_REFUSED || r == MQ_DELIVER_FULL) {
+		/* the recipient's answer, for good: marked, not retried until re-armed */
+		struct mq_warn_marks refused = plan->after;
+
+		if (plan->slot != MQ_WARN_BELOW) {
+			refused.mark[plan->slot] = MQ_MARK_REFUSED;
+			refused.when[plan->slot] = now;
+		}
+		if (w->state != NULL &&
+		    mq_state_put(w->state, f->user, &refused, false, why, sizeof(why)) < 0)
+			mq_error("state: %s", why);
+		return MQ_DELIVER_REFUSED;
+	}
+	if (r < 0) {
 		if (w->state != NULL &&
 		    mq_state_put(w->state, f->user, &plan->now, false, why, sizeof(why)) < 0)
 			mq_error("state: %s", why);
@@ -367,8 +407,9 @@ hand_over(struct warn *w, const struct figures *f, const struct mq_warn_plan *pl
 	}
 	if (w->state != NULL &&
 	    mq_state_put(w->state, f->user, &plan->after, false, why, sizeof(why)) < 0) {
-		/* handed over, but the next run may repeat it */
+		/* handed over: the hook leaves the record in the Maildir instead */
 		mq_error("state: %s", why);
+		w->unrecorded = true;
 	}
 	return 0;
 }
@@ -398,6 +439,64 @@ parse_percent(const char *arg, unsigned *thr_r, enum mq_hook_dir *dir_r)
 	return 0;
 }
 
+/*
+ * leave_pending - what the hook could not put in the state goes into the
+ * Maildir (state.h), where the next sweep takes it over: a warning sent
+ * unrecorded is not sent again.
+ */
+static bool
+leave_pending(struct warn *w, const struct figures *f, const struct mq_warn_marks *m,
+    unsigned armed_from)
+{
+	char why[256];
+	int dfd = -1;
+	bool ok = false;
+
+	if (w->cfg->warn.state[0] == '\0')
+		return false;
+	if (mq_maildir_open(w->cfg->maildir.base, f->maildir, &dfd, why, sizeof(why)) !=
+	    MQ_FOUND || mq_state_pending_write(dfd, f->user, m, armed_from, why,
+	    sizeof(why)) < 0) {
+		report(MQ_LOG_ERR, "user=%s: not recorded anywhere, a sweep may send it "
+		    "again: %s", f->shown, why);
+	} else {
+		report(MQ_LOG_NOTICE, "user=%s: recorded in the Maildir's %s for the next "
+		    "sweep", f->shown, MQ_STATE_PENDING);
+		ok = true;
+	}
+	if (dfd >= 0)
+		close(dfd);
+	return ok;
+}
+
+/*
+ * take_pending - the records a hook left in the Maildir, into the state:
+ * applied to marks and written (synced) before the file is removed.
+ */
+static void
+take_pending(struct warn *w, const struct figures *f, struct mq_warn_marks *marks)
+{
+	char why[256];
+	int dfd = -1, n;
+
+	if (mq_maildir_open(w->cfg->maildir.base, f->maildir, &dfd, why, sizeof(why)) !=
+	    MQ_FOUND)
+		return;
+	n = mq_state_pending_read(dfd, f->user, marks);
+	if (n < 0)
+		mq_warn("user=%s: %s: cannot be read", f->shown, MQ_STATE_PENDING);
+	if (n > 0 && !w->dry_run) {
+		if (mq_state_put(w->state, f->user, marks, true, why, sizeof(why)) == 0) {
+			mq_info("user=%s: %d records the hook left in the Maildir taken over",
+			    f->shown, n);
+			mq_state_pending_done(dfd);
+		} else {
+			mq_error("state: %s", why);
+		}
+	}
+	close(dfd);
+}
+
 static int
 run_hook(struct warn *w, const char *percent_arg, const char *user)
 {
@@ -408,6 +507,7 @@ run_hook(struct warn *w, const char *percent_arg, const char *user)
 	enum mq_hook_dir dir;
 	unsigned thr;
 	int64_t now = (int64_t)time(NULL);
+	bool pending = false;	/* the records are in the Maildir */
 	int r;
 
 	if (parse_percent(percent_arg, &thr, &dir) < 0) {
@@ -448,22 +548,38 @@ run_hook(struct warn *w, const char *percent_arg, const char *user)
 		    "template, nothing sent", f.shown, thr);
 		r = 0;
 	} else {
-		r = hand_over(w, &f, &plan, now, error, sizeof(error));
+		r = w->state != NULL ? hand_over(w, &f, &plan, now, error, sizeof(error)) : -2;
 		if (r == -2) {
-			/* Dovecot does not ask twice: send it unrecorded */
-			report(MQ_LOG_WARNING, "state not recorded: %s", error);
+			/*
+			 * Dovecot does not ask twice: send it unrecorded, but
+			 * first leave the record in the Maildir, so that a sweep
+			 * running meanwhile does not send it too; put back when
+			 * the hand-over fails.
+			 */
+			if (w->state != NULL)
+				report(MQ_LOG_WARNING, "state not recorded: %s", error);
 			mq_state_close(&w->state);
+			pending = leave_pending(w, &f, &plan.after, dir == MQ_HOOK_DOWN ? thr : 0);
 			r = hand_over(w, &f, &plan, now, error, sizeof(error));
+			if (pending && r < 0 && r != MQ_DELIVER_REFUSED)
+				(void)leave_pending(w, &f, &plan.now, plan.slot);
 		}
-		if (r < 0)
+		if (r == MQ_DELIVER_REFUSED)
+			report(MQ_LOG_WARNING, "refused: user=%s threshold=%u: %s", f.shown,
+			    thr, error);
+		else if (r < 0)
 			report(MQ_LOG_WARNING, "not sent: user=%s threshold=%u: %s", f.shown,
 			    thr, error);
 	}
+	if ((r == 0 || r == MQ_DELIVER_REFUSED) && !pending && w->cfg->warn.state[0] != '\0' &&
+	    (w->state == NULL || w->unrecorded))
+		(void)leave_pending(w, &f, &plan.after, dir == MQ_HOOK_DOWN ? thr : 0);
 	if (w->state != NULL && mq_state_bloated(w->state) &&
 	    mq_state_compact(w->state, false, error, sizeof(error)) < 0)
 		mq_warn("state: %s", error);
 	mq_state_close(&w->state);
-	return r == 0 ? 0 : EX_TEMPFAIL;
+	free(f.maildir);
+	return r == 0 ? 0 : r == MQ_DELIVER_REFUSED ? EX_UNAVAILABLE : EX_TEMPFAIL;
 }
 
 struct userlist {
@@ -489,7 +605,8 @@ run_sweep(struct warn *w)
 {
 	struct userlist users = { 0 };
 	char error[512], u[128];
-	size_t sent = 0, failed = 0, unsendable = 0, lookups_failed = 0, in_a_row = 0, i;
+	size_t sent = 0, failed = 0, unsendable = 0, refused = 0, lookups_failed = 0;
+	size_t in_a_row = 0, i;
 	uint64_t t0 = mq_now_monotonic_us();
 	bool complete = true, stopped = false;
 	int r;
@@ -546,34 +663,46 @@ run_sweep(struct warn *w)
 			continue;
 		}
 		mq_state_get(w->state, f.user, &marks);
+		take_pending(w, &f, &marks);
 		if (!f.enabled) {
 			mq_debug("user=%s: disabled, not checked", f.shown);
+			free(f.maildir);
 			continue;
 		}
 		mq_warn_plan(&w->pol, &marks, f.used, f.limit, now, &plan);
 		if (w->dry_run) {
-			if (plan.send == MQ_SEND_NONE)
-				continue;
-			if (send_mail(w, &f, plan.send, plan.threshold, error, sizeof(error)) < 0)
+			if (plan.send != MQ_SEND_NONE && send_mail(w, &f, plan.send,
+			    plan.threshold, error, sizeof(error)) < 0)
 				report(MQ_LOG_WARNING, "user=%s: %s", f.shown, error);
-			else
+			else if (plan.send != MQ_SEND_NONE)
 				sent++;
+			free(f.maildir);
 			continue;
 		}
 		if (mq_state_put(w->state, f.user, &plan.now, false, error, sizeof(error)) < 0) {
 			report(MQ_LOG_ERR, "state: %s; stopping", error);
 			stopped = true;
+			free(f.maildir);
 			break;
 		}
-		if (plan.send == MQ_SEND_NONE)
+		if (plan.send == MQ_SEND_NONE) {
+			free(f.maildir);
 			continue;
+		}
 		if (marks.mark[plan.slot] == MQ_MARK_SENDING)
 			mq_notice("user=%s: sending again the %s for %u %% whose hand-over "
 			    "was interrupted", f.shown, kind_name(plan.send), plan.threshold);
 		r = hand_over(w, &f, &plan, now, error, sizeof(error));
+		free(f.maildir);
 		if (r == -2) {
 			report(MQ_LOG_ERR, "%s; stopping", error);
 			stopped = true;
+		} else if (r == MQ_DELIVER_REFUSED) {
+			/* this recipient's answer: recorded; the transport works, go on */
+			report(MQ_LOG_WARNING, "refused: user=%s kind=%s threshold=%u: %s",
+			    f.shown, kind_name(plan.send), plan.threshold, error);
+			refused++;
+			in_a_row = 0;
 		} else if (r == -3) {
 			/* the mailbox's data, not the transport: go on */
 			report(MQ_LOG_WARNING, "cannot send: user=%s kind=%s threshold=%u: %s",
@@ -598,15 +727,274 @@ run_sweep(struct warn *w)
 	    mq_state_compact(w->state, true, error, sizeof(error)) < 0)
 		mq_warn("state: %s", error);
 	mq_state_close(&w->state);
-	mq_info("sweep%s: %zu mailboxes, %zu warnings %s, "
+	mq_info("sweep%s: %zu mailboxes, %zu warnings %s, %zu refused, "
 	    "%zu not handed over, %zu cannot be sent, %zu lookups failed, %.1f s%s",
 	    w->dry_run ? " (dry run)" : "", users.n, sent,
-	    w->dry_run ? "due" : "sent", failed, unsendable, lookups_failed,
+	    w->dry_run ? "due" : "sent", refused, failed, unsendable, lookups_failed,
 	    (double)(mq_now_monotonic_us() - t0) / 1e6, complete ? "" : ", stopped early");
 	for (i = 0; i < users.n; i++)
 		free(users.v[i]);
 	free(users.v);
 	return failed > 0 || lookups_failed > 0 || !complete ? EX_TEMPFAIL : 0;
+}
+
+/* ---- --digest ---- */
+
+struct digest_box {
+	char *user;
+	uint64_t used, limit, percent;
+};
+
+struct digest_domain {
+	char *name;
+	struct digest_box *boxes;
+	size_t n;
+};
+
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct digest_domain *)a)->name,
+	    ((const struct digest_domain *)b)->name);
+}
+
+static int
+by_fullness(const void *a, const void *b)
+{
+	const struct digest_box *x = a, *y = b;
+
+	if (x->percent != y->percent)
+		return x->percent < y->percent ? 1 : -1;
+	return strcmp(x->user, y->user);
+}
+
+/* digest_table - the plain-text list of a domain's mailboxes, one a line. */
+static char *
+digest_table(const struct digest_domain *d)
+{
+	struct mq_buf b = { 0 };
+	size_t width = 0;
+
+	for (size_t i = 0; i < d->n; i++)
+		if (strlen(d->boxes[i].user) > width)
+			width = strlen(d->boxes[i].user);
+	for (size_t i = 0; i < d->n; i++) {
+		char used[32], limit[32];
+
+		mq_human_bytes(used, sizeof(used), d->boxes[i].used);
+		mq_human_bytes(limit, sizeof(limit), d->boxes[i].limit);
+		mq_buf_printf(&b, "  %-*s %4" PRIu64 " %%  %s of %s\n", (int)width,
+		    d->boxes[i].user, d->boxes[i].percent, used, limit);
+	}
+	return b.s != NULL ? b.s : xstrdup("");
+}
+
+/* digest_to - warn.digest_to for a domain: "%d" is the domain. */
+static char *
+digest_to(const char *pattern, const char *domain)
+{
+	struct mq_buf b = { 0 };
+
+	for (const char *p = pattern; *p != '\0'; p++) {
+		if (p[0] == '%' && p[1] == 'd') {
+			mq_buf_adds(&b, domain);
+			p++;
+		} else {
+			mq_buf_addc(&b, *p);
+		}
+	}
+	return b.s;
+}
+
+/*
+ * send_digest - compose the domain's digest and hand it over: 0, or < 0
+ * as send_mail.
+ */
+static int
+send_digest(struct warn *w, const struct mq_template *t, const struct digest_domain *d,
+    const char *to, char *error, size_t errlen)
+{
+	char count[24], thr[8], date[64], human[64], mid[256];
+	char *table = digest_table(d), *msg = NULL, *maildir = NULL;
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t len;
+	int r;
+
+	snprintf(count, sizeof(count), "%zu", d->n);
+	snprintf(thr, sizeof(thr), "%d", w->cfg->warn.digest_threshold);
+	localtime_r(&now, &tm);
+	mq_format_date(date, sizeof(date), &tm, tm.tm_gmtoff);
+	strftime(human, sizeof(human), "%Y-%m-%d %H:%M %z", &tm);
+	message_id(mid, sizeof(mid), w->cfg->warn.from);
+	{
+		const struct mq_tvar vars[] = {
+			{ "domain", d->name }, { "to", to }, { "count", count },
+			{ "threshold", thr }, { "mailboxes", table }, { "date", human },
+		};
+		struct mq_mail mail = { .from = w->cfg->warn.from, .to = to,
+		    .date = date, .message_id = mid, .tmpl = t, .vars = vars,
+		    .nvars = MQ_NELEM(vars) };
+
+		r = mq_compose(&mail, &msg, &len, error, errlen);
+	}
+	free(table);
+	if (r < 0)
+		return -3;
+	if (w->dry_run) {
+		printf("%s: would send the digest of %zu mailboxes at or over %s %% to %s\n",
+		    d->name, d->n, thr, to);
+		free(msg);
+		return 0;
+	}
+	if (w->dopts.method == MQ_DELIVERY_MAILDIR) {
+		struct figures f;
+
+		/* a drop needs the administrator's own Maildir */
+		if (lookup(w, to, &f, error, errlen) != MQ_FOUND) {
+			free(msg);
+			return -1;
+		}
+		maildir = f.maildir;
+	}
+	r = mq_deliver(&w->dopts, to, maildir, msg, len, error, errlen);
+	free(maildir);
+	free(msg);
+	if (r == 0)
+		mq_info("digest sent: domain=%s to=%s mailboxes=%zu message_id=<%s>",
+		    d->name, to, d->n, mid);
+	return r;
+}
+
+static int
+run_digest(struct warn *w)
+{
+	struct userlist users = { 0 };
+	struct digest_domain *doms = NULL;
+	struct mq_template *t = NULL;
+	size_t ndoms = 0, sent = 0, failed = 0, recent = 0, lookups_failed = 0;
+	int64_t now = (int64_t)time(NULL);
+	char error[512];
+	int r, rc = 0;
+
+	if (w->cfg->warn.state[0] == '\0') {
+		report(MQ_LOG_ERR, "%s: warn.state is empty; --digest needs a state file",
+		    w->cfg->file);
+		return EX_CONFIG;
+	}
+	r = mq_template_load(w->cfg->warn.digest_template, &t, error, sizeof(error));
+	if (r == 0)
+		snprintf(error, sizeof(error), "%s: no such file (warn.digest_template)",
+		    w->cfg->warn.digest_template);
+	if (r > 0 && mq_compose_check(t, error, sizeof(error)) < 0)
+		r = -1;
+	if (r <= 0) {
+		report(MQ_LOG_ERR, "%s", error);
+		mq_template_free(&t);
+		return EX_CONFIG;
+	}
+	if (w->dry_run)
+		r = mq_state_open_readonly(w->cfg->warn.state, &w->state, error, sizeof(error));
+	else
+		r = mq_state_open(w->cfg->warn.state, HOOK_LOCK_WAIT, &w->state, error,
+		    sizeof(error));
+	if (r != MQ_STATE_OK) {
+		report(MQ_LOG_ERR, "state: %s", error);
+		mq_template_free(&t);
+		return EX_TEMPFAIL;
+	}
+	if (mq_session_each_user(w->session, collect_user, &users, error,
+	    sizeof(error)) == MQ_TEMPFAIL) {
+		report(MQ_LOG_ERR, "users query: %s", error);
+		rc = EX_TEMPFAIL;
+		goto out;
+	}
+	for (size_t i = 0; i < users.n; i++) {
+		struct digest_domain *d = NULL;
+		struct figures f;
+		uint64_t pct;
+
+		r = lookup(w, users.v[i], &f, error, sizeof(error));
+		if (r == MQ_TEMPFAIL)
+			lookups_failed++;
+		if (r != MQ_FOUND)
+			continue;
+		free(f.maildir);
+		pct = mq_warn_percent(f.used, f.limit);
+		if (!f.enabled || f.limit == 0 || pct < (uint64_t)w->cfg->warn.digest_threshold)
+			continue;
+		for (size_t k = 0; k < ndoms; k++)
+			if (strcmp(doms[k].name, f.domain) == 0)
+				d = &doms[k];
+		if (d == NULL) {
+			doms = xreallocarray(doms, ndoms + 1, sizeof(*doms));
+			d = &doms[ndoms++];
+			memset(d, 0, sizeof(*d));
+			d->name = xstrdup(f.domain);
+		}
+		d->boxes = xreallocarray(d->boxes, d->n + 1, sizeof(*d->boxes));
+		d->boxes[d->n++] = (struct digest_box){ xstrdup(f.user), f.used, f.limit, pct };
+	}
+	if (ndoms > 0)
+		qsort(doms, ndoms, sizeof(*doms), by_name);
+	for (size_t k = 0; k < ndoms; k++) {
+		struct digest_domain *d = &doms[k];
+		char *key = xasprintf("@%s", d->name), *to = NULL;
+		struct mq_warn_marks m;
+
+		qsort(d->boxes, d->n, sizeof(*d->boxes), by_fullness);
+		/* the administrator: queries.digest_to's answer, else warn.digest_to */
+		r = mq_session_digest_to(w->session, d->name, &to, error, sizeof(error));
+		if (r == MQ_TEMPFAIL) {
+			report(MQ_LOG_WARNING, "digest not sent: domain=%s: digest_to query: %s",
+			    d->name, error);
+			failed++;
+			free(key);
+			continue;
+		}
+		if (to == NULL)
+			to = digest_to(w->cfg->warn.digest_to, d->name);
+		/* the domain's record: slot 100 "sent" at the last digest */
+		mq_state_get(w->state, key, &m);
+		if (m.mark[100] == MQ_MARK_SENT && now - m.when[100] <
+		    (int64_t)w->cfg->warn.digest_interval * 3600) {
+			mq_debug("domain=%s: digest sent %" PRId64 " s ago, not yet due",
+			    d->name, now - m.when[100]);
+			recent++;
+		} else if ((r = send_digest(w, t, d, to, error, sizeof(error))) < 0) {
+			report(MQ_LOG_WARNING, "digest not sent: domain=%s to=%s: %s", d->name,
+			    to, error);
+			failed++;
+		} else if (!w->dry_run) {
+			m.mark[100] = MQ_MARK_SENT;
+			m.when[100] = now;
+			if (mq_state_put(w->state, key, &m, true, error, sizeof(error)) < 0)
+				report(MQ_LOG_ERR, "state: %s", error);
+			sent++;
+		}
+		free(key);
+		free(to);
+	}
+	mq_info("digest%s: %zu domains with mailboxes at or over %d %%, %zu digests %s, "
+	    "%zu sent within %d hours, %zu not sent, %zu lookups failed",
+	    w->dry_run ? " (dry run)" : "", ndoms, w->cfg->warn.digest_threshold, sent,
+	    w->dry_run ? "due" : "sent", recent, w->cfg->warn.digest_interval, failed,
+	    lookups_failed);
+	rc = failed > 0 || lookups_failed > 0 ? EX_TEMPFAIL : 0;
+out:
+	for (size_t k = 0; k < ndoms; k++) {
+		for (size_t i = 0; i < doms[k].n; i++)
+			free(doms[k].boxes[i].user);
+		free(doms[k].boxes);
+		free(doms[k].name);
+	}
+	free(doms);
+	for (size_t i = 0; i < users.n; i++)
+		free(users.v[i]);
+	free(users.v);
+	mq_state_close(&w->state);
+	mq_template_free(&t);
+	return rc;
 }
 
 /* is_percent_arg - an argument that starts the positionals although it begins with '-'. */
@@ -624,7 +1012,7 @@ main(int argc, char **argv)
 	const char *conf = NULL;
 	struct mq_config *cfg = NULL;
 	struct warn w = { 0 };
-	bool sweep = false, dry_run = false, debug = false;
+	bool sweep = false, digest = false, dry_run = false, debug = false;
 	char *error = NULL;
 	int i, rc;
 
@@ -644,6 +1032,8 @@ main(int argc, char **argv)
 			break;
 		if (strcmp(a, "--sweep") == 0) {
 			sweep = true;
+		} else if (strcmp(a, "--digest") == 0) {
+			digest = true;
 		} else if (strcmp(a, "--dry-run") == 0 || strcmp(a, "-n") == 0) {
 			dry_run = true;
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -670,7 +1060,8 @@ main(int argc, char **argv)
 		}
 	}
 	/* hook mode: more words after USER (some sites pass %d too) are ignored */
-	if ((sweep && argc - i != 0) || (!sweep && argc - i < 2) || (dry_run && !sweep)) {
+	if ((sweep && digest) || ((sweep || digest) && argc - i != 0) ||
+	    (!sweep && !digest && argc - i < 2) || (dry_run && !sweep && !digest)) {
 		usage(stderr);
 		return EX_USAGE;
 	}
@@ -706,7 +1097,8 @@ main(int argc, char **argv)
 	w.engine = mq_engine_new(cfg);
 	w.session = mq_session_new(w.engine);
 
-	rc = sweep ? run_sweep(&w) : run_hook(&w, argv[i], argv[i + 1]);
+	rc = sweep ? run_sweep(&w) : digest ? run_digest(&w) :
+	    run_hook(&w, argv[i], argv[i + 1]);
 
 	for (unsigned s = 0; s < MQ_WARN_SLOTS; s++)
 		mq_template_free(&w.variant[s]);

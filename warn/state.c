@@ -19,10 +19,11 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "log.h"
 #include "state.h"
 #include "util.h"
 
-#define HEADER "# mailquota-warn state 1: USER SLOT armed|sending|sent UNIXTIME\n"
+#define HEADER "# mailquota-warn state 1: USER SLOT armed|sending|sent|refused UNIXTIME\n"
 #define READ_CHUNK 65536
 
 struct slotmark {
@@ -41,6 +42,8 @@ struct entry {
 
 struct mq_state {
 	char *path;
+	struct stat dir;	/* the directory of path: the owner of every file */
+	bool have_dir;
 	int fd;			/* PATH for appending; -1 read-only */
 	int lockfd;
 	struct entry **table;
@@ -52,7 +55,7 @@ struct mq_state {
 	bool dirty;		/* appended since the last fsync */
 };
 
-static const char *const mark_names[] = { "armed", "sending", "sent" };
+static const char *const mark_names[] = { "armed", "sending", "sent", "refused" };
 
 static void
 rehash(struct mq_state *st)
@@ -135,6 +138,19 @@ encode_user(struct mq_buf *b, const char *user)
 	}
 }
 
+/* record_line - "USER SLOT MARK WHEN\n" onto b. */
+static void
+record_line(struct mq_buf *b, const char *user, unsigned slot, unsigned mark,
+    int64_t when)
+{
+	encode_user(b, user);
+	if (slot == MQ_WARN_BELOW)
+		mq_buf_adds(b, " below");
+	else
+		mq_buf_printf(b, " %u", slot);
+	mq_buf_printf(b, " %s %" PRId64 "\n", mark_names[mark], when);
+}
+
 static int
 hexval(char c)
 {
@@ -167,6 +183,13 @@ decode_user(const char *s, size_t len, char *out, size_t size)
 				return -1;
 			c = (char)(hi * 16 + lo);
 			i += 2;
+		} else if ((unsigned char)c < 0x20 || c == 0x7f) {
+			/*
+			 * Never written raw (encode_user escapes them): a
+			 * damaged line. A raw NUL would end the name early
+			 * and merge the record into another user's.
+			 */
+			return -1;
 		}
 		if (n + 1 >= size)
 			return -1;
@@ -176,15 +199,14 @@ decode_user(const char *s, size_t len, char *out, size_t size)
 	return n > 0 ? 0 : -1;
 }
 
-/* parse_record - apply one line; -1 when it does not parse. */
+/* parse_fields - one record line into its user, slot, mark and time; -1 when it does not parse. */
 static int
-parse_record(struct mq_state *st, const char *line, size_t len)
+parse_fields(const char *line, size_t len, char *user, size_t usize,
+    unsigned *slot_r, unsigned *mark_r, int64_t *when_r)
 {
 	const char *f[4];
 	size_t flen[4], nf = 0, i = 0;
-	char user[MQ_STATE_LINE_MAX];
 	uint64_t slot;
-	int64_t when;
 	unsigned mark;
 
 	while (i < len && nf < 4) {
@@ -199,7 +221,7 @@ parse_record(struct mq_state *st, const char *line, size_t len)
 	}
 	if (nf != 4 || i < len)
 		return -1;
-	if (decode_user(f[0], flen[0], user, sizeof(user)) < 0)
+	if (decode_user(f[0], flen[0], user, usize) < 0)
 		return -1;
 	if (flen[1] == 5 && memcmp(f[1], "below", 5) == 0)
 		slot = MQ_WARN_BELOW;
@@ -212,9 +234,24 @@ parse_record(struct mq_state *st, const char *line, size_t len)
 			break;
 	if (mark == MQ_NELEM(mark_names))
 		return -1;
-	if (mq_parse_i64n(f[3], flen[3], &when) < 0)
+	if (mq_parse_i64n(f[3], flen[3], when_r) < 0)
 		return -1;
-	set_mark(st, lookup(st, user, true), (unsigned)slot, mark, when);
+	*slot_r = (unsigned)slot;
+	*mark_r = mark;
+	return 0;
+}
+
+/* parse_record - apply one line; -1 when it does not parse. */
+static int
+parse_record(struct mq_state *st, const char *line, size_t len)
+{
+	char user[MQ_STATE_LINE_MAX];
+	unsigned slot, mark;
+	int64_t when;
+
+	if (parse_fields(line, len, user, sizeof(user), &slot, &mark, &when) < 0)
+		return -1;
+	set_mark(st, lookup(st, user, true), slot, mark, when);
 	return 0;
 }
 
@@ -280,12 +317,59 @@ read_file(struct mq_state *st, int fd, bool *torn_r, char *error, size_t errlen)
 	return 0;
 }
 
+/* dir_name - the directory part of path, allocated. */
+static char *
+dir_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash == NULL ? xstrdup(".") :
+	    slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
+}
+
+/* dir_of - stat the directory that holds path. */
+static int
+dir_of(const char *path, struct stat *sb)
+{
+	char *dir = dir_name(path);
+	int r = stat(dir, sb);
+
+	free(dir);
+	return r;
+}
+
+/*
+ * own - give a state file (the state, its lock, its temp file) the one
+ * owner the state has: the owner and group of its directory, mode 0660,
+ * whatever user and umask created it. Root hands the file over (and so
+ * repairs a file an older version left as root's, mode 0600); another
+ * user can only set the mode of a file it owns. The hook (Dovecot's
+ * script service) and the sweep (the timer's unit) then agree as long as
+ * both may use the directory.
+ */
+static void
+own(const struct mq_state *st, int fd, const char *name)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) < 0)
+		return;
+	if (geteuid() == 0 && st->have_dir &&
+	    (sb.st_uid != st->dir.st_uid || sb.st_gid != st->dir.st_gid) &&
+	    fchown(fd, st->dir.st_uid, st->dir.st_gid) < 0)
+		mq_warn("%s: chown to the directory's owner: %s", name, strerror(errno));
+	if ((sb.st_mode & 07777) != 0660 && (geteuid() == 0 || sb.st_uid == geteuid()) &&
+	    fchmod(fd, 0660) < 0)
+		mq_warn("%s: chmod 0660: %s", name, strerror(errno));
+}
+
 static struct mq_state *
 state_new(const char *path)
 {
 	struct mq_state *st = xcalloc(1, sizeof(*st));
 
 	st->path = xstrdup(path);
+	st->have_dir = dir_of(path, &st->dir) == 0;
 	st->fd = -1;
 	st->lockfd = -1;
 	st->nbuckets = 1024;
@@ -306,6 +390,7 @@ take_lock(struct mq_state *st, int wait_secs, char *error, size_t errlen)
 		free(lpath);
 		return MQ_STATE_ERROR;
 	}
+	own(st, st->lockfd, lpath);
 	while (flock(st->lockfd, LOCK_EX | LOCK_NB) < 0) {
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 
@@ -349,6 +434,7 @@ mq_state_open(const char *path, int wait_secs, struct mq_state **st_r,
 		snprintf(error, errlen, "%s: not a regular file", path);
 		goto fail;
 	}
+	own(st, st->fd, path);
 	rfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (rfd < 0) {
 		snprintf(error, errlen, "%s: %s", path, strerror(errno));
@@ -428,17 +514,12 @@ mq_state_put(struct mq_state *st, const char *user,
 
 	mq_state_get(st, user, &old);
 	for (unsigned s = 0; s < MQ_WARN_SLOTS; s++) {
-		unsigned mark = m->mark[s] <= MQ_MARK_SENT ? m->mark[s] : MQ_MARK_ARMED;
+		unsigned mark = m->mark[s] <= MQ_MARK_REFUSED ? m->mark[s] : MQ_MARK_ARMED;
 		int64_t when = mark == MQ_MARK_ARMED ? 0 : m->when[s];
 
 		if (old.mark[s] == mark && old.when[s] == when)
 			continue;
-		encode_user(&rec, user);
-		if (s == MQ_WARN_BELOW)
-			mq_buf_adds(&rec, " below");
-		else
-			mq_buf_printf(&rec, " %u", s);
-		mq_buf_printf(&rec, " %s %" PRId64 "\n", mark_names[mark], when);
+		record_line(&rec, user, s, mark, when);
 		nrec++;
 	}
 	if (nrec == 0)
@@ -455,7 +536,7 @@ mq_state_put(struct mq_state *st, const char *user,
 	e = lookup(st, user, true);
 	e->seen = true;
 	for (unsigned s = 0; s < MQ_WARN_SLOTS; s++) {
-		unsigned mark = m->mark[s] <= MQ_MARK_SENT ? m->mark[s] : MQ_MARK_ARMED;
+		unsigned mark = m->mark[s] <= MQ_MARK_REFUSED ? m->mark[s] : MQ_MARK_ARMED;
 
 		set_mark(st, e, s, mark, m->when[s]);
 	}
@@ -466,9 +547,7 @@ mq_state_put(struct mq_state *st, const char *user,
 static int
 fsync_dir(const char *path)
 {
-	const char *slash = strrchr(path, '/');
-	char *dir = slash == NULL ? xstrdup(".") :
-	    slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
+	char *dir = dir_name(path);
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
 
 	free(dir);
@@ -496,22 +575,20 @@ mq_state_compact(struct mq_state *st, bool prune_unseen, char *error,
 	mq_buf_adds(&out, HEADER);
 	for (size_t i = 0; i < st->nbuckets; i++) {
 		for (struct entry *e = st->table[i]; e != NULL; e = e->next) {
-			if (prune_unseen && !e->seen)
+			/* "@DOMAIN": a digest's record, not a mailbox */
+			if (prune_unseen && !e->seen && e->user[0] != '@')
 				continue;
 			for (size_t j = 0; j < e->nmarks; j++) {
-				encode_user(&out, e->user);
-				if (e->marks[j].slot == MQ_WARN_BELOW)
-					mq_buf_adds(&out, " below");
-				else
-					mq_buf_printf(&out, " %u", e->marks[j].slot);
-				mq_buf_printf(&out, " %s %" PRId64 "\n",
-				    mark_names[e->marks[j].mark], e->marks[j].when);
+				record_line(&out, e->user, e->marks[j].slot,
+				    e->marks[j].mark, e->marks[j].when);
 				records++;
 			}
 		}
 	}
 	(void)unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		own(st, fd, tmp);
 	if (fd < 0 || mq_write_all(fd, out.s, out.len) < 0 || fsync(fd) < 0) {
 		snprintf(error, errlen, "%s: %s", tmp, strerror(errno));
 		goto fail;
@@ -547,7 +624,7 @@ mq_state_compact(struct mq_state *st, bool prune_unseen, char *error,
 			while (*pe != NULL) {
 				struct entry *e = *pe;
 
-				if (e->seen) {
+				if (e->seen || e->user[0] == '@') {
 					pe = &e->next;
 					continue;
 				}
@@ -577,6 +654,12 @@ bool
 mq_state_bloated(const struct mq_state *st)
 {
 	return st->records > 2 * st->live + 1000;
+}
+
+size_t
+mq_state_users(const struct mq_state *st)
+{
+	return st->nusers;
 }
 
 size_t
@@ -613,4 +696,86 @@ mq_state_close(struct mq_state **stp)
 	free(st->path);
 	free(st);
 	*stp = NULL;
+}
+
+/* ---- records the hook could not put in the state ---- */
+
+int
+mq_state_pending_write(int dfd, const char *user, const struct mq_warn_marks *m,
+    unsigned armed_from, char *error, size_t errlen)
+{
+	struct mq_buf rec = { 0 };
+	int fd, r = 0;
+
+	for (unsigned s = 0; s < MQ_WARN_SLOTS; s++) {
+		unsigned mark = m->mark[s] <= MQ_MARK_REFUSED ? m->mark[s] : MQ_MARK_ARMED;
+
+		if (mark != MQ_MARK_ARMED)
+			record_line(&rec, user, s, mark, m->when[s]);
+		else if (armed_from > 0 && (s >= armed_from || s == MQ_WARN_BELOW))
+			record_line(&rec, user, s, MQ_MARK_ARMED, 0);
+	}
+	if (rec.len == 0)
+		return 0;
+	fd = openat(dfd, MQ_STATE_PENDING, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd < 0 || mq_write_all(fd, rec.s, rec.len) < 0 || fsync(fd) < 0) {
+		snprintf(error, errlen, "%s: %s", MQ_STATE_PENDING, strerror(errno));
+		r = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	mq_buf_free(&rec);
+	return r;
+}
+
+int
+mq_state_pending_read(int dfd, const char *user, struct mq_warn_marks *m)
+{
+	char *buf = xmalloc(MQ_STATE_PENDING_MAX + 1), u[MQ_STATE_LINE_MAX];
+	size_t have = 0;
+	struct stat sb;
+	int fd, n = 0;
+
+	fd = openat(dfd, MQ_STATE_PENDING, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		free(buf);
+		return fd < 0 && errno == ENOENT ? 0 : -1;
+	}
+	for (;;) {
+		ssize_t k = read(fd, buf + have, MQ_STATE_PENDING_MAX - have);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		have += (size_t)k;
+	}
+	close(fd);
+	for (size_t i = 0; i < have; ) {
+		char *nl = memchr(buf + i, '\n', have - i);
+		unsigned slot, mark;
+		int64_t when;
+
+		if (nl == NULL)
+			break;		/* a torn last line */
+		if (parse_fields(buf + i, (size_t)(nl - (buf + i)), u, sizeof(u), &slot,
+		    &mark, &when) == 0 && strcmp(u, user) == 0) {
+			m->mark[slot] = (uint8_t)mark;
+			m->when[slot] = mark == MQ_MARK_ARMED ? 0 : when;
+			n++;
+		}
+		i = (size_t)(nl - buf) + 1;
+	}
+	free(buf);
+	return n;
+}
+
+void
+mq_state_pending_done(int dfd)
+{
+	if (unlinkat(dfd, MQ_STATE_PENDING, 0) < 0 && errno != ENOENT)
+		mq_warn("%s: %s", MQ_STATE_PENDING, strerror(errno));
 }

@@ -3,7 +3,7 @@
  *
  * One text file, PATH, of records "USER SLOT MARK WHEN" (USER with bytes
  * outside printable ASCII, blanks and '%' as %XX; SLOT 1..100 or "below";
- * MARK armed, sending or sent; WHEN unix seconds). Reading replays the
+ * MARK armed, sending, sent or refused; WHEN unix seconds). Reading replays the
  * records in order, the last one per user and slot wins, so the file is
  * both snapshot and journal. Changes are appended with O_APPEND and, when
  * asked, fsync'd; whatever is not is fsync'd by the next synced append and
@@ -66,8 +66,37 @@ int mq_state_compact(struct mq_state *st, bool prune_unseen, char *error,
 /* mq_state_bloated - the file holds many more records than live marks. */
 bool mq_state_bloated(const struct mq_state *st);
 
-/* For log lines: the lines skipped while reading. */
+/* Counters for log lines: users with marks, lines skipped while reading. */
+size_t mq_state_users(const struct mq_state *st);
 size_t mq_state_skipped(const struct mq_state *st);
+
+/*
+ * Records the hook could not put in the state (no access to its directory,
+ * a full disk): the hook, which runs as the Maildir's owner, appends them
+ * to MQ_STATE_PENDING in the mailbox's Maildir, fsync'd, before it sends;
+ * the next sweep applies them to the state, then removes the file. So a
+ * warning sent unrecorded is still sent once.
+ */
+#define MQ_STATE_PENDING "mailquota-warn.pending"
+#define MQ_STATE_PENDING_MAX 65536	/* bytes read of it */
+
+/*
+ * mq_state_pending_write - append the user's marks to the Maildir (dfd):
+ * every slot that is not ARMED, and with armed_from > 0 the slots from
+ * armed_from up and the back-under slot as ARMED. 0 or -1 with error.
+ */
+int mq_state_pending_write(int dfd, const char *user, const struct mq_warn_marks *m,
+    unsigned armed_from, char *error, size_t errlen);
+
+/*
+ * mq_state_pending_read - apply the Maildir's pending records for user to
+ * m, in order: the number applied, 0 when there is no file, -1 when it
+ * cannot be read.
+ */
+int mq_state_pending_read(int dfd, const char *user, struct mq_warn_marks *m);
+
+/* mq_state_pending_done - remove the pending records (once they are in the state). */
+void mq_state_pending_done(int dfd);
 
 /* mq_state_close - release the lock and free everything. */
 void mq_state_close(struct mq_state **st);

@@ -47,6 +47,13 @@ rearmed(uint64_t used, uint64_t limit, unsigned t, unsigned rearm)
 	return t > rearm ? used < bound(limit, t - rearm) : used == 0;
 }
 
+/* done - the threshold's warning went out, or its recipient refused it. */
+static bool
+done(unsigned mark)
+{
+	return mark == MQ_MARK_SENT || mark == MQ_MARK_REFUSED;
+}
+
 static void
 arm(struct mq_warn_marks *m, unsigned slot)
 {
@@ -76,7 +83,7 @@ cover(struct mq_warn_marks *m, const bool conf[MQ_WARN_SLOTS], unsigned top,
     int64_t now)
 {
 	for (unsigned t = 1; t <= top; t++)
-		if (conf[t] && m->mark[t] != MQ_MARK_SENT)
+		if (conf[t] && !done(m->mark[t]))
 			set_sent(m, t, now);
 }
 
@@ -96,7 +103,7 @@ mq_warn_plan(const struct mq_warn_policy *pol, const struct mq_warn_marks *cur,
 			highest = s;
 		/* an unconfirmed hand-over counts as not sent; unknown thresholds go */
 		if (m.mark[s] == MQ_MARK_SENDING || (s != MQ_WARN_BELOW && !conf[s]) ||
-		    m.mark[s] > MQ_MARK_SENT)
+		    m.mark[s] > MQ_MARK_REFUSED)
 			arm(&m, s);
 	}
 	if (limit == 0) {
@@ -106,7 +113,7 @@ mq_warn_plan(const struct mq_warn_policy *pol, const struct mq_warn_marks *cur,
 	}
 
 	for (unsigned t = 1; t < MQ_WARN_SLOTS; t++) {
-		if (!conf[t] || m.mark[t] != MQ_MARK_SENT ||
+		if (!conf[t] || !done(m.mark[t]) ||
 		    !rearmed(used, limit, t, pol->rearm))
 			continue;
 		if (t == highest && pol->below_notice) {
@@ -135,9 +142,9 @@ mq_warn_plan(const struct mq_warn_policy *pol, const struct mq_warn_marks *cur,
 		return;
 	}
 	for (unsigned t = top + 1; t < MQ_WARN_SLOTS; t++)
-		if (conf[t] && m.mark[t] == MQ_MARK_SENT)
+		if (conf[t] && done(m.mark[t]))
 			higher_sent = true;
-	if (m.mark[top] != MQ_MARK_SENT && !higher_sent) {
+	if (!done(m.mark[top]) && !higher_sent) {
 		plan->send = MQ_SEND_WARNING;
 		plan->slot = plan->threshold = top;
 		plan->now = m;
@@ -173,7 +180,7 @@ mq_warn_hook_plan(const struct mq_warn_policy *pol,
 	}
 	configured_set(pol, conf);
 	for (unsigned s = 0; s < MQ_WARN_SLOTS; s++)
-		if (m.mark[s] != MQ_MARK_SENT)
+		if (!done(m.mark[s]))
 			arm(&m, s);
 	plan->threshold = threshold;
 	if (dir == MQ_HOOK_UP) {
@@ -189,7 +196,7 @@ mq_warn_hook_plan(const struct mq_warn_policy *pol,
 	for (unsigned s = threshold; s < MQ_WARN_SLOTS; s++)
 		arm(&m, s);
 	for (unsigned t = 1; t < threshold; t++)
-		if (m.mark[t] == MQ_MARK_SENT && limit > 0 &&
+		if (done(m.mark[t]) && limit > 0 &&
 		    rearmed(used, limit, t, pol->rearm))
 			arm(&m, t);
 	arm(&m, MQ_WARN_BELOW);

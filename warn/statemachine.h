@@ -2,7 +2,8 @@
  * statemachine - which warning a mailbox gets now. Pure and table-tested.
  *
  * Each threshold (a percentage, 1..100) of a mailbox is ARMED (may fire),
- * SENT (fired at `when`) or SENDING (a hand-over was started and not
+ * SENT (fired at `when`), REFUSED (refused by the recipient's server at
+ * `when`: counts as SENT) or SENDING (a hand-over was started and not
  * confirmed: treated as ARMED, so a warning interrupted by a crash is sent
  * again). Slot 0 is the "back under quota" notice.
  *
@@ -33,7 +34,12 @@
 #define MQ_WARN_BELOW 0		/* the slot of the back-under notice */
 #define MQ_WARN_SLOTS 101	/* 0 and the percentages 1..100 */
 
-enum mq_mark { MQ_MARK_ARMED = 0, MQ_MARK_SENDING, MQ_MARK_SENT };
+/*
+ * REFUSED: the recipient's server refused the warning for good (a 5xx
+ * for that recipient). It counts as SENT: the sweep goes on and tries
+ * again only after a re-arm (or a reminder).
+ */
+enum mq_mark { MQ_MARK_ARMED = 0, MQ_MARK_SENDING, MQ_MARK_SENT, MQ_MARK_REFUSED };
 
 struct mq_warn_marks {
 	uint8_t mark[MQ_WARN_SLOTS];	/* enum mq_mark */

@@ -152,8 +152,8 @@ class _Server:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def _wait_ready(self):
-        deadline = time.monotonic() + READY_TIMEOUT
+    def _wait_ready(self, timeout=READY_TIMEOUT):
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise ServerError("%s exited with %s while starting:\n%s" % (
@@ -163,7 +163,7 @@ class _Server:
             time.sleep(0.2)
         self.kill()
         raise ServerError("%s did not start in %d s:\n%s" % (
-            self.driver, READY_TIMEOUT, _tail(self.logfile)))
+            self.driver, timeout, _tail(self.logfile)))
 
     def stop(self, timeout=STOP_TIMEOUT):
         """Stop cleanly by PID (SIGKILL after timeout); the data stays."""
@@ -275,8 +275,9 @@ class MariaDB(_Server):
     stop_signal = signal.SIGTERM
 
     def __init__(self, tmpdir, database="mailserver", user="mailuser",
-                 password="mailpass", port=None):
+                 password="mailpass", port=None, name="mariadb", args=()):
         super().__init__()
+        self.extra_args = list(args)     # more mariadbd options (Galera)
         self.mysqld = _find(["mariadbd", "mysqld"], ["/usr/sbin"])
         self.install_db = _find(["mariadb-install-db", "mysql_install_db"])
         self.client = _find(["mariadb", "mysql"])
@@ -284,7 +285,8 @@ class MariaDB(_Server):
             raise Unavailable("MariaDB server or client not installed "
                               "(mariadbd, mariadb-install-db, mariadb)")
         self.tmpdir = tmpdir
-        self.dir = os.path.join(tmpdir, "mariadb")
+        self.name = name
+        self.dir = os.path.join(tmpdir, name)
         self.datadir = os.path.join(self.dir, "data")
         self.socket = os.path.join(self.dir, "sock")
         self.pidfile = os.path.join(self.dir, "mariadbd.pid")
@@ -302,6 +304,7 @@ class MariaDB(_Server):
         args = [self.install_db, "--no-defaults", "--datadir=" + self.datadir,
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db", "--skip-name-resolve"]
+        args += [a for a in self.extra_args if a.startswith("--innodb")]
         if self.run_as:
             args.append("--user=" + self.run_as)
             if self.run_as != "root":
@@ -311,10 +314,13 @@ class MariaDB(_Server):
         if r.returncode != 0:
             raise ServerError("mariadb-install-db failed:\n" + r.stdout[-3000:])
 
-    def start(self):
+    def start(self, first_args=(), wait=True):
+        """Start; first_args come right after --no-defaults (where mariadbd
+        wants --wsrep-new-cluster). wait=False returns at once: call
+        _wait_ready() later (Galera joiners, started together)."""
         if self.running():
             return
-        args = [self.mysqld, "--no-defaults",
+        args = [self.mysqld, "--no-defaults"] + list(first_args) + [
                 "--datadir=" + self.datadir,
                 "--socket=" + self.socket,
                 "--port=%d" % self.port,
@@ -324,14 +330,15 @@ class MariaDB(_Server):
                 "--tmpdir=" + self.dir,
                 "--skip-name-resolve",
                 "--innodb-buffer-pool-size=32M",
-                "--max-connections=200"]
+                "--max-connections=200"] + self.extra_args
         if self.run_as:
             args.append("--user=" + self.run_as)
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL,
                                      cwd=self.dir, start_new_session=True)
-        self._wait_ready()
+        if wait:
+            self._wait_ready()
 
     def _client(self, database=None):
         args = [self.client, "--no-defaults", "--protocol=socket",
@@ -378,7 +385,7 @@ class PostgreSQL(_Server):
     stop_signal = signal.SIGINT     # "fast" shutdown
 
     def __init__(self, tmpdir, database="mailserver", user="mailuser",
-                 password="mailpass", port=None):
+                 password="mailpass", port=None, name="pgsql"):
         super().__init__()
         bindirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
                          key=lambda p: [int(x) if x.isdigit() else 0
@@ -393,7 +400,8 @@ class PostgreSQL(_Server):
         if _as_root() and not _user_exists("postgres"):
             raise Unavailable("running as root and there is no postgres user")
         self.tmpdir = tmpdir
-        self.dir = os.path.join(tmpdir, "pgsql")
+        self.name = name
+        self.dir = os.path.join(tmpdir, name)
         self.datadir = os.path.join(self.dir, "data")
         self.socket_dir = self.dir
         self.port = port or free_port()
@@ -531,6 +539,205 @@ def start_all(tmpdir):
     for t in threads:
         t.join()
     return out
+
+
+class GaleraCluster:
+    """A MariaDB Galera cluster of n nodes on loopback (galera-4, rsync
+    SST), each node a MariaDB in tmpdir/galeraN with its own ports for
+    clients, group communication, IST and SST. The first node bootstraps
+    (--wsrep-new-cluster) and gets the database and account; the others
+    join it and receive them by state transfer.
+
+        c = start_galera(tmpdir)         # c.nodes[0..2], each a MariaDB
+        c.nodes[1].kill(); c.rejoin(1)   # crash, then back into the cluster
+        c.isolate(2, True)               # out of the primary component
+        c.status(0)                      # {"wsrep_ready": "ON", ...}
+    """
+
+    JOIN_TIMEOUT = 180      # a state transfer on a busy machine
+
+    PROVIDERS = ["/usr/lib/galera/libgalera_smm.so",
+                 "/usr/lib/galera-4/libgalera_smm.so",
+                 "/usr/lib64/galera-4/libgalera_smm.so"]
+
+    def __init__(self, tmpdir, n=3, **kw):
+        provider = next((p for p in self.PROVIDERS if os.path.exists(p)), None)
+        if provider is None:
+            raise Unavailable("galera-4 not installed (libgalera_smm.so)")
+        if not _find(["rsync"]):
+            raise Unavailable("rsync not installed (Galera's state transfer)")
+        taken = set()
+
+        def port():
+            """free_port, never one this cluster already uses."""
+            while True:
+                p = free_port()
+                if p not in taken:
+                    taken.add(p)
+                    return p
+        gports = [port() for _ in range(n)]
+        address = "gcomm://" + ",".join("127.0.0.1:%d" % p for p in gports)
+        self.nodes = []
+        for i in range(n):
+            opts = ("gmcast.listen_addr=tcp://127.0.0.1:%d; "
+                    "ist.recv_addr=127.0.0.1:%d; gcache.size=8M; "
+                    "evs.inactive_timeout=PT3S; evs.suspect_timeout=PT1S; "
+                    "evs.keepalive_period=PT0.3S; evs.install_timeout=PT2S"
+                    % (gports[i], port()))
+            args = ["--wsrep-on=ON", "--wsrep-provider=" + provider,
+                    "--wsrep-cluster-name=mqtest",
+                    "--wsrep-cluster-address=" + address,
+                    "--wsrep-node-name=node%d" % (i + 1),
+                    "--wsrep-node-address=127.0.0.1",
+                    "--wsrep-provider-options=" + opts,
+                    "--wsrep-sst-method=rsync",
+                    "--wsrep-sst-receive-address=127.0.0.1:%d" % port(),
+                    "--binlog-format=ROW", "--innodb-autoinc-lock-mode=2",
+                    "--default-storage-engine=InnoDB",
+                    # small files: each joiner writes them under load
+                    "--innodb-log-file-size=8M"]
+            if i == 0 and n > 2:
+                # When the first node rejoins, the last one gives it the
+                # state, so that the second goes on serving undisturbed.
+                args.append("--wsrep-sst-donor=node%d," % n)
+            self.nodes.append(MariaDB(tmpdir, name="galera%d" % (i + 1),
+                                      args=args, port=port(), **kw))
+
+    def start(self):
+        first = self.nodes[0]
+        first.init()
+        first.start(first_args=["--wsrep-new-cluster"])
+        first.setup()
+        for node in self.nodes[1:]:
+            os.makedirs(node.datadir, exist_ok=True)
+            _open_for(node.tmpdir, node.run_as)
+            if node.run_as and node.run_as != "root":
+                _chown_tree(node.dir, node.run_as)
+            node.start(wait=False)      # the joiners' state transfers overlap
+        for node in self.nodes[1:]:
+            node._wait_ready(self.JOIN_TIMEOUT)
+        self.wait_size(len(self.nodes))
+
+    def rejoin(self, i, wait=True):
+        """Start node i again (killed or stopped): it joins the others;
+        wait=False returns at once (then wait_size)."""
+        self.nodes[i].start(wait=False)
+        if wait:
+            self.nodes[i]._wait_ready(self.JOIN_TIMEOUT)
+
+    def status(self, i):
+        """The node's wsrep status variables, by name."""
+        out = self.nodes[i].sql("SHOW GLOBAL STATUS LIKE 'wsrep%';", database="")
+        return dict(line.split("\t", 1) for line in out.splitlines()
+                    if "\t" in line)
+
+    def wait_size(self, n, timeout=JOIN_TIMEOUT):
+        """Until every running node is Synced in a primary component of n."""
+        keys = ("wsrep_cluster_size", "wsrep_local_state_comment", "wsrep_ready",
+                "wsrep_cluster_status")
+        deadline = time.monotonic() + timeout
+        seen = {}
+        while time.monotonic() < deadline:
+            good = True
+            for i, node in enumerate(self.nodes):
+                if not node.running():
+                    continue
+                try:
+                    st = self.status(i)
+                except ServerError as e:
+                    seen[i] = str(e)[-200:]
+                    good = False
+                    continue
+                seen[i] = {k: st.get(k) for k in keys}
+                good = good and (st.get("wsrep_cluster_size") == str(n) and
+                                 st.get("wsrep_local_state") == "4" and
+                                 st.get("wsrep_ready") == "ON")
+            if good:
+                return
+            time.sleep(0.2)
+        raise ServerError("Galera: no synced cluster of %d in %d s; last seen "
+                          "%r:\n%s" % (n, timeout, seen, "".join(
+                              _tail(nd.logfile, 10) for nd in self.nodes)))
+
+    def isolate(self, i, on):
+        """Cut node i off the group (gmcast.isolate): it leaves the primary
+        component and refuses queries, yet accepts connections."""
+        self.nodes[i].sql("SET GLOBAL wsrep_provider_options="
+                          "'gmcast.isolate=%d';" % (1 if on else 0), database="")
+
+    def close(self):
+        for node in reversed(self.nodes):
+            node.stop()
+
+    def kill(self):
+        for node in self.nodes:
+            node.kill()
+
+
+def start_galera(tmpdir, n=3, **kw):
+    """A running n-node Galera cluster with an empty database and account."""
+    c = GaleraCluster(tmpdir, n, **kw)
+    try:
+        c.start()
+    except BaseException:
+        c.kill()
+        raise
+    return c
+
+
+class PostgreSQLReplica(PostgreSQL):
+    """A hot standby of primary, streaming from it: pg_basebackup -R into
+    its own directory, then started with its own port and socket."""
+
+    def __init__(self, primary, name):
+        super().__init__(primary.tmpdir, database=primary.database,
+                         user=primary.user, password=primary.password,
+                         name=name)
+        self.primary = primary
+        self.superpass = primary.superpass
+        self.basebackup = _find(["pg_basebackup"],
+                                [os.path.dirname(primary.initdb)])
+        if not self.basebackup:
+            raise Unavailable("pg_basebackup not installed")
+
+    def init(self):
+        os.makedirs(self.dir, exist_ok=True)
+        if self.run_as:
+            _chown_tree(self.dir, self.run_as)
+        r = subprocess.run([self.basebackup, "-D", self.datadir, "-R",
+                            "-X", "stream", "-c", "fast",
+                            "-h", self.primary.socket_dir,
+                            "-p", str(self.primary.port), "-U", "postgres"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, cwd=self.dir, env=self._env(),
+                           **self._run_as_kw())
+        if r.returncode != 0:
+            raise ServerError("pg_basebackup failed:\n" + r.stdout[-3000:])
+
+    def lag(self):
+        """Seconds since the last replayed transaction, as mailquota
+        measures it (0 when everything received is replayed)."""
+        return float(self.sql(
+            "SELECT CASE WHEN pg_last_wal_receive_lsn() <= "
+            "pg_last_wal_replay_lsn() THEN 0 ELSE COALESCE(extract(epoch "
+            "FROM now() - pg_last_xact_replay_timestamp()), -1) END;").strip())
+
+
+def start_postgresql_replicas(primary, n=2):
+    """n running streaming replicas of a running primary."""
+    replicas = []
+    try:
+        for i in range(n):
+            r = PostgreSQLReplica(primary, "%s-replica%d" % (
+                os.path.basename(primary.dir), i + 1))
+            replicas.append(r)
+            r.init()
+            r.start()
+    except BaseException:
+        for r in replicas:
+            r.kill()
+        raise
+    return replicas
 
 
 def main(argv):

@@ -208,6 +208,17 @@ def check_hardening(e, r):
     r.check("%s: Type=oneshot, may write warn.state and the Maildirs" % SWEEP_UNIT,
             sweep.get("Type") == ["oneshot"] and "/var/lib/mailquota" in rw and
             base in rw, "%r %r" % (sweep.get("Type"), rw))
+    # the state is shared with Dovecot's hook: the unit does not pin a user
+    # of its own on it (mailquota-warn hands the files to the directory's
+    # owner), and may write the sample's warn.state directory
+    with open(os.path.join(mqtest.SRCDIR, "conf", "mailquota.conf")) as f:
+        m = re.search(r'^\s*#?\s*state\s*=\s*"([^"]+)"', f.read(), re.M)
+    state_dir = os.path.dirname(m.group(1)) if m else None
+    r.check("%s may write the sample's warn.state directory (%s)" % (SWEEP_UNIT, state_dir),
+            state_dir is not None and any(state_dir == p or state_dir.startswith(p + "/")
+                                          for p in rw), repr(rw))
+    r.check("%s: no StateDirectory= (systemd would hand the state to the unit's user)"
+            % SWEEP_UNIT, "StateDirectory" not in sweep, repr(sweep.get("StateDirectory")))
     start = shlex.split(svc.get("ExecStart", [""])[0])
     r.check("ExecStart runs the installed daemon with -f",
             len(start) > 0 and os.path.basename(start[0]) == "mailquota-policyd" and

@@ -25,7 +25,6 @@ import collections
 import email.utils
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -40,10 +39,7 @@ TEMPLATE = os.path.join(W.SRCDIR, "conf", "warning.txt")
 
 
 def copy_template(root, name="warning.txt", src=TEMPLATE):
-    dst = os.path.join(root, name)
-    shutil.copyfile(src, dst)
-    os.chmod(dst, 0o644)
-    return dst
+    return W.copy_file(root, src, name)
 
 
 def header_checks(tag, msg, rcpt, percent):
@@ -210,12 +206,7 @@ def part_dovecot():
         if dc.lda("dave@example.org", msg) != 0:
             break
         sent += 1
-        try:
-            with open(os.path.join(md, "maildirsize")) as f:
-                used = sum(int(l.split()[0]) for l in f.read().splitlines()[1:] if l.strip())
-        except OSError:
-            used = 0
-        if used >= limit * 80 // 100:
+        if W.maildirsize_used(md) >= limit * 80 // 100:
             # one more below the limit: no second crossing, no second warning
             msg2 = msg.replace(b"filler %d" % i, b"after").replace(b"<filler", b"<after")
             dc.lda("dave@example.org", msg2)
@@ -335,15 +326,7 @@ def part_failing():
 
     def sent_marks():
         """sent_marks - erin's thresholds marked sent, the records replayed in order."""
-        marks = {}
-        try:
-            with open(state) as f:
-                for line in f:
-                    p = line.split()
-                    if len(p) == 4 and p[0] == "erin@example.org":
-                        marks[p[1]] = p[2]
-        except OSError:
-            pass
+        marks = W.state_marks(state, "erin@example.org")
         return sorted((k for k, v in marks.items() if v == "sent"), key=lambda k: int(k))
 
     rc, out, err = W.run_warn(conf_with(fail75), "80", "erin@example.org")
@@ -407,25 +390,8 @@ def part_failing():
 
 
 def main():
-    if not os.access(W.WARN, os.X_OK):
-        W.skip("%s is not built" % W.WARN)
-    if os.geteuid() != 0:
-        W.skip("needs root (private Postfix and Dovecot, Maildirs owned by nobody)")
-    for part in (part_postfix, part_maildir, part_dovecot, part_sweep_kill, part_failing):
-        t = time.monotonic()
-        try:
-            part()
-        except Exception as e:              # one broken part does not hide the others
-            import traceback
-            traceback.print_exc()
-            R.check(part.__name__, False, repr(e))
-        W.log("%s: %.1f s" % (part.__name__, time.monotonic() - t))
-    for s in skipped:
-        print("SKIP %s" % s, flush=True)
-    rc = R.finish()
-    if rc == 0 and skipped:
-        W.skip("; ".join(skipped))
-    return rc
+    return W.run_parts((part_postfix, part_maildir, part_dovecot, part_sweep_kill,
+                        part_failing), R, skipped)
 
 
 if __name__ == "__main__":

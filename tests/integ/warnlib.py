@@ -25,6 +25,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # The generic parts (paths, skipping, cleanup by PID, temp dirs, ports) are
@@ -135,11 +136,17 @@ def conf_value(v):
     return '"%s"' % str(v).replace("\\", "\\\\").replace('"', '\\"')
 
 
-def write_config(path, fixture, warn, log_level="info"):
-    """write_config - a mailquota.conf: SQLite, the fixture's Maildirs, these warn keys."""
-    lines = ['database {', '    driver = "sqlite"', '    path = %s' % conf_value(fixture.db), '}',
-             'maildir {', '    base = %s' % conf_value(fixture.base), '}',
-             'warn {']
+def write_config(path, fixture, warn, log_level="info", maildir_path=None, queries=None):
+    """write_config - a mailquota.conf: SQLite, the fixture's Maildirs, these warn keys
+    (and these queries)."""
+    lines = ['database {', '    driver = "sqlite"', '    path = %s' % conf_value(fixture.db), '}']
+    if queries:
+        lines += ['queries {'] + ["    %s = %s" % (k, conf_value(v)) for k, v in queries.items()]
+        lines += ['}']
+    lines += ['maildir {', '    base = %s' % conf_value(fixture.base)]
+    if maildir_path is not None:
+        lines.append('    path = %s' % conf_value(maildir_path))
+    lines += ['}', 'warn {']
     lines += ["    %s = %s" % (k, conf_value(v)) for k, v in warn.items()]
     lines += ['}', 'log {', '    level = %s' % conf_value(log_level), '}']
     write(path, "\n".join(lines) + "\n")
@@ -169,6 +176,62 @@ def messages(maildir):
 
 def warnings_in(maildir):
     return [m for m in messages(maildir) if m[2].get("Auto-Submitted") == "auto-generated"]
+
+
+def copy_file(root, src, name):
+    """copy_file - src as root/name, mode 0644 (templates)."""
+    dst = os.path.join(root, name)
+    shutil.copyfile(src, dst)
+    os.chmod(dst, 0o644)
+    return dst
+
+
+def maildirsize_used(md):
+    """maildirsize_used - the bytes a Maildir's maildirsize adds up to (0 without one)."""
+    try:
+        with open(os.path.join(md, "maildirsize")) as f:
+            return sum(int(l.split()[0]) for l in f.read().splitlines()[1:] if l.strip())
+    except OSError:
+        return 0
+
+
+def state_marks(path, user):
+    """state_marks - {slot: mark} of user in a state file, the records replayed in
+    order; armed slots left out."""
+    marks = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                p = line.split()
+                if len(p) == 4 and p[0] == user:
+                    marks[p[1]] = p[2]
+    except OSError:
+        pass
+    return {k: v for k, v in marks.items() if v != "armed"}
+
+
+def run_parts(parts, results, skipped):
+    """run_parts - a test program's main: every part (one broken part does not hide
+    the others), its time logged, the skipped ones listed; the exit status."""
+    if not os.access(WARN, os.X_OK):
+        skip("%s is not built" % WARN)
+    if os.geteuid() != 0:
+        skip("needs root (private Postfix and Dovecot, Maildirs owned by nobody)")
+    for part in parts:
+        t = time.monotonic()
+        try:
+            part()
+        except Exception as e:
+            import traceback
+            traceback.print_exc()
+            results.check(part.__name__, False, repr(e))
+        log("%s: %.1f s" % (part.__name__, time.monotonic() - t))
+    for s in skipped:
+        print("SKIP %s" % s, flush=True)
+    rc = results.finish()
+    if rc == 0 and skipped:
+        skip("; ".join(skipped))
+    return rc
 
 
 # --- a private Postfix that delivers with virtual(8) -------------------------
@@ -291,25 +354,11 @@ class Postfix:
 
 # --- a private Dovecot 2.3 ---------------------------------------------------
 
-DOVECOT_LDA = "/usr/lib/dovecot/dovecot-lda"
+DOVECOT_LDA = mqtest.DOVECOT_LDA
 
 
 def dovecot_missing():
-    if shutil.which("dovecot") is None:
-        return "dovecot is not installed"
-    if not os.path.exists(DOVECOT_LDA):
-        return "dovecot-lda is not installed"
-    if os.geteuid() != 0:
-        return "a private Dovecot instance needs root"
-    r = subprocess.run(["dovecot", "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if not r.stdout.startswith(b"2.3"):
-        return "this test configures Dovecot 2.3, found %s" % r.stdout.decode().strip()
-    for user in ("dovecot", "dovenull"):
-        try:
-            pwd.getpwnam(user)
-        except KeyError:
-            return "no %s user" % user
-    return None
+    return mqtest.dovecot_available()
 
 
 class Dovecot:
@@ -317,7 +366,17 @@ class Dovecot:
     maildir quota, quota_warning lines, and a script service that runs
     service_argv (mailquota-warn -c CONF) as user:group."""
 
-    def __init__(self, root, fixture, users, limit, warnings, service_argv, uid, gid):
+    def __init__(self, root, fixture, users, limit, warnings, service_argv, uid, gid,
+                 quota=None, lmtp_port=None, extra=(), clone_dict=None,
+                 extra_groups=None):
+        """quota: the plugin's quota line (default maildir); lmtp_port: also
+        serve LMTP on 127.0.0.1; extra: more configuration lines; clone_dict:
+        load quota_clone with this quota_clone_dict. Without service_argv
+        there is no quota-warning service."""
+        self.quota = quota or "maildir:User quota"
+        self.clone_dict = clone_dict
+        self.lmtp_port = lmtp_port
+        self.extra = list(extra)
         self.root = root
         self.conf = os.path.join(root, "dovecot.conf")
         self.base_dir = os.path.join(root, "dovecot-run")
@@ -328,6 +387,7 @@ class Dovecot:
         self.warnings = warnings          # ["storage=80%% quota-warning 80 %u", ...]
         self.service_argv = service_argv
         self.uid, self.gid = uid, gid
+        self.extra_groups = extra_groups    # the script service's extra_groups
         self.proc = None
 
     def setup(self):
@@ -336,17 +396,19 @@ class Dovecot:
         write(passwd, "".join("%s:{PLAIN}x:%d:%d::%s::\n" % (u, self.uid, self.gid,
                                                            self.fixture.maildir_path(u))
                               for u in self.users))
-        plugin = ["  quota = maildir:User quota",
+        plugin = ["  quota = %s" % self.quota,
                   "  quota_rule = *:storage=%dB" % self.limit]
+        if self.clone_dict:
+            plugin.append("  quota_clone_dict = %s" % self.clone_dict)
         for i, w in enumerate(self.warnings):
             plugin.append("  quota_warning%s = %s" % ("" if i == 0 else str(i + 1), w))
         user = pwd.getpwuid(self.uid).pw_name
-        text = "\n".join([
+        text = [
             "base_dir = %s" % self.base_dir,
             "state_dir = %s" % os.path.join(self.root, "dovecot-state"),
             "log_path = %s" % self.log,
             "info_log_path = %s" % self.log,
-            "protocols =",
+            "protocols =%s" % (" lmtp" if self.lmtp_port else ""),
             "listen = 127.0.0.1",
             "ssl = no",
             "default_internal_user = dovecot",
@@ -355,18 +417,26 @@ class Dovecot:
             "passdb {", "  driver = passwd-file", "  args = %s" % passwd, "}",
             "userdb {", "  driver = passwd-file", "  args = %s" % passwd, "}",
             "mail_location = maildir:~",
-            "mail_plugins = quota",
+            "mail_plugins = quota%s" % (" quota_clone" if self.clone_dict else ""),
             "protocol lda {", "  postmaster_address = postmaster@example.org", "}",
-            "plugin {"] + plugin + ["}",
-            "service quota-warning {",
-            "  executable = script %s" % " ".join(self.service_argv),
-            "  user = %s" % user,
-            "  vsz_limit = 0",     # no address-space limit: lets sanitizer builds run
-            "  unix_listener quota-warning {",
-            "    user = %s" % user,
-            "    mode = 0600",
-            "  }",
-            "}",
+            "plugin {"] + plugin + ["}"]
+        if self.service_argv:
+            text += [
+                "service quota-warning {",
+                "  executable = script %s" % " ".join(self.service_argv),
+                "  user = %s" % user,
+                "  extra_groups = %s" % (self.extra_groups or ""),
+                "  vsz_limit = 0",     # no address-space limit: lets sanitizer builds run
+                "  unix_listener quota-warning {",
+                "    user = %s" % user,
+                "    mode = 0600",
+                "  }",
+                "}"]
+        if self.lmtp_port:
+            text += ["service lmtp {", "  inet_listener lmtp {",
+                     "    address = 127.0.0.1", "    port = %d" % self.lmtp_port,
+                     "  }", "}"]
+        text = "\n".join(text + self.extra + [
             "service anvil {", "  chroot =", "}",
             # dovecot-lda runs as the mail user too, inside the warning's hand-over
             "service stats {", "  unix_listener stats-writer {", "    mode = 0666", "  }", "}",
@@ -383,7 +453,7 @@ class Dovecot:
     def start(self):
         self.proc = spawn(["dovecot", "-F", "-c", self.conf], stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE)
-        sock = os.path.join(self.base_dir, "quota-warning")
+        sock = os.path.join(self.base_dir, "quota-warning" if self.service_argv else "dict")
         if not wait_until(lambda: os.path.exists(sock), 15):
             raise AssertionError("dovecot did not start\n" + self.log_tail())
         return self

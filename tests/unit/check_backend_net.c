@@ -7,6 +7,7 @@
 #include "autoconf.h"
 
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,14 +160,14 @@ START_TEST(test_failover_order)
 	size_t idx = 99;
 
 	parse3(&hosts);
-	ck_assert_int_eq(mq_net_connect(&hosts, "test", stub_connect, &st,
+	ck_assert_int_eq(mq_net_connect(&hosts, "test", stub_connect, &st, SIZE_MAX,
 	    &idx, error, sizeof(error)), 0);
 	ck_assert_uint_eq(idx, 2);
 	ck_assert_int_eq(st.calls[0], 1);
 	ck_assert_int_eq(st.calls[1], 1);
 	ck_assert_int_eq(st.calls[2], 1);
 	/* During their back-off the dead hosts are skipped, not tried. */
-	ck_assert_int_eq(mq_net_connect(&hosts, "test", stub_connect, &st,
+	ck_assert_int_eq(mq_net_connect(&hosts, "test", stub_connect, &st, SIZE_MAX,
 	    &idx, error, sizeof(error)), 0);
 	ck_assert_uint_eq(idx, 2);
 	ck_assert_int_eq(st.calls[0], 1);
@@ -185,12 +186,12 @@ START_TEST(test_breaker)
 
 	parse3(&hosts);
 	/* Everything down: every host tried once, each reason reported. */
-	ck_assert_int_lt(mq_net_connect(&hosts, "test", stub_connect, &st,
+	ck_assert_int_lt(mq_net_connect(&hosts, "test", stub_connect, &st, SIZE_MAX,
 	    &idx, error, sizeof(error)), 0);
 	ck_assert_msg(strstr(error, "Connection refused by a") != NULL &&
 	    strstr(error, "Connection refused by c") != NULL, "%s", error);
 	/* At once again: nothing tried, a fast answer with the delay. */
-	ck_assert_int_lt(mq_net_connect(&hosts, "test", stub_connect, &st,
+	ck_assert_int_lt(mq_net_connect(&hosts, "test", stub_connect, &st, SIZE_MAX,
 	    &idx, error, sizeof(error)), 0);
 	ck_assert_int_eq(st.calls[0] + st.calls[1] + st.calls[2], 3);
 	ck_assert_msg(strstr(error, "database unavailable (retrying in 0.") != NULL,
@@ -200,26 +201,79 @@ START_TEST(test_breaker)
 
 	/* After the first back-off (0.5 s) one probe per host; they fail. */
 	usleep(600000);
-	ck_assert_int_lt(mq_net_connect(&hosts, "test", stub_connect, &st,
+	ck_assert_int_lt(mq_net_connect(&hosts, "test", stub_connect, &st, SIZE_MAX,
 	    &idx, error, sizeof(error)), 0);
 	ck_assert_int_eq(st.calls[0], 2);
 	/* The delay doubled: 0.6 s later still closed to attempts. */
 	usleep(600000);
-	ck_assert_int_lt(mq_net_connect(&hosts, "test", stub_connect, &st,
+	ck_assert_int_lt(mq_net_connect(&hosts, "test", stub_connect, &st, SIZE_MAX,
 	    &idx, error, sizeof(error)), 0);
 	ck_assert_int_eq(st.calls[0], 2);
 
 	/* The server comes back: the next probe gets through and resets it. */
 	usleep(500000);
 	st.up[1] = 1;
-	ck_assert_int_eq(mq_net_connect(&hosts, "test", stub_connect, &st,
+	ck_assert_int_eq(mq_net_connect(&hosts, "test", stub_connect, &st, SIZE_MAX,
 	    &idx, error, sizeof(error)), 0);
 	ck_assert_uint_eq(idx, 1);
 	ck_assert_int_eq(st.calls[1], 3);
-	ck_assert_int_eq(mq_net_connect(&hosts, "test", stub_connect, &st,
+	ck_assert_int_eq(mq_net_connect(&hosts, "test", stub_connect, &st, SIZE_MAX,
 	    &idx, error, sizeof(error)), 0);
 	ck_assert_int_eq(st.calls[1], 4);
 	mq_net_hosts_free(&hosts);
+}
+END_TEST
+
+START_TEST(test_host_down_and_failback)
+{
+	struct stub st = { .up = { 1, 1, 1 } };
+	struct mq_net_hosts hosts;
+	uint64_t next = 0;
+	char error[512];
+	size_t idx = 99;
+
+	parse3(&hosts);
+	ck_assert_int_eq(mq_net_connect(&hosts, "test", stub_connect, &st, SIZE_MAX,
+	    &idx, error, sizeof(error)), 0);
+	ck_assert_uint_eq(idx, 0);
+	ck_assert(!mq_net_failback_due(&hosts, 0, &next));
+
+	/* "a" refuses a query as not ready: the next connect goes to "b". */
+	mq_net_host_down(&hosts, 0, "test", "not ready");
+	ck_assert_int_eq(mq_net_connect(&hosts, "test", stub_connect, &st, SIZE_MAX,
+	    &idx, error, sizeof(error)), 0);
+	ck_assert_uint_eq(idx, 1);
+	ck_assert_int_eq(st.calls[0], 1);
+	/* During the back-off no failback, and a limit of 1 tries nothing. */
+	ck_assert(!mq_net_failback_due(&hosts, 1, &next));
+	ck_assert_int_lt(mq_net_connect(&hosts, "test", stub_connect, &st, 1,
+	    &idx, error, sizeof(error)), 0);
+	ck_assert_int_eq(st.calls[0], 1);
+	ck_assert_int_eq(st.calls[1], 1);
+
+	/* After the back-off, and the once-a-second pace: due, and it works. */
+	usleep(1100000);
+	ck_assert(mq_net_failback_due(&hosts, 1, &next));
+	ck_assert(!mq_net_failback_due(&hosts, 1, &next));	/* paced */
+	ck_assert_int_eq(mq_net_connect(&hosts, "test", stub_connect, &st, 1,
+	    &idx, error, sizeof(error)), 0);
+	ck_assert_uint_eq(idx, 0);
+	ck_assert_int_eq(st.calls[0], 2);
+	ck_assert_int_eq(st.calls[1], 1);
+	mq_net_hosts_free(&hosts);
+}
+END_TEST
+
+START_TEST(test_lag_check_due)
+{
+	struct mq_net_setup setup;
+	uint64_t next = 0;
+
+	memset(&setup, 0, sizeof(setup));
+	ck_assert(!mq_net_lag_check_due(&setup, &next));
+	setup.max_replica_lag = 10;
+	ck_assert(mq_net_lag_check_due(&setup, &next));
+	ck_assert(!mq_net_lag_check_due(&setup, &next));
 }
 END_TEST
 
@@ -305,6 +359,8 @@ net_suite(void)
 	suite_add_tcase(s, tc);
 	tcase_add_test(tb, test_failover_order);
 	tcase_add_test(tb, test_breaker);
+	tcase_add_test(tb, test_host_down_and_failback);
+	tcase_add_test(tb, test_lag_check_due);
 	tcase_set_timeout(tb, 10);
 	suite_add_tcase(s, tb);
 	tcase_add_loop_test(tk, test_utf8, 0,

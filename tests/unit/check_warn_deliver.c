@@ -339,7 +339,8 @@ END_TEST
 
 /* ---- SMTP against a scripted server ---- */
 
-enum server_mode { SRV_OK, SRV_NO8BIT, SRV_RCPT_REFUSED, SRV_NOEHLO, SRV_SILENT };
+enum server_mode { SRV_OK, SRV_NO8BIT, SRV_RCPT_REFUSED, SRV_NOEHLO, SRV_SILENT,
+	SRV_RCPT_FULL, SRV_RCPT_LATER };
 
 /* serve - one SMTP session on fd; the DATA received goes to dir/data, commands to dir/cmds. */
 static void
@@ -384,7 +385,11 @@ serve(int fd, enum server_mode mode)
 			fputs("250 2.1.0 ok\r\n", out);
 		} else if (strncmp(line, "RCPT", 4) == 0) {
 			fputs(mode == SRV_RCPT_REFUSED ? "550 5.1.1 <alice@example.org>: "
-			    "Recipient address rejected\r\n" : "250 2.1.5 ok\r\n", out);
+			    "Recipient address rejected\r\n" :
+			    mode == SRV_RCPT_FULL ? "550 5.2.2 <alice@example.org>: "
+			    "Mailbox is full\r\n" :
+			    mode == SRV_RCPT_LATER ? "452 4.2.2 <alice@example.org>: "
+			    "try later\r\n" : "250 2.1.5 ok\r\n", out);
 		} else if (strncmp(line, "DATA", 4) == 0) {
 			fputs("354 go ahead\r\n", out);
 			indata = true;
@@ -498,12 +503,25 @@ START_TEST(test_smtp_refused)
 {
 	char error[256], p[256];
 
-	ck_assert_int_eq(run_smtp(SRV_RCPT_REFUSED, 5, error, sizeof(error)), -1);
+	ck_assert_int_eq(run_smtp(SRV_RCPT_REFUSED, 5, error, sizeof(error)),
+	    MQ_DELIVER_REFUSED);
 	ck_assert_ptr_nonnull(strstr(error, "RCPT"));
 	ck_assert_ptr_nonnull(strstr(error, "550 5.1.1"));
 	snprintf(p, sizeof(p), "%s/cmds", dir);
 	ck_assert_ptr_null(strstr(slurp(p, NULL), "DATA"));
 	ck_assert_ptr_nonnull(strstr(slurp(p, NULL), "QUIT"));
+}
+END_TEST
+
+/* 5.2.2 (or 552) is a full mailbox; a 4xx is the transport's "not now" */
+START_TEST(test_smtp_full_and_later)
+{
+	char error[256];
+
+	ck_assert_int_eq(run_smtp(SRV_RCPT_FULL, 5, error, sizeof(error)), MQ_DELIVER_FULL);
+	ck_assert_ptr_nonnull(strstr(error, "550 5.2.2"));
+	ck_assert_int_eq(run_smtp(SRV_RCPT_LATER, 5, error, sizeof(error)), MQ_DELIVER_FAILED);
+	ck_assert_ptr_nonnull(strstr(error, "452 4.2.2"));
 }
 END_TEST
 
@@ -545,6 +563,7 @@ deliver_suite(void)
 	tcase_add_test(tc, test_smtp_no_8bitmime);
 	tcase_add_test(tc, test_smtp_helo_fallback);
 	tcase_add_test(tc, test_smtp_refused);
+	tcase_add_test(tc, test_smtp_full_and_later);
 	tcase_add_test(tc, test_smtp_timeout_and_refused_connection);
 	suite_add_tcase(s, tc);
 	return s;

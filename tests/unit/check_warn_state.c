@@ -2,8 +2,9 @@
  * check_warn_state - the warning state file on a real file system: records
  * survive a reopen, the last record wins, torn and junk lines are skipped,
  * compaction keeps exactly the live marks, the lock excludes a second
- * opener, a process killed after "sending" leaves that mark behind, and a
- * symlinked state file is refused.
+ * opener, a process killed after "sending" leaves that mark behind, a
+ * symlinked state file is refused, the files are 0660 whatever the umask,
+ * and the records a hook leaves in a Maildir are applied in order.
  */
 #include "autoconf.h"
 
@@ -330,6 +331,71 @@ START_TEST(test_readonly_missing)
 }
 END_TEST
 
+/* Whatever the umask, the state's files are 0660: the hook and the sweep share them. */
+START_TEST(test_mode_whatever_umask)
+{
+	const char *names[] = { "", ".lock" };
+	mode_t old = umask(0077);
+	struct mq_state *st = open_ok();
+	struct stat sb;
+	char p[160], error[256];
+
+	put(st, "alice@example.org", 80, MQ_MARK_SENT, 100);
+	ck_assert_int_eq(mq_state_compact(st, false, error, sizeof(error)), 0);
+	mq_state_close(&st);
+	umask(old);
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(p, sizeof(p), "%s%s", path, names[i]);
+		ck_assert_int_eq(stat(p, &sb), 0);
+		ck_assert_int_eq(sb.st_mode & 07777, 0660);
+	}
+	/* a file an older version left 0600 gets 0660 on the next open */
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	st = open_ok();
+	mq_state_close(&st);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 07777, 0660);
+}
+END_TEST
+
+/* The records a hook leaves in the Maildir: appended, applied in order, removed. */
+START_TEST(test_pending)
+{
+	struct mq_warn_marks m, got;
+	char p[160];
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	ck_assert_int_ge(dfd, 0);
+	memset(&got, 0, sizeof(got));
+	ck_assert_int_eq(mq_state_pending_read(dfd, "alice@example.org", &got), 0);
+	memset(&m, 0, sizeof(m));
+	m.mark[80] = MQ_MARK_SENT;
+	m.when[80] = 100;
+	m.mark[95] = MQ_MARK_SENT;
+	m.when[95] = 100;
+	ck_assert_int_eq(mq_state_pending_write(dfd, "alice@example.org", &m, 0, NULL, 0), 0);
+	/* a failed hand-over puts 95 back: armed from 95 up */
+	m.mark[95] = MQ_MARK_ARMED;
+	ck_assert_int_eq(mq_state_pending_write(dfd, "alice@example.org", &m, 95, NULL, 0), 0);
+	snprintf(p, sizeof(p), "%s/%s", dir, MQ_STATE_PENDING);
+	ck_assert_ptr_nonnull(strstr(read_text(p), "alice@example.org 95 sent 100\n"));
+	ck_assert_ptr_nonnull(strstr(read_text(p), "alice@example.org 95 armed 0\n"));
+
+	memset(&got, 0, sizeof(got));
+	got.mark[100] = MQ_MARK_SENT;		/* the state's own, untouched */
+	ck_assert_int_gt(mq_state_pending_read(dfd, "alice@example.org", &got), 0);
+	ck_assert_uint_eq(got.mark[80], MQ_MARK_SENT);
+	ck_assert_int_eq(got.when[80], 100);
+	ck_assert_uint_eq(got.mark[95], MQ_MARK_ARMED);
+	ck_assert_uint_eq(got.mark[100], MQ_MARK_ARMED);	/* armed from 95 up */
+	memset(&got, 0, sizeof(got));
+	ck_assert_int_eq(mq_state_pending_read(dfd, "bob@example.org", &got), 0);
+	mq_state_pending_done(dfd);
+	ck_assert_int_eq(access(p, F_OK), -1);
+	close(dfd);
+}
+END_TEST
+
 static Suite *
 state_suite(void)
 {
@@ -346,6 +412,8 @@ state_suite(void)
 	tcase_add_test(tc, test_killed_after_sending);
 	tcase_add_test(tc, test_refuses_symlink);
 	tcase_add_test(tc, test_readonly_missing);
+	tcase_add_test(tc, test_mode_whatever_umask);
+	tcase_add_test(tc, test_pending);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -224,6 +224,37 @@ START_TEST(test_interrupted_is_resent)
 }
 END_TEST
 
+/* A refused warning counts as sent: not retried until it re-arms, then it is due again. */
+START_TEST(test_refused_counts_as_sent)
+{
+	const unsigned th[] = { 80, 95, 100 };
+	struct mq_warn_policy pol = { th, 3, 5, 0, false };
+	struct mq_warn_marks m;
+	struct mq_warn_plan plan;
+
+	memset(&m, 0, sizeof(m));
+	m.mark[80] = m.mark[95] = MQ_MARK_SENT;
+	m.mark[100] = MQ_MARK_REFUSED;
+	m.when[100] = 5;
+	mq_warn_plan(&pol, &m, 1000, 1000, 6, &plan);
+	ck_assert_int_eq(plan.send, NONE);
+	ck_assert_int_eq(plan.now.mark[100], MQ_MARK_REFUSED);	/* kept as it is */
+	ck_assert_int_eq(plan.now.when[100], 5);
+	/* it re-arms below 95 %, and the next crossing sends it */
+	mq_warn_plan(&pol, &m, 940, 1000, 7, &plan);
+	ck_assert_int_eq(plan.now.mark[100], MQ_MARK_ARMED);
+	m = plan.now;
+	mq_warn_plan(&pol, &m, 1000, 1000, 8, &plan);
+	ck_assert_int_eq(plan.send, WARN);
+	ck_assert_uint_eq(plan.threshold, 100);
+	/* no lower warning while a refused higher one is in force */
+	memset(&m, 0, sizeof(m));
+	m.mark[100] = MQ_MARK_REFUSED;
+	mq_warn_plan(&pol, &m, 960, 1000, 9, &plan);
+	ck_assert_int_eq(plan.send, NONE);
+}
+END_TEST
+
 /* Thresholds leave the configuration, or are added below one in force. */
 START_TEST(test_config_changes)
 {
@@ -342,6 +373,7 @@ statemachine_suite(void)
 	tcase_add_test(tc, test_failed_handover_retries);
 	tcase_add_test(tc, test_interrupted_is_resent);
 	tcase_add_test(tc, test_config_changes);
+	tcase_add_test(tc, test_refused_counts_as_sent);
 	tcase_add_loop_test(tc, test_percent, 0, (int)MQ_NELEM(pct_rows));
 	tcase_add_loop_test(tc, test_reached, 0, (int)MQ_NELEM(reach_rows));
 	tcase_add_test(tc, test_hook);
