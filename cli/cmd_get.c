@@ -1,8 +1,9 @@
 /*
  * cmd_get - `mailquota get USER`: one mailbox's quota the way
  * `doveadm quota get -u USER` prints it, so scripts written for one read
- * the other: a STORAGE row in KiB and a MESSAGE row, each with Value,
- * Limit ("-" for none) and % (integer, rounded down), under the quota
+ * the other: a STORAGE row in KiB (rounded up) and a MESSAGE row, each
+ * with Value, Limit ("-" for none) and % (integer, rounded down, of the
+ * rounded figures), under the quota
  * name "User quota". --format json gives doveadm's json (every value a
  * string). The figures are the decision's own (mq_session_mailbox).
  */
@@ -25,25 +26,29 @@ struct row {
 	const char *type;
 	char value[32];
 	char limit[32];
-	char percent[8];
+	char percent[24];
 };
 
-/* fill_row - value and limit in the row's unit, % of the exact figures. */
+/*
+ * fill_row - value and limit in the row's unit, rounded up as doveadm
+ * does ((v + unit - 1) / unit), and % of the two rounded figures.
+ */
 static void
 fill_row(struct row *r, const char *type, uint64_t used, uint64_t limit,
     uint64_t unit)
 {
+	uint64_t v = used / unit + (used % unit != 0);
+	uint64_t l = limit / unit + (limit % unit != 0);
+
 	r->type = type;
-	snprintf(r->value, sizeof(r->value), "%" PRIu64, used / unit);
+	snprintf(r->value, sizeof(r->value), "%" PRIu64, v);
 	if (limit == 0) {
 		mq_strlcpy(r->limit, "-", sizeof(r->limit));
 		mq_strlcpy(r->percent, "0", sizeof(r->percent));
 	} else {
-		unsigned __int128 p = (unsigned __int128)used * 100 / limit;
-
-		snprintf(r->limit, sizeof(r->limit), "%" PRIu64, limit / unit);
-		snprintf(r->percent, sizeof(r->percent), "%" PRIu64,
-		    p > 999999 ? (uint64_t)999999 : (uint64_t)p);
+		snprintf(r->limit, sizeof(r->limit), "%" PRIu64, l);
+		/* doveadm's uint64 arithmetic, a wrap included. */
+		snprintf(r->percent, sizeof(r->percent), "%" PRIu64, v * 100 / l);
 	}
 }
 

@@ -4,9 +4,9 @@
  * followed) and rewrite maildirsize as a definition line and one usage
  * line, the way Dovecot and Courier recalculate it.
  *
- * The limits written are the user row's; a limit the row does not give
- * comes from the old file's definition line (the decision's own rule, see
- * engine.c). The write is mq_maildir_write_size: a temp file in the
+ * The limits written are the ones the decision uses: the user row's, and
+ * for a limit the row does not give the old file's definition line
+ * (maildir.header_limits) or none. The write is mq_maildir_write_size: a temp file in the
  * Maildir owned like the Maildir, fsync, rename; a reader sees the old
  * file or the new one, never a part. A delivery that appends a delta line
  * to the old file between the count and the rename is lost with it, as
@@ -169,16 +169,6 @@ fail:
 	return -1;
 }
 
-/* limit_for - the row's limit, else the old file's definition line, else 0. */
-static uint64_t
-limit_for(const char *source, uint64_t from_decision, bool file_has,
-    uint64_t from_file)
-{
-	if (source != NULL && strcmp(source, "sql") == 0)
-		return from_decision;
-	return file_has ? from_file : 0;
-}
-
 /* recalc_one - one mailbox, on a pool thread. */
 static void
 recalc_one(struct mq_session *s, size_t i, void *ctx)
@@ -219,10 +209,9 @@ recalc_one(struct mq_session *s, size_t i, void *ctx)
 	    &res->bytes, &res->messages, res->error, sizeof(res->error)) < 0)
 		goto error;
 
-	lb = limit_for(rep.limit_source, rep.state.limit_bytes,
-	    res->file.has_limit_bytes, res->file.limit_bytes);
-	lm = limit_for(rep.limit_messages_source, rep.state.limit_messages,
-	    res->file.has_limit_messages, res->file.limit_messages);
+	/* The limits in force: the row's, else the header's (header_limits). */
+	lb = rep.state.limit_bytes;
+	lm = rep.state.limit_messages;
 	mq_maildirsize_definition(res->new_def, sizeof(res->new_def), lb, lm);
 	if (res->file.has_limit_bytes || res->file.has_limit_messages)
 		mq_maildirsize_definition(res->old_def, sizeof(res->old_def),
@@ -236,14 +225,17 @@ recalc_one(struct mq_session *s, size_t i, void *ctx)
 	    strcmp(res->old_def, res->new_def) != 0;
 	if (job->dry_run) {
 		res->status = files_differ ? ST_DRIFT : ST_OK;
-	} else if (!files_differ && res->file.lines <= 2) {
-		res->status = ST_UNCHANGED;
 	} else {
-		if (mq_maildir_write_size(root, lb, lm, res->bytes, res->messages,
-		    res->error, sizeof(res->error)) < 0)
+		/*
+		 * Written unless it is byte for byte the file Dovecot's recount
+		 * would write (one usage line in its format); compacting delta
+		 * lines is not drift, but it is a rewrite.
+		 */
+		r = mq_maildir_write_size(root, lb, lm, res->bytes, res->messages,
+		    res->error, sizeof(res->error));
+		if (r < 0)
 			goto error;
-		/* A compaction of delta lines is not drift; report it as written. */
-		res->status = ST_REWRITTEN;
+		res->status = r == 1 ? ST_UNCHANGED : ST_REWRITTEN;
 	}
 	close(root);
 	return;

@@ -71,13 +71,22 @@ mq_csv_field(FILE *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t len = strlen(s), n;
-	bool quote;
+	bool quote, formula;
 
-	quote = strpbrk(s, ",\"\r\n") != NULL ||
+	/*
+	 * A cell that a spreadsheet would take for a formula (=, +, -, @,
+	 * or TAB or CR before one) gets a leading apostrophe, inside quotes:
+	 * "-x"@example.org is a valid local part, and a report is opened
+	 * in spreadsheets.
+	 */
+	formula = len > 0 && strchr("=+-@\t\r", s[0]) != NULL;
+	quote = formula || strpbrk(s, ",\"\r\n") != NULL ||
 	    (len > 0 && (s[0] == ' ' || s[0] == '\t' ||
 	    s[len - 1] == ' ' || s[len - 1] == '\t'));
 	if (quote)
 		fputc('"', out);
+	if (formula)
+		fputc('\'', out);
 	while (*p != '\0') {
 		long cp = utf8_next(p, &n);
 

@@ -110,7 +110,8 @@ size_t mq_report_bucket(double percent);
  * Escapers, one field or string each. Invalid UTF-8 becomes U+FFFD so that
  * every output is valid UTF-8 whatever bytes the database held.
  *   csv:  quoted (RFC 4180, quotes doubled) when it holds , " CR LF or
- *         starts or ends with a blank
+ *         starts or ends with a blank; one starting with = + - @ TAB or
+ *         CR (a spreadsheet formula) gets a leading ' inside the quotes
  *   json: a quoted string; ", \ and control characters escaped
  *   html: text or attribute value; & < > " ' as entities, control
  *         characters dropped

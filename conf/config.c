@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -434,6 +435,7 @@ new_cfg(void)
 		CFG_STR("base", "/var/mail/vhosts", CFGF_NONE),
 		CFG_STR("path", "%d/%u", CFGF_NONE),
 		CFG_BOOL("recalc", cfg_true, CFGF_NONE),
+		CFG_BOOL("header_limits", cfg_true, CFGF_NONE),
 		CFG_STR_LIST("ignore", NULL, CFGF_NONE),
 		CFG_END()
 	};
@@ -452,6 +454,7 @@ new_cfg(void)
 		CFG_INT("negative_cache_ttl", 10, CFGF_NONE),
 		CFG_INT("stale_ttl", 0, CFGF_NONE),
 		CFG_INT("max_connections", 1000, CFGF_NONE),
+		CFG_INT("max_connections_per_client", 400, CFGF_NONE),
 		CFG_INT("idle_timeout", 300, CFGF_NONE),
 		CFG_INT("max_request_size", 102400, CFGF_NONE),
 		CFG_STR("reply_success", "DUNNO", CFGF_NONE),
@@ -892,6 +895,7 @@ load_maildir(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 	if ((why = check_maildir_path(c->maildir.path)) != NULL)
 		return fail(ctx, "maildir.path", "%s", why);
 	c->maildir.recalc = get_bool(cfg, "maildir.recalc");
+	c->maildir.header_limits = get_bool(cfg, "maildir.header_limits");
 	c->maildir.ignore = copy_list(cfg, "maildir.ignore", &c->maildir.nignore);
 	for (i = 0; i < c->maildir.nignore; i++) {
 		const char *f = c->maildir.ignore[i];
@@ -934,6 +938,22 @@ get_reply(struct loadctx *ctx, cfg_t *cfg, const char *key, char **reply_r)
 		return fail(ctx, key, "%s", why);
 	*reply_r = xstrdup(v);
 	return 0;
+}
+
+/*
+ * reply_temporary - whether a (valid) reply only defers: a 4xx code, or
+ * DEFER or DEFER_IF_PERMIT (any case, text optional). reply_tempfail must
+ * be one, or every database or disk error would reject mail for good.
+ */
+static bool
+reply_temporary(const char *v)
+{
+	size_t n = strcspn(v, " \t");
+
+	if (v[0] >= '0' && v[0] <= '9')
+		return v[0] == '4';
+	return (n == 5 && strncasecmp(v, "DEFER", 5) == 0) ||
+	    (n == 15 && strncasecmp(v, "DEFER_IF_PERMIT", 15) == 0);
 }
 
 static int
@@ -981,6 +1001,8 @@ load_policy(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 	    &c->policy.stale_ttl) < 0 ||
 	    get_int_as_int(ctx, cfg, "policy.max_connections", 1, 100000,
 	    &c->policy.max_connections) < 0 ||
+	    get_int_as_int(ctx, cfg, "policy.max_connections_per_client", 0, 100000,
+	    &c->policy.max_connections_per_client) < 0 ||
 	    get_int_as_int(ctx, cfg, "policy.idle_timeout", 1, 86400,
 	    &c->policy.idle_timeout) < 0 ||
 	    get_int(ctx, cfg, "policy.max_request_size", 256, 10485760,
@@ -999,6 +1021,12 @@ load_policy(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 	    get_reply(ctx, cfg, "policy.reply_tempfail",
 	    &c->policy.reply_tempfail) < 0)
 		return -1;
+	if (!reply_temporary(c->policy.reply_tempfail))
+		return fail(ctx, "policy.reply_tempfail",
+		    "\"%s\" is not a temporary reply: use a 4xx code, DEFER or "
+		    "DEFER_IF_PERMIT (with a permanent one every database or "
+		    "disk error would reject mail for good)",
+		    c->policy.reply_tempfail);
 	if (get_str(cfg, "policy.reply_toolarge")[0] == '\0')
 		c->policy.reply_toolarge = xstrdup(c->policy.reply_overquota);
 	else if (get_reply(ctx, cfg, "policy.reply_toolarge",

@@ -69,6 +69,7 @@ struct mq_config {
 		char *base;	/* absolute, no trailing slash */
 		char *path;	/* template with %d %u %s, relative to base */
 		bool recalc;
+		bool header_limits;	/* a limit the row lacks comes from maildirsize */
 		char **ignore;	/* folder names not counted */
 		size_t nignore;
 	} maildir;
@@ -90,6 +91,7 @@ struct mq_config {
 		int negative_cache_ttl;
 		int stale_ttl;	/* seconds an expired entry may answer while the database fails; 0 = off */
 		int max_connections;
+		int max_connections_per_client;	/* inet listeners; 0 = no cap */
 		int idle_timeout;
 		size_t max_request_size;
 		char *reply_success;

@@ -21,7 +21,9 @@
 
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -80,6 +82,21 @@ log_setup(const struct mq_config *cfg, bool debug, bool to_stderr,
 	    (enum mq_log_level)cfg->log.level;
 
 	mq_log_open(PROG, cfg->log.facility, level, to_stderr, to_syslog);
+}
+
+/*
+ * root_refused - in the background as root, policy.user must be set: a
+ * daemon left as root by mistake reads Maildirs with whatever rights the
+ * service manager left root (none, under the shipped unit), and answers
+ * 451 for every local recipient. "root" written out is taken as meant.
+ * With -f only the warning of drop_privileges is given.
+ */
+static bool
+root_refused(const struct mq_config *cfg, bool background)
+{
+	if (!background || geteuid() != 0)
+		return false;
+	return cfg->policy.user == NULL || cfg->policy.user[0] == '\0';
 }
 
 /*
@@ -168,21 +185,138 @@ daemonize(void)
 		close(fd);
 }
 
-/* test_config - -t: load, connect, run every query once. */
+#define MAILDIR_SAMPLE 20	/* Maildirs -t tries to read */
+
+/* who - "user \"NAME\" (uid N)" or "uid N" for messages. */
+static void
+who(char *buf, size_t size, const struct mq_config *cfg)
+{
+	if (cfg->policy.user != NULL && cfg->policy.user[0] != '\0')
+		snprintf(buf, size, "policy.user \"%s\" (uid %u)", cfg->policy.user,
+		    (unsigned)geteuid());
+	else
+		snprintf(buf, size, "uid %u", (unsigned)geteuid());
+}
+
+/*
+ * sample_dirs - up to *left directories depth levels below dir (names not
+ * starting with '.'), each opened as the daemon would: the directory, its
+ * cur/, its maildirsize when there is one. Unreadable ones are printed.
+ * Returns how many could not be read.
+ */
+static int
+sample_dirs(const char *dir, int depth, int *left, const char *as)
+{
+	struct dirent *de;
+	DIR *d;
+	int bad = 0;
+
+	if (depth == 0) {
+		char path[PATH_MAX];
+		int fd, sub;
+
+		(*left)--;
+		if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			fprintf(stderr, PROG ": %s: cannot read %s: %s\n", as, dir,
+			    strerror(errno));
+			return 1;
+		}
+		/* A missing cur/ or maildirsize is the daemon's business, not -t's. */
+		for (size_t i = 0; i < 2; i++) {
+			static const char *const names[] = { "cur", "maildirsize" };
+			static const int flags[] = { O_DIRECTORY, O_NOFOLLOW | O_NONBLOCK };
+
+			sub = openat(fd, names[i], O_RDONLY | O_CLOEXEC | flags[i]);
+			if (sub >= 0) {
+				close(sub);
+			} else if (errno == EACCES) {
+				snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+				fprintf(stderr, PROG ": %s: cannot read %s: %s\n", as,
+				    path, strerror(errno));
+				bad = 1;
+			}
+		}
+		close(fd);
+		return bad;
+	}
+	if ((d = opendir(dir)) == NULL) {
+		fprintf(stderr, PROG ": %s: cannot read %s: %s\n", as, dir,
+		    strerror(errno));
+		(*left)--;
+		return 1;
+	}
+	while (*left > 0 && (de = readdir(d)) != NULL) {
+		char path[PATH_MAX];
+
+		if (de->d_name[0] == '.' ||
+		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+		    de->d_name) >= sizeof(path))
+			continue;
+		if (de->d_type == DT_UNKNOWN) {
+			struct stat st;
+
+			if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+				continue;
+		}
+		bad += sample_dirs(path, depth - 1, left, as);
+	}
+	closedir(d);
+	return bad;
+}
+
+/*
+ * check_maildirs - -t, after the privileges are dropped: maildir.base and
+ * a sample of the Maildirs below it (as deep as maildir.path goes) must be
+ * readable by the user the daemon runs as. 0, or -1 with each unreadable
+ * path named on stderr.
+ */
+static int
+check_maildirs(const struct mq_config *cfg)
+{
+	const char *p;
+	char as[128];
+	int depth = 1, left = MAILDIR_SAMPLE, bad;
+
+	who(as, sizeof(as), cfg);
+	for (p = cfg->maildir.path; *p != '\0'; p++)
+		if (*p == '/' && p[1] != '\0')
+			depth++;
+	if (access(cfg->maildir.base, R_OK | X_OK) < 0) {
+		fprintf(stderr, PROG ": %s: cannot read maildir.base %s: %s\n", as,
+		    cfg->maildir.base, strerror(errno));
+		return -1;
+	}
+	bad = sample_dirs(cfg->maildir.base, depth, &left, as);
+	if (bad > 0) {
+		fprintf(stderr, PROG ": %s cannot read %d of %d Maildir(s) tried "
+		    "below %s: set policy.user to their owner (e.g. \"vmail\")\n",
+		    as, bad, MAILDIR_SAMPLE - left, cfg->maildir.base);
+		return -1;
+	}
+	return 0;
+}
+
+/* test_config - -t: load, connect, run every query once, read some Maildirs. */
 static int
 test_config(struct mq_config *cfg, bool debug)
 {
 	struct mq_engine *engine;
 	struct mq_session *session;
 	char error[1024] = "";
-	int rc;
+	int rc, mrc;
 
 	log_setup(cfg, debug, true, false);
+	if (root_refused(cfg, true))
+		mq_warn("running as root without policy.user: the daemon would refuse "
+		    "to start in the background (set policy.user, e.g. \"vmail\")");
 	if (drop_privileges(cfg->policy.user, error, sizeof(error)) != 0) {
 		fprintf(stderr, PROG ": %s\n", error);
 		mq_config_free(&cfg);
 		return 1;
 	}
+	mrc = check_maildirs(cfg);
 	engine = mq_engine_new(cfg);
 	session = engine != NULL ? mq_session_new(engine) : NULL;
 	if (session == NULL) {
@@ -192,12 +326,12 @@ test_config(struct mq_config *cfg, bool debug)
 		fprintf(stderr, PROG ": %s: %s\n", cfg->file != NULL ?
 		    cfg->file : "configuration", error[0] != '\0' ? error :
 		    "database test failed");
-	else
+	else if (mrc == 0)
 		printf("configuration OK\n");
 	mq_session_free(&session);
 	mq_engine_free(&engine);
 	mq_config_free(&cfg);
-	return rc == 0 ? 0 : 1;
+	return rc == 0 && mrc == 0 ? 0 : 1;
 }
 
 static bool
@@ -378,6 +512,11 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* Before daemonizing, errors should reach the terminal too. */
 	log_setup(cfg, m.debug, m.foreground || !m.stdio, true);
+	if (root_refused(cfg, !m.foreground && !m.stdio))
+		mq_fatal(EX_CONFIG, "%s: running as root without policy.user: set "
+		    "policy.user to the owner of the Maildirs (e.g. \"vmail\"), or "
+		    "policy.user = \"root\" to run as root on purpose (-f only warns)",
+		    str_or_empty(cfg->file));
 	/* spawn(8) has already chosen the user for -s. */
 	if (!m.stdio) {
 		open_listeners(cfg, &fds, &nfds);

@@ -10,7 +10,8 @@
  *
  * The HTTP side is libevent's evhttp on the daemon's event base: GET and
  * HEAD of /metrics, 404 for other paths, 405 for other methods, small
- * header limits and a timeout. It is meant for a loopback or management
+ * header limits, a timeout, a cap on connections and a deadline per request
+ * (see struct http_conn). It is meant for a loopback or management
  * address, like the policy port itself.
  */
 #include "autoconf.h"
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
@@ -34,8 +36,10 @@
 #include "metrics.h"
 #include "server.h"
 
-#define HTTP_TIMEOUT_SECS 10
+#define HTTP_TIMEOUT_SECS 10	/* evhttp's: silence while reading or writing */
 #define HTTP_MAX_HEADERS 8192
+#define HTTP_MAX_CONNS 16	/* scrapers are few; more are closed unanswered */
+#define HTTP_DEADLINE_SECS 10	/* first byte of a request to its reply */
 
 /* 100 us to 10 s: a cache hit is tens of microseconds, a query milliseconds. */
 const uint64_t mq_metrics_bounds_us[MQ_METRICS_NBUCKETS] = {
@@ -213,6 +217,9 @@ mq_metrics_text(const struct mq_metrics_view *v, size_t *len_r)
 	    v->conns_open);
 	counter(&t, "mailquota_connections_total", "Client connections accepted.",
 	    c->conns_total);
+	counter(&t, "mailquota_connections_refused_per_client_total",
+	    "Connections closed at once: their address had policy.max_connections_per_client open.",
+	    c->client_limit);
 	counter(&t, "mailquota_connection_timeouts_total",
 	    "Connections closed at policy.idle_timeout.", c->timeouts);
 	counter(&t, "mailquota_accept_errors_total",
@@ -335,7 +342,141 @@ struct mq_metrics_http {
 	struct evhttp *http;
 	mq_metrics_view_fn *fn;
 	void *arg;
+	struct http_conn *conns;	/* every connection evhttp was given */
+	size_t nconns;
+	struct event *sweep;		/* once a second: connections evhttp let go */
 };
+
+/*
+ * One connection. Its bufferevent is made here (evhttp_set_bevcb) and
+ * holds a reference of ours, so that a sweep can tell when evhttp has
+ * freed it (its callbacks are cleared) and only then release it and the
+ * place it takes under HTTP_MAX_CONNS: at each new connection, and once a
+ * second for the sockets' sake. The request deadline starts at a
+ * request's first byte (an input buffer callback) and ends with its reply:
+ * evhttp's own timeout is an inactivity timeout that every byte resets.
+ */
+struct http_conn {
+	struct http_conn *next;
+	struct bufferevent *bev;
+	struct event *deadline;
+	bool refused;		/* over HTTP_MAX_CONNS: closed at its first byte */
+};
+
+static bool
+evhttp_let_go(struct bufferevent *bev)
+{
+	bufferevent_data_cb r, w;
+	bufferevent_event_cb ev;
+	void *arg;
+
+	bufferevent_getcb(bev, &r, &w, &ev, &arg);
+	return r == NULL && w == NULL && ev == NULL;
+}
+
+/* http_end - make evhttp close the connection, as at its own timeout. */
+static void
+http_end(struct http_conn *hc)
+{
+	if (!evhttp_let_go(hc->bev))
+		bufferevent_trigger_event(hc->bev, BEV_EVENT_READING |
+		    BEV_EVENT_TIMEOUT, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+static void
+http_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	http_end(arg);
+}
+
+/* http_input_cb - bytes arrived: a refused connection ends, a request's deadline starts. */
+static void
+http_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct http_conn *hc = arg;
+	struct timeval tv = { HTTP_DEADLINE_SECS, 0 };
+
+	if (info->n_added == 0)
+		return;
+	if (hc->refused)
+		http_end(hc);
+	else if (!evtimer_pending(hc->deadline, NULL))
+		evtimer_add(hc->deadline, &tv);
+}
+
+static void http_release(struct mq_metrics_http *h, bool all);
+
+static struct bufferevent *
+http_bev(struct event_base *base, void *arg)
+{
+	struct mq_metrics_http *h = arg;
+	struct http_conn *hc;
+
+	http_release(h, false);		/* the count is exact at each accept */
+	hc = xcalloc(1, sizeof(*hc));
+
+	hc->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	hc->deadline = evtimer_new(base, http_deadline_cb, hc);
+	if (hc->bev == NULL || hc->deadline == NULL ||
+	    evbuffer_add_cb(bufferevent_get_input(hc->bev), http_input_cb, hc) == NULL) {
+		if (hc->bev != NULL)
+			bufferevent_free(hc->bev);
+		if (hc->deadline != NULL)
+			event_free(hc->deadline);
+		free(hc);
+		return NULL;	/* evhttp makes a plain one */
+	}
+	bufferevent_incref(hc->bev);
+	hc->refused = h->nconns >= HTTP_MAX_CONNS;
+	h->nconns++;
+	hc->next = h->conns;
+	h->conns = hc;
+	return hc->bev;
+}
+
+/* http_release - let go of connections evhttp has freed (all with force). */
+static void
+http_release(struct mq_metrics_http *h, bool all)
+{
+	struct http_conn **p = &h->conns;
+
+	while (*p != NULL) {
+		struct http_conn *hc = *p;
+
+		if (!all && !evhttp_let_go(hc->bev)) {
+			p = &hc->next;
+			continue;
+		}
+		*p = hc->next;
+		h->nconns--;
+		event_free(hc->deadline);
+		evbuffer_remove_cb(bufferevent_get_input(hc->bev), http_input_cb, hc);
+		bufferevent_decref(hc->bev);	/* the last reference: closes the socket */
+		free(hc);
+	}
+}
+
+static void
+http_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	http_release(arg, false);
+}
+
+/* http_answered - a request has its reply: its deadline is over. */
+static void
+http_answered(struct mq_metrics_http *h, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon != NULL ?
+	    evhttp_connection_get_bufferevent(evcon) : NULL;
+	struct http_conn *hc;
+
+	for (hc = h->conns; hc != NULL; hc = hc->next)
+		if (hc->bev == bev) {
+			evtimer_del(hc->deadline);
+			break;
+		}
+}
 
 int
 mq_metrics_bind(const char *spec, int **fds_r, size_t *nfds_r, char *error,
@@ -370,6 +511,7 @@ http_cb(struct evhttp_request *req, void *arg)
 	char *text;
 	size_t len;
 
+	http_answered(h, req);
 	if (path == NULL || strcmp(path, "/metrics") != 0) {
 		evhttp_send_error(req, HTTP_NOTFOUND, NULL);
 		return;
@@ -410,6 +552,12 @@ mq_metrics_http_new(struct event_base *base, int *fds, size_t nfds,
 	evhttp_set_max_headers_size(h->http, HTTP_MAX_HEADERS);
 	evhttp_set_max_body_size(h->http, 0);
 	evhttp_set_gencb(h->http, http_cb, h);
+	evhttp_set_bevcb(h->http, http_bev, h);
+	if ((h->sweep = event_new(base, -1, EV_PERSIST, http_sweep_cb, h)) != NULL) {
+		struct timeval tv = { 1, 0 };
+
+		event_add(h->sweep, &tv);
+	}
 	for (i = 0; i < nfds; i++) {
 		/* The bound socket is evhttp's now: closed by evhttp_free. */
 		if (evhttp_accept_socket_with_handle(h->http, fds[i]) == NULL) {
@@ -430,5 +578,8 @@ mq_metrics_http_free(struct mq_metrics_http **hp)
 	if (h == NULL)
 		return;
 	evhttp_free(h->http);
+	if (h->sweep != NULL)
+		event_free(h->sweep);
+	http_release(h, true);
 	free(h);
 }

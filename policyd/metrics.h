@@ -31,6 +31,7 @@ struct mq_counters {
 	uint64_t dry_run, on_error_pass;
 	uint64_t on_loop, by_workers, dropped;
 	uint64_t conns_total, malformed, timeouts, accept_errors;
+	uint64_t client_limit;	/* closed at max_connections_per_client */
 	/* per bucket, not cumulative; [MQ_METRICS_NBUCKETS] is above the last bound */
 	uint64_t latency[MQ_METRICS_NBUCKETS + 1];
 	uint64_t latency_sum_us;

@@ -34,6 +34,7 @@
 #include "autoconf.h"
 
 #include <sys/types.h>
+#include <sys/file.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -43,6 +44,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +69,15 @@
 #define ACCEPT_PAUSE_MS 250
 #define LOG_LINE_MAX 2048
 #define JOB_SPARE_MAX 64	/* finished jobs kept for reuse */
+#define CLIENT_BUCKETS 256	/* per-client connection counts (inet) */
+
+/* One client address with connections open on an inet listener. */
+struct client {
+	struct client *next;
+	unsigned char addr[16];		/* IPv4 in the first 4 bytes */
+	unsigned char len;
+	size_t n;
+};
 
 struct conn {
 	TAILQ_ENTRY(conn) entry;
@@ -86,6 +97,7 @@ struct conn {
 	bool closing;			/* shutdown: close after the reply */
 	bool dead;			/* closed while busy: free when the job returns */
 	bool read_paused;
+	struct client *client;		/* inet: its address's count */
 	char peer[128];
 };
 
@@ -108,6 +120,9 @@ struct mq_server {
 	struct timeval idle_plain;
 	int idle_secs;
 	int max_conns;			/* <= 0: no limit */
+	int max_per_client;		/* inet, per address; <= 0: no limit */
+	struct client *clients[CLIENT_BUCKETS];
+	time_t client_limit_logged;
 
 	struct listener **listeners;	/* each allocated: libevent keeps the pointer */
 	size_t nlisteners;
@@ -258,7 +273,42 @@ bind_inet(const struct mq_listen *l, int **fds_r, size_t *nfds_r,
 	return 0;
 }
 
-/* remove_stale_socket - unlink path if it is a socket nobody listens on. */
+/*
+ * lock_socket_path - flock PATH.lock for the life of the process (the fd
+ * is never closed, and not inherited by exec). Whoever holds it owns PATH:
+ * two daemons configured with the same socket cannot both decide that it
+ * is stale and remove each other's.
+ */
+static int
+lock_socket_path(const struct mq_listen *l, char *error, size_t errlen)
+{
+	char *lpath = xasprintf("%s.lock", l->path);
+	mode_t old_umask = umask(0077);
+	int fd = open(lpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	umask(old_umask);
+	if (fd < 0) {
+		snprintf(error, errlen, "%s: %s: %s", l->spec, lpath, strerror(errno));
+		free(lpath);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(error, errlen, "%s: %s", l->spec, errno == EWOULDBLOCK ?
+		    "another mailquota-policyd serves this socket (it holds the .lock file)" :
+		    strerror(errno));
+		close(fd);
+		free(lpath);
+		return -1;
+	}
+	free(lpath);
+	return 0;	/* fd kept on purpose: the lock lasts as long as the process */
+}
+
+/*
+ * remove_stale_socket - with the path's lock held: unlink path if it is a
+ * socket nobody listens on (a daemon that stopped after dropping its
+ * privileges could not remove it).
+ */
 static int
 remove_stale_socket(const struct mq_listen *l, const struct sockaddr_un *sun,
     char *error, size_t errlen)
@@ -288,6 +338,7 @@ remove_stale_socket(const struct mq_listen *l, const struct sockaddr_un *sun,
 		    l->spec, strerror(errno));
 		return -1;
 	}
+	mq_info("%s: removed a stale socket", l->spec);
 	return 0;
 }
 
@@ -308,18 +359,24 @@ bind_unix(const struct mq_listen *l, int **fds_r, size_t *nfds_r,
 		return -1;
 	}
 	memcpy(sun.sun_path, l->path, strlen(l->path) + 1);
-	if (remove_stale_socket(l, &sun, error, errlen) < 0)
+	if (lock_socket_path(l, error, errlen) < 0 ||
+	    remove_stale_socket(l, &sun, error, errlen) < 0)
 		return -1;
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s < 0) {
 		snprintf(error, errlen, "%s: socket: %s", l->spec, strerror(errno));
 		return -1;
 	}
-	/* Born private, then opened up to the configured mode: never wider. */
-	old_umask = umask(0177);
+	/*
+	 * bind() creates the socket with 0777 less the umask: with the umask
+	 * set to the complement of the mode it is born with exactly that mode.
+	 * No chmod afterwards, which would follow whatever a writer of the
+	 * directory had put at the path meanwhile. Start-up is single-threaded.
+	 */
+	old_umask = umask(~l->mode & 0777);
 	rc = bind(s, (const struct sockaddr *)&sun, sizeof(sun));
 	umask(old_umask);
-	if (rc < 0 || chmod(l->path, l->mode) < 0 || listen(s, SOMAXCONN) < 0) {
+	if (rc < 0 || listen(s, SOMAXCONN) < 0) {
 		snprintf(error, errlen, "%s: %s", l->spec, strerror(errno));
 		close(s);
 		return -1;
@@ -564,6 +621,67 @@ conn_free(struct conn *c)
 	free(c);
 }
 
+/* client_bucket - where an address's count lives. */
+static struct client **
+client_bucket(struct mq_server *srv, const unsigned char *addr, size_t len)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+	struct client **pc;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ addr[i]) * 16777619u;
+	for (pc = &srv->clients[h % CLIENT_BUCKETS]; *pc != NULL; pc = &(*pc)->next)
+		if ((*pc)->len == len && memcmp((*pc)->addr, addr, len) == 0)
+			break;
+	return pc;
+}
+
+/*
+ * client_take - count one more connection from sa's address; NULL (and
+ * nothing counted) when it already has policy.max_connections_per_client.
+ * Only inet addresses are counted: *client_r stays NULL for the others.
+ */
+static bool
+client_take(struct mq_server *srv, const struct sockaddr *sa,
+    struct client **client_r)
+{
+	const unsigned char *addr;
+	struct client **pc;
+	size_t len;
+
+	*client_r = NULL;
+	if (sa->sa_family == AF_INET) {
+		addr = (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+		len = 4;
+	} else if (sa->sa_family == AF_INET6) {
+		addr = (const unsigned char *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		len = 16;
+	} else
+		return true;
+	pc = client_bucket(srv, addr, len);
+	if (*pc == NULL) {
+		*pc = xcalloc(1, sizeof(**pc));
+		memcpy((*pc)->addr, addr, len);
+		(*pc)->len = (unsigned char)len;
+	} else if (srv->max_per_client > 0 && (*pc)->n >= (size_t)srv->max_per_client)
+		return false;
+	(*pc)->n++;
+	*client_r = *pc;
+	return true;
+}
+
+static void
+client_release(struct mq_server *srv, struct client *cl)
+{
+	struct client **pc;
+
+	if (cl == NULL || --cl->n > 0)
+		return;
+	pc = client_bucket(srv, cl->addr, cl->len);
+	*pc = cl->next;
+	free(cl);
+}
+
 static void
 conn_close(struct conn *c)
 {
@@ -571,6 +689,8 @@ conn_close(struct conn *c)
 
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
+	client_release(srv, c->client);
+	c->client = NULL;
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->tev);
@@ -953,6 +1073,8 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 {
 	struct listener *l = arg;
 	struct mq_server *srv = l->srv;
+	struct client *cl;
+	struct conn *c;
 	char peer[128];
 
 	if (srv->stopping) {
@@ -971,13 +1093,30 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 			    (long)cred.pid);
 	}
 #endif
+	if (!client_take(srv, sa, &cl)) {
+		time_t now = time(NULL);
+
+		srv->st.client_limit++;
+		close(fd);
+		/* Once a minute at most: a client at its cap keeps trying. */
+		if (now - srv->client_limit_logged >= 60) {
+			srv->client_limit_logged = now;
+			mq_notice("client %s: max_connections_per_client (%d) reached: "
+			    "connection closed (%" PRIu64 " so far)", peer,
+			    srv->max_per_client, srv->st.client_limit);
+		}
+		return;
+	}
 	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
 		int on = 1;
 
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	}
-	if (conn_new(srv, fd, fd, peer, false) != NULL)
+	if ((c = conn_new(srv, fd, fd, peer, false)) != NULL) {
+		c->client = cl;
 		mq_debug("client %s: connected on %s", peer, l->spec);
+	} else
+		client_release(srv, cl);
 	update_accept(srv);
 }
 
@@ -1069,6 +1208,7 @@ apply_config(struct mq_server *srv, const struct mq_config *cfg)
 	srv->limits.max_request = cfg->policy.max_request_size;
 	srv->in_max = line_max + 1;
 	srv->max_conns = cfg->policy.max_connections;
+	srv->max_per_client = cfg->policy.max_connections_per_client;
 	srv->idle_secs = cfg->policy.idle_timeout;
 	srv->idle_tv = NULL;
 	if (srv->idle_secs > 0) {
@@ -1139,10 +1279,14 @@ close_listeners(struct mq_server *srv)
 		struct listener *l = srv->listeners[i];
 
 		evconnlistener_free(l->lev);
-		/* After dropping privileges this may fail: the next start removes it. */
+		/*
+		 * After dropping privileges this fails where the directory is
+		 * not policy.user's: the next start removes the stale socket
+		 * (under the path's lock, so never a live one).
+		 */
 		if (l->unix_path != NULL && unlink(l->unix_path) < 0)
-			mq_debug("%s: cannot remove the socket: %s", l->spec,
-			    strerror(errno));
+			mq_notice("%s: cannot remove the socket (%s); the next start "
+			    "removes it", l->spec, strerror(errno));
 		free(l->spec);
 		free(l->unix_path);
 		free(l);

@@ -2,22 +2,27 @@
  * backend_sqlite - the SQLite driver: the database file opened read-only,
  * one connection per thread, every configured query prepared once.
  *
- * A locked database (a writer holding it past query_timeout) or a file that
- * cannot be opened is MQ_TEMPFAIL, never "not found". The file is opened
+ * A locked database (a writer holding it past query_timeout), a query still
+ * running after query_timeout (a progress handler interrupts it) or a file
+ * that cannot be opened is MQ_TEMPFAIL, never "not found". The file is opened
  * lazily and reopened after a failure, so the daemon starts, and recovers,
  * while the file is missing or being replaced.
  */
 #include "autoconf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sqlite3.h>
 
 #include "backend.h"
 #include "util.h"
 
 #define SQLITE_MAX_COLS 16
+/* virtual machine steps between two looks at the clock */
+#define PROGRESS_STEPS 1000
 
 struct mq_backend {
 	const struct mq_db_config *db;
@@ -26,7 +31,26 @@ struct mq_backend {
 	sqlite3_stmt *stmt[MQ_Q_COUNT];
 	sqlite3_stmt *begin, *commit;	/* one read transaction per batch */
 	struct mq_sql sql[MQ_Q_COUNT];
+	uint64_t deadline_ns;		/* CLOCK_MONOTONIC; 0 = none */
 };
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* past_deadline - SQLite's progress handler: non-zero interrupts the query. */
+static int
+past_deadline(void *arg)
+{
+	const struct mq_backend *be = arg;
+
+	return be->deadline_ns != 0 && now_ns() > be->deadline_ns;
+}
 
 static void
 sqlite_disconnect(struct mq_backend *be)
@@ -61,6 +85,8 @@ sqlite_connect(struct mq_backend *be, char *error, size_t errlen)
 		return -1;
 	}
 	sqlite3_busy_timeout(be->handle, be->db->query_timeout * 1000);
+	/* The lock wait above, and the query's own work here. */
+	sqlite3_progress_handler(be->handle, PROGRESS_STEPS, past_deadline, be);
 	/*
 	 * Every worker has its own connection, and SQLite's default page cache
 	 * (2 MB each) would hold most of a small database once per worker. The
@@ -130,6 +156,7 @@ sqlite_query(struct mq_backend *be, enum mq_query_kind kind,
 			return MQ_TEMPFAIL;
 		}
 	}
+	be->deadline_ns = now_ns() + (uint64_t)be->db->query_timeout * 1000000000u;
 	ncols = sqlite3_column_count(st);
 	if (ncols > SQLITE_MAX_COLS)
 		ncols = SQLITE_MAX_COLS;
@@ -144,11 +171,17 @@ sqlite_query(struct mq_backend *be, enum mq_query_kind kind,
 			break;
 		}
 	}
+	be->deadline_ns = 0;
 	if (rc != SQLITE_DONE) {
-		snprintf(error, errlen, "sqlite: %s query: %s", mq_query_kind_name(kind),
-		    sqlite3_errmsg(be->handle));
+		if (rc == SQLITE_INTERRUPT)
+			snprintf(error, errlen, "sqlite: %s query: still running "
+			    "after query_timeout (%d s): abandoned",
+			    mq_query_kind_name(kind), be->db->query_timeout);
+		else
+			snprintf(error, errlen, "sqlite: %s query: %s",
+			    mq_query_kind_name(kind), sqlite3_errmsg(be->handle));
 		result = MQ_TEMPFAIL;
-		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED && rc != SQLITE_INTERRUPT) {
 			/* Corrupt, replaced or vanished file: start over next time. */
 			sqlite3_reset(st);
 			sqlite3_clear_bindings(st);

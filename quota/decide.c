@@ -9,6 +9,7 @@
 #include "autoconf.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #include "decide.h"
 
@@ -21,7 +22,14 @@ static const char *const outcome_names[MQ_OUT_COUNT] = {
 	[MQ_OUT_TEMPFAIL] = "tempfail",
 };
 
-/* mq_grace_for - grace bytes for a limit: fixed, else limit * percent / 100. */
+/*
+ * mq_grace_for - grace bytes for a limit: fixed, else limit * percent /
+ * 100. For a limit Dovecot can hold (up to INT64_MAX) the percentage is
+ * Dovecot's own signed 64-bit arithmetic, wrap included: above
+ * INT64_MAX / percent its product overflows, and the grace it delivers
+ * with is that wrapped value (0 for a limit of INT64_MAX at 10 %, or
+ * "negative", i.e. near 2^64 once seen as its unsigned extra bytes).
+ */
 uint64_t
 mq_grace_for(const struct mq_grace *grace, uint64_t limit_bytes)
 {
@@ -33,6 +41,13 @@ mq_grace_for(const struct mq_grace *grace, uint64_t limit_bytes)
 		return grace->bytes;
 	if (grace->percent == 0 || limit_bytes == 0)
 		return 0;
+	if (limit_bytes <= INT64_MAX) {
+		uint64_t prod = limit_bytes * grace->percent;	/* wraps */
+		int64_t sp;
+
+		memcpy(&sp, &prod, sizeof(sp));
+		return (uint64_t)(sp / 100);
+	}
 	/*
 	 * limit * p / 100 == (q * 100 + r) * p / 100 == q * p + r * p / 100
 	 * exactly (integer division), where r * p < 100 * 2^32 cannot overflow.
@@ -48,32 +63,52 @@ mq_grace_for(const struct mq_grace *grace, uint64_t limit_bytes)
 	return whole + part;
 }
 
-/* mq_decide_box - the outcome for one mailbox receiving size bytes. */
+/*
+ * mq_decide_box - the outcome for one mailbox receiving size bytes, as
+ * Dovecot's quota_test_alloc at delivery: refused when the message count
+ * is at its limit or the message does not fit below limit + grace (none
+ * when already at the limit); a refused message bigger than the whole
+ * limit is TOOLARGE. Size 0 (unknown) is checked as one byte.
+ */
 enum mq_outcome
 mq_decide_box(const struct mq_box_state *box, uint64_t size,
     const struct mq_grace *grace)
 {
+	bool refused = false;
+
 	if (!box->enabled)
 		return MQ_OUT_DISABLED;
-	if (box->limit_bytes != 0) {
-		uint64_t g, cap;
-
-		if (size > box->limit_bytes)
-			return MQ_OUT_TOOLARGE;
-		if (box->used_bytes >= box->limit_bytes)
-			return MQ_OUT_OVERQUOTA;
-		g = mq_grace_for(grace, box->limit_bytes);
-		cap = box->limit_bytes > UINT64_MAX - g ?
-		    UINT64_MAX : box->limit_bytes + g;
-		/* used + size > cap, with used < limit <= cap. */
-		if (size > cap - box->used_bytes)
-			return MQ_OUT_OVERQUOTA;
-	}
+	if (size == 0)
+		size = 1;
 	/* messages + 1 > limit, without the + 1 overflowing. */
 	if (box->limit_messages != 0 &&
 	    box->used_messages >= box->limit_messages)
-		return MQ_OUT_OVERQUOTA;
-	return MQ_OUT_SUCCESS;
+		refused = true;
+	if (box->limit_bytes != 0) {
+		uint64_t g, room;
+
+		if (box->used_bytes >= box->limit_bytes) {
+			refused = true;
+		} else {
+			g = mq_grace_for(grace, box->limit_bytes);
+			room = box->limit_bytes - box->used_bytes;
+			/*
+			 * A percentage in Dovecot's range: its uint64_t ceiling,
+			 * which wraps with an overflowed grace. Else it holds.
+			 */
+			if (grace != NULL && grace->bytes == 0 &&
+			    box->limit_bytes <= INT64_MAX)
+				room += g;
+			else
+				room = room > UINT64_MAX - g ? UINT64_MAX : room + g;
+			if (size > room)
+				refused = true;
+		}
+	}
+	if (!refused)
+		return MQ_OUT_SUCCESS;
+	return box->limit_bytes != 0 && size > box->limit_bytes ?
+	    MQ_OUT_TOOLARGE : MQ_OUT_OVERQUOTA;
 }
 
 /*

@@ -2,14 +2,17 @@
  * decide - the quota arithmetic and the combination of several mailboxes.
  * Pure and table-tested.
  *
- * One mailbox (limits 0 = unlimited):
+ * One mailbox (limits 0 = unlimited), Dovecot's quota_test_alloc:
  *   disabled                                   -> DISABLED
- *   size > limit_bytes                         -> TOOLARGE
- *   used >= limit_bytes                        -> OVERQUOTA
- *   used + size > limit_bytes + grace          -> OVERQUOTA
- *   messages + 1 > limit_messages              -> OVERQUOTA
+ *   messages + 1 > limit_messages, or
+ *   used >= limit_bytes, or
+ *   used + size > limit_bytes + grace          -> refused
+ *   refused and size > limit_bytes             -> TOOLARGE
+ *   refused                                    -> OVERQUOTA
  *   otherwise                                  -> SUCCESS
- * A message that exactly fills the quota is accepted. No sum overflows.
+ * A message that exactly fills the quota is accepted, and so is one bigger
+ * than the limit that fits within limit + grace. Size 0 (not known) is
+ * checked as 1 byte. No sum overflows.
  *
  * Several mailboxes (an alias): disabled ones are left out (their own
  * delivery fails later); none left enabled -> DISABLED. The alias is

@@ -78,6 +78,7 @@ mq_engine_new(const struct mq_config *cfg)
 	e->mopts.ignore = cfg->maildir.ignore;
 	e->mopts.nignore = cfg->maildir.nignore;
 	e->mopts.recalc = cfg->maildir.recalc;
+	e->mopts.header_limits = cfg->maildir.header_limits;
 	e->mopts.usage_ttl = cfg->quota.usage_ttl;
 	e->grace.bytes = cfg->quota.grace_bytes;
 	e->grace.percent = cfg->quota.grace_percent;
@@ -378,6 +379,13 @@ stored_address(const struct mq_mailbox *box, struct mq_address *buf)
 	return &box->addr;
 }
 
+/* row_limit - a row's limit for mq_maildir_usage (Dovecot's are signed). */
+static uint64_t
+row_limit(bool has, uint64_t v)
+{
+	return !has ? MQ_LIMIT_UNSET : v > INT64_MAX ? INT64_MAX : v;
+}
+
 static uint64_t
 max_u64(uint64_t a, uint64_t b)
 {
@@ -426,8 +434,10 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 			/* Within usage_ttl the disk is not asked, here either. */
 			r = MQ_FOUND;
 		} else {
-			r = mq_maildir_usage(e->usage, &e->mopts, path, st->limit_bytes,
-			    st->limit_messages, &mu, rq->error, sizeof(rq->error));
+			r = mq_maildir_usage(e->usage, &e->mopts, path,
+			    row_limit(user->u.user.has_quota_bytes, st->limit_bytes),
+			    row_limit(user->u.user.has_quota_messages, st->limit_messages),
+			    &mu, rq->error, sizeof(rq->error));
 		}
 		if (r != MQ_FOUND)
 			return r;
@@ -452,11 +462,12 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 	st->used_messages = mu.messages;
 	rep->usage_origin = mu.origin;
 	rep->usage_cached = mu.cached;
-	if (!user->u.user.has_quota_bytes && mu.has_limit_bytes) {
+	if (!user->u.user.has_quota_bytes && mu.has_limit_bytes && cfg->maildir.header_limits) {
 		st->limit_bytes = mu.limit_bytes;
 		rep->limit_source = "maildirsize";
 	}
-	if (!user->u.user.has_quota_messages && mu.has_limit_messages) {
+	if (!user->u.user.has_quota_messages && mu.has_limit_messages &&
+	    cfg->maildir.header_limits) {
 		st->limit_messages = mu.limit_messages;
 		rep->limit_messages_source = "maildirsize";
 	}
@@ -491,11 +502,14 @@ finish(const struct mq_config *cfg, const char *user, struct mq_verdict *v)
 	mq_reply_expand(v->action, sizeof(v->action), reply_for(cfg, v->outcome), &vars);
 	if (v->outcome == MQ_OUT_TEMPFAIL && cfg->policy.on_error == MQ_ON_ERROR_PASS)
 		v->on_error_pass = true;
-	else if (cfg->policy.dry_run && strcmp(v->action, cfg->policy.reply_success) != 0)
+	else if (cfg->policy.dry_run &&
+	    strcmp(reply_for(cfg, v->outcome), cfg->policy.reply_success) != 0)
 		v->dry_run = true;
 	if (v->on_error_pass || v->dry_run) {
+		/* reply_success is expanded like any reply */
 		memcpy(v->withheld, v->action, sizeof(v->withheld));
-		mq_strlcpy(v->action, cfg->policy.reply_success, sizeof(v->action));
+		mq_reply_expand(v->action, sizeof(v->action),
+		    cfg->policy.reply_success, &vars);
 	}
 }
 
@@ -564,11 +578,16 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 {
 	const struct mq_config *cfg = rq->engine->cfg;
 	struct mq_lookup lookup = { .get = request_get, .ctx = rq };
-	struct mq_box_state states[MQ_MAX_MAILBOXES];
-	/* Per thread, not per request: a resolution is about 300 KB. */
-	static _Thread_local struct mq_resolution resolution;
+	struct mq_box_state *states = NULL;
+	struct mq_resolution resolution = { 0 };
+	/* Per thread, not per request: two addresses are about 8 KB. */
 	static _Thread_local struct mq_address typed, idn;
 	struct mq_resolution *res;
+	struct mq_resolve_opts opts = {
+		.delimiters = cfg->policy.recipient_delimiter,
+		.identity = cfg->schema == MQ_SCHEMA_DEFAULT,
+		.propagate = true,
+	};
 	const char *user = "", *rcpt = req->recipient;
 	size_t rcpt_len = req->recipient_len;
 	int r = 0;
@@ -614,11 +633,11 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 	}
 
 	res = &resolution;
-	r = mq_resolve(&lookup, rcpt, rcpt_len, cfg->policy.recipient_delimiter,
-	    res);
+	r = mq_resolve(&lookup, rcpt, rcpt_len, &opts, res);
 	user = res->status == MQ_RES_INVALID ? "" : res->matched.full;
 	switch (r) {
 	case MQ_RES_MISS:
+		mq_resolution_free(res);
 		return MQ_MISS;
 	case MQ_RES_TEMPFAIL:
 		v->outcome = MQ_OUT_TEMPFAIL;
@@ -639,7 +658,7 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 		break;
 	case MQ_RES_TOOBIG:
 		mq_strlcpy(v->how, "alias", sizeof(v->how));
-		mq_strlcpy(v->reason, "alias expansion past the bounds: not checked", sizeof(v->reason));
+		mq_strlcpy(v->reason, "alias expansion where Postfix defers the message: not checked", sizeof(v->reason));
 		break;
 	case MQ_RES_FOUND:
 		mq_strlcpy(v->how, via_name[res->via], sizeof(v->how));
@@ -649,13 +668,15 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 			break;
 		}
 		v->nboxes = res->nboxes;
+		states = xreallocarray(NULL, res->nboxes ? res->nboxes : 1, sizeof(*states));
 		for (size_t i = 0; i < res->nboxes; i++) {
 			struct mq_box_report tmp, *rep = i < MQ_VERDICT_BOXES ? &v->boxes[i] : &tmp;
 
 			memset(rep, 0, sizeof(*rep));
 			r = box_state(rq, &lookup, &res->boxes[i], rep);
 			if (r == MQ_MISS) {
-				mq_resolution_release(res);
+				mq_resolution_free(res);
+				free(states);
 				return MQ_MISS;
 			}
 			if (r != MQ_FOUND) {
@@ -679,7 +700,8 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 		break;
 	}
 	finish(cfg, user, v);
-	mq_resolution_release(res);
+	mq_resolution_free(res);
+	free(states);
 	return 0;
 done:
 	v->decisive = 0;

@@ -129,14 +129,17 @@ same_time(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
-/* add_sat - a + b, held at INT64_MAX (the Maildir++ range). */
+/*
+ * add_sat - a + b, held at UINT64_MAX. Dovecot's recount adds in uint64_t
+ * too (and would wrap past it, where this holds).
+ */
 static uint64_t
 add_sat(uint64_t a, uint64_t b)
 {
 	uint64_t r;
 
-	if (__builtin_add_overflow(a, b, &r) || r > INT64_MAX)
-		return INT64_MAX;
+	if (__builtin_add_overflow(a, b, &r))
+		return UINT64_MAX;
 	return r;
 }
 
@@ -304,8 +307,11 @@ recount_copy(struct recount *dst, const struct recount *src)
 }
 
 /*
- * count_messages - add up one cur/ or new/ below parent. A missing
- * directory, a symlink or a non-directory has nothing to count.
+ * count_messages - add up one cur/ or new/ below parent as Dovecot's
+ * recount does: every entry but ".", ".." and names starting with "..",
+ * its size from the name (mq_maildir_filename_size), else from lstat. A
+ * symlink without a size in its name is not followed (Dovecot would). A
+ * missing directory, a symlink or a non-directory has nothing to count.
  */
 static int
 count_messages(int parent, const char *name, const char *rel,
@@ -332,21 +338,21 @@ count_messages(int parent, const char *name, const char *rel,
 	}
 	recount_stamp(rc, rel, &st, now);
 	for (;;) {
-		bool regular, have_size;
+		const char *n;
 		uint64_t size = 0;
 
 		errno = 0;
 		if ((de = readdir(dir)) == NULL)
 			break;
-		if (de->d_name[0] == '.')
+		n = de->d_name;
+		/* Dovecot passes over ".", ".." and "..*" only: ".x" counts. */
+		if (n[0] == '.' && (n[1] == '\0' || n[1] == '.'))
 			continue;
-		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
-			continue;		/* symlinks, directories, FIFOs */
-		regular = de->d_type == DT_REG;
-		have_size = mq_maildir_filename_size(de->d_name, &size) == 0;
-		if (!regular || !have_size) {
-			if (fstatat(dirfd(dir), de->d_name, &st,
-			    AT_SYMLINK_NOFOLLOW) < 0) {
+		/* A size in the name is taken whatever the entry is. */
+		if (mq_maildir_filename_size(n, &size) < 0) {
+			if (de->d_type == DT_LNK)
+				continue;	/* never followed */
+			if (fstatat(dirfd(dir), n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 				if (errno == ENOENT)
 					continue;	/* moved on meanwhile */
 				set_error(error, errlen, "cannot stat in %s: %s",
@@ -355,10 +361,10 @@ count_messages(int parent, const char *name, const char *rel,
 				closedir(dir);
 				return -1;
 			}
-			if (!S_ISREG(st.st_mode))
+			if (S_ISLNK(st.st_mode))
 				continue;
-			if (!have_size)
-				size = (uint64_t)st.st_size;
+			/* Anything else counts with its size, as stat(2) says. */
+			size = (uint64_t)st.st_size;
 		}
 		rc->bytes = add_sat(rc->bytes, size);
 		rc->messages = add_sat(rc->messages, 1);
@@ -592,20 +598,8 @@ read_maildirsize(int root, struct mds_read *rd, char *error, size_t errlen)
 	}
 	close(fd);
 
+	/* The limits are kept when only the usage lines are bad. */
 	rd->status = mq_maildirsize_parse(buf, len, &rd->mds);
-	if (rd->status != MQ_MDS_OK) {
-		/* The usage is unusable; the limits may still be fine. */
-		const char *nl = memchr(buf, '\n', len);
-		struct mq_maildirsize head;
-
-		if (nl != NULL && mq_maildirsize_parse(buf,
-		    (size_t)(nl - buf) + 1, &head) == MQ_MDS_OK) {
-			rd->mds.has_limit_bytes = head.has_limit_bytes;
-			rd->mds.limit_bytes = head.limit_bytes;
-			rd->mds.has_limit_messages = head.has_limit_messages;
-			rd->mds.limit_messages = head.limit_messages;
-		}
-	}
 	return 0;
 }
 
@@ -842,17 +836,34 @@ enum usage_source {
 	USE_NOTHING,		/* no usable figure and no recount allowed */
 };
 
-/* choose_source - Maildir++ rules for believing maildirsize. */
+/* effective - a limit in force: the row's, else the header's or none. */
+static uint64_t
+effective(const struct mq_maildir_opts *opts, uint64_t row, bool file_has,
+    uint64_t file)
+{
+	if (row != MQ_LIMIT_UNSET)
+		return row;
+	return opts->header_limits && file_has ? file : 0;
+}
+
+/* choose_source - Dovecot's rules for believing maildirsize. */
 static enum usage_source
 choose_source(const struct mq_maildir_opts *opts, const struct mds_read *rd,
     uint64_t limit_bytes, uint64_t limit_messages)
 {
+	uint64_t lb, lm;
+
+	lb = effective(opts, limit_bytes, rd->mds.has_limit_bytes,
+	    rd->mds.limit_bytes);
+	lm = effective(opts, limit_messages, rd->mds.has_limit_messages,
+	    rd->mds.limit_messages);
+	if (rd->exists && rd->status == MQ_MDS_OK && (!opts->recalc ||
+	    mq_maildirsize_trusted(&rd->mds, lb, lm, rd->mtim.tv_sec,
+	    time(NULL))))
+		return USE_FILE;
 	if (!rd->exists || rd->status != MQ_MDS_OK)
 		return opts->recalc ? USE_RECOUNT : USE_NOTHING;
-	if (opts->recalc && !mq_maildirsize_trusted(&rd->mds, limit_bytes,
-	    limit_messages, rd->mtim.tv_sec, time(NULL)))
-		return USE_RECOUNT;
-	return USE_FILE;
+	return USE_RECOUNT;
 }
 
 int
@@ -968,6 +979,27 @@ mq_maildir_read_size(int dirfd, struct mq_maildirsize *mds,
 	return MQ_FOUND;
 }
 
+/* same_content - maildirsize holds exactly these bytes already. */
+static bool
+same_content(int dirfd, const char *text, size_t len)
+{
+	char buf[256];
+	ssize_t n;
+	int fd;
+
+	if (len >= sizeof(buf))
+		return false;
+	fd = openat(dirfd, "maildirsize", O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	do
+		n = read(fd, buf, sizeof(buf));
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	return n == (ssize_t)len && memcmp(buf, text, len) == 0;
+}
+
 int
 mq_maildir_write_size(int dirfd, uint64_t limit_bytes,
     uint64_t limit_messages, uint64_t bytes, uint64_t messages,
@@ -1003,12 +1035,11 @@ mq_maildir_write_size(int dirfd, uint64_t limit_bytes,
 	}
 
 	mq_maildirsize_definition(def, sizeof(def), limit_bytes, limit_messages);
-	if (bytes > INT64_MAX)
-		bytes = INT64_MAX;
-	if (messages > INT64_MAX)
-		messages = INT64_MAX;
+	/* Figures past INT64_MAX are written whole, as Dovecot writes them. */
 	len = snprintf(text, sizeof(text), "%s\n%llu %llu\n", def,
 	    (unsigned long long)bytes, (unsigned long long)messages);
+	if (same_content(dirfd, text, (size_t)len))
+		return 1;
 	snprintf(tmp, sizeof(tmp), "maildirsize.%ld.%u.tmp", (long)getpid(),
 	    atomic_fetch_add(&seq, 1));
 

@@ -44,6 +44,7 @@ struct mq_maildir_opts {
 	char *const *ignore;
 	size_t nignore;
 	bool recalc;			/* recount an untrusted maildirsize (else trust it) */
+	bool header_limits;		/* a limit the row lacks is the header's (else none) */
 	int usage_ttl;			/* seconds a cached figure is reused unchecked */
 };
 
@@ -75,10 +76,15 @@ int mq_maildir_usage_fresh(struct mq_usage_cache *cache,
     const struct mq_maildir_opts *opts, const char *path, uint64_t now_us,
     struct mq_usage *out);
 
+/* A limit the user row does not give (see mq_maildir_usage). */
+#define MQ_LIMIT_UNSET UINT64_MAX
+
 /*
  * mq_maildir_usage - the figure for path (relative to base, or absolute
- * inside it). limit_bytes/limit_messages (0 = unlimited) decide whether an
- * over-quota maildirsize is trusted. MQ_FOUND (a missing Maildir counts as
+ * inside it). limit_bytes/limit_messages are the row's limits (0 =
+ * unlimited, MQ_LIMIT_UNSET = the row has none: the header's with
+ * header_limits, else none); with the header's limits they decide whether
+ * maildirsize is trusted (mq_maildirsize_trusted). MQ_FOUND (a missing Maildir counts as
  * empty, origin NONE) or MQ_TEMPFAIL with the reason in error (unreadable,
  * outside base, a symlink).
  */
@@ -118,7 +124,8 @@ int mq_maildir_read_size(int dirfd, struct mq_maildirsize *mds,
  * (O_EXCL, O_NOFOLLOW) in the Maildir, owned like the Maildir directory,
  * written, fsync'ed and renamed over maildirsize, so a reader sees the old
  * file or the new one, never a part. A maildirsize that is a symlink or not
- * a regular file is refused. 0, or -1 with the reason in error.
+ * a regular file is refused. 0, 1 when the file already holds exactly
+ * that text (nothing is written), or -1 with the reason in error.
  */
 int mq_maildir_write_size(int dirfd, uint64_t limit_bytes,
     uint64_t limit_messages, uint64_t bytes, uint64_t messages,

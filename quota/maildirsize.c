@@ -5,9 +5,10 @@
  * No I/O, no allocation, no logging: this is the part fed by the fuzzer.
  * maildir.c does the reading and writing.
  *
- * Every number stays inside the signed 64-bit range the format allows:
- * limits clamp to INT64_MAX, usage lines and their sums that leave the
- * range make the file corrupt (a recount is the safe answer).
+ * The rules are Dovecot 2.3's (src/plugins/quota/quota-maildir.c), down
+ * to how a line is read: limits clamp to INT64_MAX, a usage line is
+ * scanf("%lld %d"), the sums wrap as Dovecot's long long and int do, and
+ * a negative sum makes the file corrupt (a recount).
  */
 #include "autoconf.h"
 
@@ -19,157 +20,166 @@
 #include "maildirsize.h"
 #include "util.h"
 
-/* is_blank - the separators tolerated around fields (and a stray CR). */
+/* is_space - what isspace() says in the C locale (scanf's separators). */
 static bool
-is_blank(char c)
+is_space(char c)
 {
-	return c == ' ' || c == '\t' || c == '\r';
-}
-
-/* trim - shrink [*s, *s + *len) past leading and trailing blanks. */
-static void
-trim(const char **s, size_t *len)
-{
-	while (*len > 0 && is_blank((*s)[0])) {
-		(*s)++;
-		(*len)--;
-	}
-	while (*len > 0 && is_blank((*s)[*len - 1]))
-		(*len)--;
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
+	    c == '\r';
 }
 
 /*
- * parse_limit - one "NNNS" or "NNNC" item of the definition line. Digits
- * beyond INT64_MAX clamp to it (a limit that large is unlimited anyway).
+ * parse_limit - one "NNNS" or "NNNC" item of the definition line, as
+ * Dovecot reads it: digits from the first byte (no blank, no sign), then
+ * exactly one 'S' or 'C' (upper case). An item that does not read so, or
+ * whose digits leave 64 bits, is ignored; a 0 leaves the limit as it was;
+ * a value of 2^63 or more becomes INT64_MAX.
  */
-static int
+static void
 parse_limit(const char *s, size_t len, struct mq_maildirsize *out)
 {
 	uint64_t v = 0;
 	size_t i;
 
-	trim(&s, &len);
-	if (len < 2)
-		return -1;
+	if (len < 2 || s[0] < '0' || s[0] > '9')
+		return;
 	for (i = 0; i < len - 1; i++) {
 		unsigned d = (unsigned char)s[i] - '0';
 
-		if (d > 9)
-			return -1;
-		if (v > ((uint64_t)INT64_MAX - d) / 10)
-			v = INT64_MAX;
-		else
-			v = v * 10 + d;
+		if (d > 9 || v > (UINT64_MAX - d) / 10)
+			return;
+		v = v * 10 + d;
 	}
+	if (v > INT64_MAX)
+		v = INT64_MAX;
 	switch (s[len - 1]) {
 	case 'S':
-	case 's':
 		out->has_limit_bytes = true;
-		out->limit_bytes = v;
+		if (v != 0)
+			out->limit_bytes = v;
 		break;
 	case 'C':
-	case 'c':
 		out->has_limit_messages = true;
-		out->limit_messages = v;
+		if (v != 0)
+			out->limit_messages = v;
 		break;
 	default:
-		return -1;
+		break;
 	}
-	return 0;
 }
 
-/* parse_definition - the first line: empty, or comma-separated limits. */
-static int
+/* parse_definition - the first line: comma-separated items, never an error. */
+static void
 parse_definition(const char *s, size_t len, struct mq_maildirsize *out)
 {
-	const char *end;
+	const char *end = s + len;
 
-	trim(&s, &len);
-	if (len == 0)
-		return 0;
-	end = s + len;
-	while (s <= end) {
+	for (;;) {
 		const char *comma = memchr(s, ',', (size_t)(end - s));
 		const char *item_end = comma != NULL ? comma : end;
 
-		if (parse_limit(s, (size_t)(item_end - s), out) < 0)
-			return -1;
+		parse_limit(s, (size_t)(item_end - s), out);
 		if (comma == NULL)
 			break;
 		s = comma + 1;
 	}
-	return 0;
 }
 
-/* parse_usage - a "BYTES COUNT" line into its two signed deltas. */
-static int
-parse_usage(const char *s, size_t len, int64_t *bytes_r, int64_t *count_r)
+/*
+ * scan_number - one "%lld" of scanf at *p: blanks, an optional sign, at
+ * least one digit; the value is held at INT64_MIN..INT64_MAX as strtoll
+ * does. false when there is no number.
+ */
+static bool
+scan_number(const char **p, const char *end, int64_t *v)
 {
-	const char *end, *sep;
+	const char *s = *p;
+	uint64_t mag = 0, cap;
+	bool neg = false, any = false;
 
-	trim(&s, &len);
-	end = s + len;
-	for (sep = s; sep < end && !is_blank(*sep); sep++)
-		;
-	if (sep == s || sep == end)
+	while (s < end && is_space(*s))
+		s++;
+	if (s < end && (*s == '+' || *s == '-'))
+		neg = *s++ == '-';
+	cap = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; s < end && *s >= '0' && *s <= '9'; s++) {
+		unsigned d = (unsigned char)*s - '0';
+
+		any = true;
+		mag = mag > (cap - d) / 10 ? cap : mag * 10 + d;
+	}
+	if (!any)
+		return false;
+	*v = neg ? (mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag) :
+	    (int64_t)mag;
+	*p = s;
+	return true;
+}
+
+/*
+ * parse_usage - a usage line read as Dovecot's sscanf("%lld %d") does:
+ * blanks before either number, signs, anything after the second number
+ * ignored. The count is a C int: its value taken modulo 2^32.
+ */
+static int
+parse_usage(const char *s, size_t len, int64_t *bytes_r, int32_t *count_r)
+{
+	const char *end = s + len;
+	int64_t c;
+
+	if (!scan_number(&s, end, bytes_r) || !scan_number(&s, end, &c))
 		return -1;
-	if (mq_parse_i64n(s, (size_t)(sep - s), bytes_r) < 0)
-		return -1;
-	while (sep < end && is_blank(*sep))
-		sep++;
-	return mq_parse_i64n(sep, (size_t)(end - sep), count_r);
+	*count_r = (int32_t)(uint32_t)(uint64_t)c;
+	return 0;
 }
 
 enum mq_mds_status
 mq_maildirsize_parse(const char *buf, size_t len, struct mq_maildirsize *out)
 {
-	int64_t bytes = 0, count = 0;
+	uint64_t bytes = 0;
+	uint32_t count = 0;
 	const char *p, *end, *nl;
+	size_t cut = len;
 
 	memset(out, 0, sizeof(*out));
-	if (len >= MQ_MAILDIRSIZE_MAX)
-		return MQ_MDS_TOOBIG;
-	if (memchr(buf, '\0', len) != NULL)
-		return MQ_MDS_CORRUPT;
+	if (len > MQ_MAILDIRSIZE_MAX)
+		len = cut = MQ_MAILDIRSIZE_MAX;
 
 	/* Only complete lines count: a writer may be appending the last one. */
+	while (cut > 0 && buf[cut - 1] != '\n')
+		cut--;
+	/* Nothing before the last newline, or a NUL: nothing is read. */
+	if (cut <= 1 || memchr(buf, '\0', cut) != NULL)
+		return len >= MQ_MAILDIRSIZE_MAX ? MQ_MDS_TOOBIG : MQ_MDS_CORRUPT;
+
 	p = buf;
-	end = buf + len;
-	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		size_t n = (size_t)(nl - p);
+	end = buf + cut;
+	nl = memchr(p, '\n', (size_t)(end - p));
+	parse_definition(p, (size_t)(nl - p), out);
+	out->lines = 1;
+	if (len >= MQ_MAILDIRSIZE_MAX)
+		return MQ_MDS_TOOBIG;
+	for (p = nl + 1; p < end; p = nl + 1) {
+		int64_t db;
+		int32_t dc;
 
-		if (out->lines == 0) {
-			if (parse_definition(p, n, out) < 0)
-				goto corrupt;
-		} else {
-			int64_t db, dc;
-
-			if (parse_usage(p, n, &db, &dc) < 0 ||
-			    __builtin_add_overflow(bytes, db, &bytes) ||
-			    __builtin_add_overflow(count, dc, &count))
-				goto corrupt;
-		}
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (parse_usage(p, (size_t)(nl - p), &db, &dc) < 0)
+			goto corrupt;
+		/* Two's complement sums, as Dovecot's long long and int wrap. */
+		bytes += (uint64_t)db;
+		count += (uint32_t)dc;
 		out->lines++;
-		p = nl + 1;
 	}
-	if (out->lines == 0 || bytes < 0 || count < 0)
+	if ((int64_t)bytes < 0 || (int32_t)count < 0)
 		goto corrupt;
-	out->bytes = (uint64_t)bytes;
-	out->messages = (uint64_t)count;
+	out->bytes = bytes;
+	out->messages = count;
 	return MQ_MDS_OK;
 
 corrupt:
-	memset(out, 0, sizeof(*out));
+	out->lines = 0;
 	return MQ_MDS_CORRUPT;
-}
-
-/* over_limit - used >= limit for bytes, count > limit for messages (0 = none). */
-static bool
-over_limit(uint64_t bytes, uint64_t messages, uint64_t limit_bytes,
-    uint64_t limit_messages)
-{
-	return (limit_bytes != 0 && bytes >= limit_bytes) ||
-	    (limit_messages != 0 && messages > limit_messages);
 }
 
 bool
@@ -179,11 +189,16 @@ mq_maildirsize_trusted(const struct mq_maildirsize *mds,
 	time_t age;
 	bool over;
 
-	over = over_limit(mds->bytes, mds->messages, limit_bytes,
-	    limit_messages) ||
-	    over_limit(mds->bytes, mds->messages,
-	    mds->has_limit_bytes ? mds->limit_bytes : 0,
-	    mds->has_limit_messages ? mds->limit_messages : 0);
+	/* The file's limits are not the ones in force: it is rewritten. */
+	if (limit_bytes > INT64_MAX)
+		limit_bytes = INT64_MAX;
+	if (limit_messages > INT64_MAX)
+		limit_messages = INT64_MAX;
+	if (mds->limit_bytes != limit_bytes ||
+	    mds->limit_messages != limit_messages)
+		return false;
+	over = (limit_bytes != 0 && mds->bytes > limit_bytes) ||
+	    (limit_messages != 0 && mds->messages > limit_messages);
 	if (!over)
 		return true;
 	/* Over quota: believe only a fresh file that is one summary line. */
@@ -197,25 +212,18 @@ mq_maildirsize_trusted(const struct mq_maildirsize *mds,
 int
 mq_maildir_filename_size(const char *name, uint64_t *size_r)
 {
-	const char *p, *end, *info;
+	const char *p = strstr(name, ",S=");
+	uint64_t v = 0;
 
-	/* Fields are between the unique part and ":2,FLAGS"; the flags are not. */
-	info = strchr(name, ':');
-	end = info != NULL ? info : name + strlen(name);
-	for (p = name; (p = memchr(p, ',', (size_t)(end - p))) != NULL; p++) {
-		const char *digits, *q;
-
-		if (end - p < 4 || p[1] != 'S' || p[2] != '=')
-			continue;
-		digits = p + 3;
-		for (q = digits; q < end && *q != ','; q++)
-			;
-		if (mq_parse_u64n(digits, (size_t)(q - digits), size_r) < 0 ||
-		    *size_r > INT64_MAX)
-			return -1;
-		return 0;
-	}
-	return -1;
+	/* The first ",S=" anywhere, as Dovecot's recount reads it. */
+	if (p == NULL)
+		return -1;
+	for (p += 3; *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (uint64_t)(*p - '0');	/* wraps, as Dovecot's */
+	if (*p != ':' && *p != ',' && *p != '\0')
+		return -1;
+	*size_r = v;
+	return 0;
 }
 
 void

@@ -3,10 +3,14 @@
  *
  * Format: a definition line of comma-separated limits ("1000000S,1000C";
  * 0 or absent = unlimited), then lines "BYTES COUNT" whose sums are the
- * usage (deltas may be negative). The file is unusable (must be recounted)
- * when it is 5120 bytes or more, holds a NUL byte, a line that does not
- * parse, or negative sums. An unterminated last line is ignored (a writer
- * is still appending it).
+ * usage (deltas may be negative). Read exactly as Dovecot 2.3 reads it:
+ * only the complete lines count (an unterminated last line is being
+ * appended); an item of the definition line that is not digits and one
+ * 'S' or 'C' is ignored, never an error; a usage line is scanf("%lld %d")
+ * (blanks, signs and trailing text are fine, the count is a C int); the
+ * file is unusable (recounted) when it is 5120 bytes or more, has no
+ * complete line before the last newline, a NUL byte, a line that does not
+ * scan, or a negative sum.
  */
 #ifndef MQ_MAILDIRSIZE_H
 #define MQ_MAILDIRSIZE_H
@@ -22,11 +26,12 @@
 enum mq_mds_status {
 	MQ_MDS_OK = 0,
 	MQ_MDS_TOOBIG,		/* >= 5120 bytes */
-	MQ_MDS_CORRUPT,		/* NUL, junk, negative totals, no definition line */
+	MQ_MDS_CORRUPT,		/* NUL, a line that does not scan, negative totals */
 };
 
 struct mq_maildirsize {
-	bool has_limit_bytes;
+	/* The limits are read unless there is no line or a NUL (then 0). */
+	bool has_limit_bytes;		/* an "NNNS" item was read */
 	uint64_t limit_bytes;		/* 0 = unlimited */
 	bool has_limit_messages;
 	uint64_t limit_messages;
@@ -39,15 +44,21 @@ enum mq_mds_status mq_maildirsize_parse(const char *buf, size_t len,
     struct mq_maildirsize *out);
 
 /*
- * mq_maildirsize_trusted - whether a parsed file may be believed. An
- * over-quota figure (by its own limits or by limit_bytes/limit_messages
- * given, 0 = unlimited) is not trusted when the file has more than one
- * usage line or is older than 15 minutes: Maildir++ says recount.
+ * mq_maildirsize_trusted - whether a parsed file may be believed, given
+ * the limits in force (0 = unlimited): not when its definition line states
+ * other limits (Dovecot rewrites it), nor when its usage is strictly over
+ * a limit and the file has more than one usage line or is older than 15
+ * minutes.
  */
 bool mq_maildirsize_trusted(const struct mq_maildirsize *mds,
     uint64_t limit_bytes, uint64_t limit_messages, time_t mtime, time_t now);
 
-/* mq_maildir_filename_size - the ,S=NNN size in a Maildir file name; -1 when absent. */
+/*
+ * mq_maildir_filename_size - the size in a Maildir file name as Dovecot's
+ * recount reads it: the digits after the first ",S=" (none is 0; more than
+ * 64 bits wrap), which must end the name or be followed by ':' or ','.
+ * -1 when there is no such size (the recount then looks at the file).
+ */
 int mq_maildir_filename_size(const char *name, uint64_t *size_r);
 
 /*

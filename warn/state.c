@@ -183,6 +183,13 @@ decode_user(const char *s, size_t len, char *out, size_t size)
 				return -1;
 			c = (char)(hi * 16 + lo);
 			i += 2;
+		} else if ((unsigned char)c < 0x20 || c == 0x7f) {
+			/*
+			 * Never written raw (encode_user escapes them): a
+			 * damaged line. A raw NUL would end the name early
+			 * and merge the record into another user's.
+			 */
+			return -1;
 		}
 		if (n + 1 >= size)
 			return -1;

@@ -27,6 +27,7 @@ unless MQ_REQUIRE_ALL=1.
 
 import csv
 import io
+import html.parser
 import json
 import os
 import pty
@@ -326,15 +327,17 @@ def test_get(conf, per):
     lines = out.splitlines()
     check(rc == 0 and len(lines) == 3, "get exits 0 with a header and two rows")
     check(lines[0].split() == ["Quota", "name", "Type", "Value", "Limit", "%"], "get header")
-    check(lines[1].split() == ["User", "quota", "STORAGE", str(u // 1024), str(q // 1024),
-                               str(u * 100 // q)], "get STORAGE row in KiB: %r" % lines[1])
+    # doveadm's figures: KiB rounded up, % of the two rounded figures
+    ku, kq = (u + 1023) // 1024, (q + 1023) // 1024
+    check(lines[1].split() == ["User", "quota", "STORAGE", str(ku), str(kq),
+                               str(ku * 100 // kq)], "get STORAGE row in KiB: %r" % lines[1])
     check(lines[2].split() == ["User", "quota", "MESSAGE", str(n), "-", "0"],
           "get MESSAGE row, no limit: %r" % lines[2])
     rc, out, err = run(["get", addr, "--format", "json"], conf)
     js = json.loads(out)
     check(rc == 0 and js == [
-        {"name": "User quota", "type": "STORAGE", "value": str(u // 1024),
-         "limit": str(q // 1024), "percent": str(u * 100 // q)},
+        {"name": "User quota", "type": "STORAGE", "value": str(ku),
+         "limit": str(kq), "percent": str(ku * 100 // kq)},
         {"name": "User quota", "type": "MESSAGE", "value": str(n), "limit": "-", "percent": "0"}],
         "get --format json is doveadm's")
     rc, out, err = run(["get", "nobody@alpha.test"], conf)
@@ -651,6 +654,122 @@ def test_html(conf, top, ndomains):
 
 
 # --------------------------------------------------------------------------
+# hostile addresses: csv, json and html read back by Python's parsers
+
+FORMULA_START = "=+-@\t\r"
+
+
+class _Text(html.parser.HTMLParser):
+    """The page's text, its tags and its attribute values."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.text, self.tags, self.attrs = [], set(), []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self.attrs.extend(v for _, v in attrs if v is not None)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def hostile_local(rnd):
+    alphabet = "abc=+-@\"',;<>&'%\t\r\n \\`$(){}[]|!#*?~\u00e9\u4e2d\U0001F4EC"
+    n = rnd.randint(1, 12)
+    local = "".join(rnd.choice(alphabet) for _ in range(n))
+    if rnd.random() < 0.5:
+        local = rnd.choice(FORMULA_START) + local
+    return local.replace("/", "_")
+
+
+def test_hostile(top, seed):
+    """Local parts that break naive writers (formula starters, quotes,
+    commas, markup, control characters): csv.reader, json.loads and
+    html.parser must give each address back, and no csv cell may start a
+    spreadsheet formula."""
+    rnd = random.Random(seed)
+    root = os.path.join(top, "hostile")
+    base = os.path.join(root, "mail")
+    os.makedirs(base)
+    db = sqlite3.connect(os.path.join(root, "mail.db"))
+    with open(SCHEMA) as f:
+        db.executescript(f.read())
+    db.execute("INSERT INTO virtual_domains(id,name,enabled) VALUES (1,'evil.test',1)")
+    addrs = set()
+    while len(addrs) < 30:
+        local = hostile_local(rnd)
+        if local in (".", "..") or "\0" in local:
+            continue
+        addr = local + "@evil.test"
+        if addr in addrs:
+            continue
+        addrs.add(addr)
+        db.execute("INSERT INTO virtual_users(domain_id,email,password,quota,enabled)"
+                   " VALUES (1,?,?,?,1)", (addr, "x", 100000))
+        md = os.path.join(base, "evil.test", local)
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(md, sub))
+        with open(os.path.join(md, "cur", msg_name(len(addrs), 1000 + len(addrs))), "wb") as f:
+            f.write(b"x")
+    db.commit()
+    db.close()
+    conf = os.path.join(root, "mailquota.conf")
+    with open(conf, "w") as f:
+        f.write('database {\n  driver = "sqlite"\n  path = "%s"\n}\n'
+                'maildir {\n  base = "%s"\n}\n' % (os.path.join(root, "mail.db"), base))
+    note = " (seed %d)" % seed
+    # Addresses the parser refuses are listed as errors, shown with every
+    # byte outside printable ASCII as '?'; the others are mailboxes.
+    rc, out, err = run(["report", "--format", "json", "--top", "100"], conf)
+    valid = {m["address"] for m in json.loads(out)["top"]}
+    want = set()
+    for a in addrs:
+        if a in valid:
+            want.add(("mailbox", a))
+        else:
+            want.add(("error", "".join(c if " " <= c < "\x7f" else "?" * len(c.encode())
+                                       for c in a)))
+    check(len(valid) >= 5 and len(valid) < len(addrs),
+          "hostile estate: %d valid addresses, %d refused%s" % (len(valid), len(addrs) - len(valid), note))
+
+    rc, out, err = run(["report", "--format", "csv", "--top", "100"], conf)
+    rows = list(csv.reader(io.StringIO(out, newline="")))
+    got = set()
+    for r in rows[1:]:
+        if len(r) > 1 and r[0] in ("mailbox", "error"):
+            a = r[1]
+            if a[:2] in ("'" + c for c in FORMULA_START):
+                a = a[1:]
+            got.add((r[0], a))
+    check(rc in (0, 2) and got == want, "csv read back by csv.reader: every hostile address" +
+          note + ("" if got == want else ": missing %r, extra %r" % (want - got, got - want)))
+    bad = [c for r in rows for c in r if c[:1] in tuple(FORMULA_START) and c[:1] != ""]
+    check(bad == [], "csv: no cell starts a spreadsheet formula%s %r" % (note, bad[:3]))
+
+    rc, out, err = run(["report", "--format", "json", "--top", "100"], conf)
+    try:
+        js = json.loads(out)
+        got = {("mailbox", m["address"]) for m in js["top"]} | \
+            {("error", m["address"]) for m in js["errors"]}
+    except ValueError as ex:
+        got = {"unparsable: %s" % ex}
+    check(got == want, "json read back by json.loads: every hostile address" + note +
+          ("" if got == want else ": missing %r, extra %r" % (want - got, got - want)))
+
+    rc, page, err = run(["report", "--format", "html", "--top", "100"], conf)
+    p = _Text()
+    p.feed(page)
+    p.close()
+    text = "".join(p.text)
+    missing = [a for k, a in want if a not in text]
+    check(missing == [], "html read back by html.parser: every hostile address in the text" +
+          note + ("" if not missing else ": %r" % missing[:3]))
+    check("script" not in p.tags and "img" not in p.tags,
+          "html: no address became markup%s (tags %s)" % (note, sorted(p.tags)))
+
+
+# --------------------------------------------------------------------------
 
 
 def main():
@@ -675,6 +794,7 @@ def main():
         test_html(conf, top, len(DOMAINS))
         test_symlinks(conf, base, boxes, top)
         test_progress(top, base)
+        test_hostile(top, int(os.environ.get("MQ_SEED", "5")))
     finally:
         if os.environ.get("MQ_KEEP") != "1":
             shutil.rmtree(top, ignore_errors=True)

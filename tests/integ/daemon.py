@@ -610,6 +610,10 @@ def t_check_config(res, e):
          "reply_overquota"),
         ("OK as a reply", {"reply_success": "OK"}, "reply_success"),
         ("unknown key", {"no_such_key": 1}, "no_such_key"),
+        ("permanent reply_tempfail", {"reply_tempfail": "550 5.3.0 Lookup failure"},
+         "reply_tempfail"),
+        ("DEFER_IF_REJECT as reply_tempfail", {"reply_tempfail": "DEFER_IF_REJECT later"},
+         "reply_tempfail"),
     ]
     for name, policy, key in bad:
         conf = os.path.join(root, "bad-%s.conf" % key)
@@ -627,6 +631,299 @@ def t_check_config(res, e):
                   "exit %d: %s" % (r.returncode, out))
         if ok and ("%s:%d" % (conf, line_no)) not in out:
             mqtest.log("note: message does not say %s:%d: %s" % (conf, line_no, out))
+
+
+def t_success_expanded(res, e):
+    """dry_run and on_error = pass answer reply_success with its variables expanded."""
+    root = mqtest.tempdir("mq-daemon-dry-")
+    success = "PREPEND X-Quota: %{user} %{used} of %{limit}"
+    for name, policy, database, rcpt in (
+            ("dry_run", {"dry_run": True}, None, "over@example.org"),
+            ("on_error = pass", {"on_error": "pass"},
+             {"path": os.path.join(root, "missing.db")}, "under@example.org")):
+        port = mqtest.free_port()
+        conf = os.path.join(root, "%s.conf" % port)
+        p = dict(REPLIES)
+        p.update(policy)
+        p["reply_success"] = success
+        mqtest.write_config(conf, e.fx, listen=["inet:127.0.0.1:%d" % port], policy=p,
+                            database=database)
+        d = mqtest.Daemon(conf, ("127.0.0.1", port)).start()
+        try:
+            c = mqtest.PolicyClient(("127.0.0.1", port))
+            try:
+                got = c.ask(recipient=rcpt)
+            finally:
+                c.close()
+            ok = (got.startswith("PREPEND X-Quota: %s " % rcpt) and "%{" not in got
+                  and re.search(r" of \S", got) is not None)
+            res.check("%s: reply_success sent with its variables expanded" % name, ok,
+                      "got %r" % got)
+        finally:
+            d.stop()
+
+
+def _pids_with(conf):
+    """Processes whose command line names conf (a daemon that went to the background)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    if conf.encode() in f.read().split(b"\0"):
+                        pids.append(int(d))
+            except OSError:
+                pass
+    return pids
+
+
+def _kill_all(conf):
+    for pid in _pids_with(conf):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    mqtest.wait_until(lambda: not _pids_with(conf), 5.0)
+
+
+def _open_fixture(prefix):
+    """A fixture any user can read (a daemon that dropped to nobody):
+    mailboxes a, b, c, d @example.org, each with 10 bytes of 1 MiB."""
+    root = mqtest.tempdir(prefix)
+    os.chmod(root, 0o755)
+    fx = mqtest.Fixture(os.path.join(root, "fixture"))
+    os.chmod(fx.root, 0o755)
+    fx.domain("example.org")
+    for u in ("a", "b", "c", "d"):
+        fx.user(u + "@example.org", quota=QUOTA)
+        fx.maildir(u + "@example.org", limit_bytes=QUOTA, usage=[(10, 1)])
+    fx.commit()
+    return root, fx
+
+
+def t_socket(res, e):
+    """The unix socket: born with its mode (no chmod), a symlink or a live
+    listener at the path refused, one daemon per path (the .lock), and the
+    restart path of a socket left behind by a daemon that ran as nobody."""
+    root, fx = _open_fixture("mq-daemon-sock-")
+    sdir = os.path.join(root, "sock")
+    os.mkdir(sdir, 0o755)
+    path = os.path.join(sdir, "policy")
+
+    def conf_for(name, mode="0604", **policy):
+        c = os.path.join(root, name + ".conf")
+        p = dict(REPLIES)
+        p.update(policy)
+        mqtest.write_config(c, fx, listen=["unix:%s:%s" % (path, mode)], policy=p)
+        return c
+
+    def start_fails(c):
+        r = subprocess.run([mqtest.POLICYD, "-f", "-c", c], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=30)
+        return r.returncode, r.stdout.decode(errors="replace").strip()
+
+    old = os.umask(0o077)
+    try:
+        d = mqtest.Daemon(conf_for("mode"), path).start()
+    finally:
+        os.umask(old)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        res.check("unix socket born with the configured mode 0604 under umask 077",
+                  mode == 0o604, "mode %o" % mode)
+        rc, out = start_fails(conf_for("second"))
+        res.check("a second daemon on the same socket is refused, the first keeps serving",
+                  rc != 0 and "another" in out and _ask_quiet(_at_unix(path), "a@example.org") == DUNNO,
+                  "exit %d: %s" % (rc, out))
+    finally:
+        d.stop()
+    res.check("the socket is removed at stop (no privileges dropped)",
+              not os.path.lexists(path), "still there" if os.path.lexists(path) else "")
+
+    target = os.path.join(root, "target")
+    with open(target, "w") as f:
+        f.write("x")
+    os.chmod(target, 0o600)
+    os.symlink(target, path)
+    rc, out = start_fails(conf_for("symlink", mode="0666"))
+    res.check("a symlink at the socket path is refused, its target untouched",
+              rc != 0 and "not a socket" in out and
+              stat.S_IMODE(os.stat(target).st_mode) == 0o600, "exit %d: %s" % (rc, out))
+    os.unlink(path)
+
+    other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    other.bind(path)
+    other.listen(1)
+    try:
+        rc, out = start_fails(conf_for("live"))
+        res.check("a socket another process listens on is left alone",
+                  rc != 0 and "listening" in out and os.path.exists(path),
+                  "exit %d: %s" % (rc, out))
+    finally:
+        other.close()
+        os.unlink(path)
+
+    if os.geteuid() != 0:
+        res.skip("socket left by a daemon running as nobody", "not running as root",
+                 required=False)
+        return
+    c = conf_for("nobody", mode="0666", user="nobody")
+    d = mqtest.Daemon(c, path).start()
+    first = _ask_quiet(_at_unix(path), "a@example.org")
+    d.stop()
+    left = os.path.exists(path)
+    d = mqtest.Daemon(c, path).start()
+    try:
+        again = _ask_quiet(_at_unix(path), "b@example.org")
+        res.check("policy.user = nobody, root's socket directory: the socket stays at stop, "
+                  "the next start removes it and serves",
+                  first == DUNNO and left and again == DUNNO and
+                  d.wait_log(r"removed a stale socket", 0, 2.0) is not None,
+                  "first %r, left %s, again %r" % (first, left, again))
+    finally:
+        d.stop()
+
+
+def t_root(res, e):
+    """As root: no background start without policy.user; "root" written out
+    is taken; -f only warns; -t names the Maildirs policy.user cannot read."""
+    if os.geteuid() != 0:
+        res.skip("root: background start without policy.user", "not running as root",
+                 required=False)
+        return
+    root, fx = _open_fixture("mq-daemon-root-")
+    closed = fx.maildir_path("c@example.org")
+    os.chmod(closed, 0o700)
+    port = mqtest.free_port()
+    listen = ["inet:127.0.0.1:%d" % port]
+
+    conf = os.path.join(root, "nouser.conf")
+    mqtest.write_config(conf, fx, listen=listen, policy=REPLIES)
+    mqtest.at_cleanup(lambda: _kill_all(conf))
+    r = subprocess.run([mqtest.POLICYD, "-c", conf], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    out = r.stdout.decode(errors="replace").strip()
+    time.sleep(0.3)
+    left = _pids_with(conf)
+    res.check("as root without policy.user: no background start, the message says what to set",
+              r.returncode == 78 and "policy.user" in out and "root" in out and not left,
+              "exit %d, still running %r: %s" % (r.returncode, left, out))
+    _kill_all(conf)
+
+    d = mqtest.Daemon(conf, ("127.0.0.1", port)).start()
+    try:
+        got = d.wait_log(r"running as root: set policy\.user", 0, 5.0)
+        res.check("-f as root without policy.user: starts, with the warning",
+                  d.running() and got is not None, d.stderr()[-400:])
+    finally:
+        d.stop()
+
+    conf_root = os.path.join(root, "root.conf")
+    p = dict(REPLIES)
+    p["user"] = "root"
+    mqtest.write_config(conf_root, fx, listen=listen, policy=p)
+    mqtest.at_cleanup(lambda: _kill_all(conf_root))
+    r = subprocess.run([mqtest.POLICYD, "-c", conf_root], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    up = r.returncode == 0 and mqtest.wait_until(
+        lambda: _ask_quiet(_at(port), "a@example.org") == DUNNO, 10.0)
+    res.check("policy.user = \"root\" written out: starts in the background and answers",
+              up, "exit %d: %s" % (r.returncode, r.stdout.decode(errors="replace")))
+    _kill_all(conf_root)
+
+    conf_nobody = os.path.join(root, "nobody.conf")
+    p = dict(REPLIES)
+    p["user"] = "nobody"
+    mqtest.write_config(conf_nobody, fx, listen=listen, policy=p)
+    r = subprocess.run([mqtest.POLICYD, "-t", "-c", conf_nobody], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    out = r.stdout.decode(errors="replace")
+    others = [fx.maildir_path(u + "@example.org") for u in ("a", "b", "d")]
+    res.check("-t as policy.user: names the Maildir it cannot read, and only that one",
+              r.returncode == 1 and closed in out and '"nobody"' in out and
+              not any(("%s:" % o) in out for o in others), "exit %d: %s" % (r.returncode, out))
+    os.chmod(closed, 0o755)
+    r = subprocess.run([mqtest.POLICYD, "-t", "-c", conf_nobody], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    out = r.stdout.decode(errors="replace")
+    res.check("-t as policy.user: every Maildir readable, configuration OK",
+              r.returncode == 0 and "configuration OK" in out, "exit %d: %s" % (r.returncode, out))
+
+
+def _ask_quiet(e, recipient):
+    try:
+        return ask(e, recipient)
+    except OSError:
+        return None
+
+
+def _at_unix(path):
+    e = Env()
+    e.addr = path
+    return e
+
+
+def _at(port):
+    e = Env()
+    e.addr = ("127.0.0.1", port)
+    return e
+
+
+def t_per_client(res, e):
+    """policy.max_connections_per_client: the next connection from an
+    address at its cap is closed at once; other addresses are served; a
+    closed connection frees its place."""
+    root = mqtest.tempdir("mq-daemon-percl-")
+    port = mqtest.free_port("0.0.0.0")
+    conf = os.path.join(root, "percl.conf")
+    p = dict(REPLIES)
+    p["max_connections_per_client"] = 3
+    mqtest.write_config(conf, e.fx, listen=["inet:0.0.0.0:%d" % port], policy=p)
+    d = mqtest.Daemon(conf, ("127.0.0.1", port)).start()
+
+    def client_from(src):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(5.0)
+        s.bind((src, 0))
+        s.connect(("127.0.0.1", port))
+        return mqtest.PolicyClient(None, sock=s)
+
+    # 127.0.0.3: not the address of the start-up probe (127.0.0.1), whose
+    # close the daemon may not have seen yet
+    held = []
+    try:
+        held = [client_from("127.0.0.3") for _ in range(3)]
+        got = [c.ask(recipient="under@example.org") for c in held]
+        res.check("max_connections_per_client = 3: three connections from one address served",
+                  got == [DUNNO] * 3, "got %r" % got)
+        fourth = client_from("127.0.0.3")
+        closed = fourth.closed_by_peer(5.0)
+        fourth.close()
+        res.check("the fourth from that address is closed without a reply", closed)
+        other = client_from("127.0.0.2")
+        try:
+            res.check("another client address is still served",
+                      other.ask(recipient="under@example.org") == DUNNO)
+        finally:
+            other.close()
+        held.pop().close()
+        again = None
+        for _ in range(50):           # the daemon sees the close first
+            c = client_from("127.0.0.3")
+            try:
+                again = c.ask(recipient="under@example.org", timeout=2.0)
+                break
+            except (OSError, AssertionError):
+                time.sleep(0.05)
+            finally:
+                c.close()
+        res.check("a closed connection frees its place", again == DUNNO, "got %r" % again)
+        res.check("the refusal is logged",
+                  d.wait_log(r"max_connections_per_client \(3\) reached", 0, 2.0) is not None)
+    finally:
+        for c in held:
+            c.close()
+        d.stop()
 
 
 def t_sigterm(res, e):
@@ -659,6 +956,10 @@ def main():
             ("idle timeout", t_idle),
             ("-s", t_stdio),
             ("-t", t_check_config),
+            ("reply_success expanded", t_success_expanded),
+            ("root and policy.user", t_root),
+            ("unix socket life cycle", t_socket),
+            ("connections per client", t_per_client),
             ("SIGTERM", t_sigterm)]:
         if not e.daemon.running() and fn is not t_sigterm:
             res.fail(name, "the daemon is not running (exit %s)" % e.daemon.proc.returncode)

@@ -17,11 +17,13 @@ INSERT INTO mailbox (username, password, name, maildir, quota, local_part, domai
 	('o''brien@example.org', 'x', 'O''Brien', 'example.org/obrien/', 2048, 'o''brien', 'example.org', TRUE),
 	('full@example.org', 'x', 'Full', 'example.org/full/', 10, 'full', 'example.org', TRUE);
 
--- PostfixAdmin keeps a self alias for every mailbox.
+-- PostfixAdmin keeps a self alias for every mailbox, here active as the
+-- mailbox is: an active self alias of an inactive mailbox makes Postfix
+-- accept the address (and bounce it later), and the daemon with it.
 INSERT INTO alias (address, goto, domain, active) VALUES
 	('alice@example.org', 'alice@example.org', 'example.org', TRUE),
 	('bob@example.org', 'bob@example.org', 'example.org', TRUE),
-	('carol@example.org', 'carol@example.org', 'example.org', TRUE),
+	('carol@example.org', 'carol@example.org', 'example.org', FALSE),
 	('dave@disabled.example', 'dave@disabled.example', 'disabled.example', TRUE),
 	('o''brien@example.org', 'o''brien@example.org', 'example.org', TRUE),
 	('full@example.org', 'full@example.org', 'example.org', TRUE),

@@ -15,6 +15,7 @@ One line per case, then "N passed, N failed"; exit 1 on any failure.
 
 import http.client
 import os
+import socket
 import re
 import signal
 import sys
@@ -305,6 +306,54 @@ def check_http(e, r):
     pc.close()
 
 
+def check_limits(e, r):
+    """The metrics listener: a whole-request deadline that trickled bytes
+    do not reset, and a cap on open connections."""
+    s = socket.create_connection(("127.0.0.1", e.mport), timeout=30)
+    t0 = time.monotonic()
+    closed_after = None
+    request = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100
+    for i in range(len(request)):
+        try:
+            s.sendall(request[i:i + 1])
+            s.settimeout(0.5)       # one byte every half second: under evhttp's 10 s
+            if s.recv(4096) == b"":
+                closed_after = time.monotonic() - t0
+                break
+        except socket.timeout:
+            pass
+        except OSError:
+            closed_after = time.monotonic() - t0
+            break
+        if time.monotonic() - t0 > 25:
+            break
+    s.close()
+    r.check("a request trickled byte by byte is cut at its deadline (about 10 s)",
+            closed_after is not None and 9.0 <= closed_after <= 14.0,
+            "closed after %s s" % ("%.1f" % closed_after if closed_after else "never (25 s)"))
+
+    held = []
+    try:
+        for _ in range(16):
+            c = socket.create_connection(("127.0.0.1", e.mport), timeout=5)
+            c.sendall(b"G")          # evhttp has taken it
+            held.append(c)
+        time.sleep(0.3)
+        extra = socket.create_connection(("127.0.0.1", e.mport), timeout=5)
+        extra.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+        try:
+            got = extra.recv(100)
+        except OSError:
+            got = b""
+        extra.close()
+        r.check("a 17th metrics connection is closed unanswered", got == b"", repr(got[:40]))
+    finally:
+        for c in held:
+            c.close()
+    ok = mqtest.wait_until(lambda: scrape(e.mport)[0] == 200, 5.0)
+    r.check("once they close, scrapes are served again", ok)
+
+
 def check_bind_error(e, r):
     """A taken metrics port is a start-up error, not a silent loss."""
     port = mqtest.free_port()
@@ -331,6 +380,7 @@ def main():
     r.run("totals after the load", check_totals, e, r)
     r.run("SIGUSR1", check_usr1, e, r)
     r.run("HTTP behaviour", check_http, e, r)
+    r.run("metrics listener limits", check_limits, e, r)
     r.run("metrics port taken", check_bind_error, e, r)
     rc, took = e.d.stop()
     r.check("SIGTERM with metrics on: exit 0 within 5 s", rc == 0 and took < 5.5,

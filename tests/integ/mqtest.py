@@ -14,6 +14,7 @@ What is here:
   PolicyClient  one persistent policy-protocol connection
   Postfix       a private Postfix instance (own config and queue directories)
   Smtp          raw SMTP commands with (code, enhanced code, text) results
+  Dovecot       a private Dovecot 2.3 with maildir quota: dovecot-lda, doveadm
   Results       one line per case and the closing "N passed, N failed"
 
 Set MQ_KEEP=1 to keep the temporary directories for a post-mortem.
@@ -191,29 +192,39 @@ def maildir_filename(n, size):
 
 
 class Fixture:
-    """A SQLite database in the tutorial schema and Maildirs at base/%d/%u."""
+    """A SQLite database in the tutorial schema (or PostfixAdmin's, with
+    schema="postfixadmin") and Maildirs at base/%d/%u. autocommit=False
+    leaves commits to the caller (commit()), for estates of thousands of rows."""
 
-    def __init__(self, root):
+    SCHEMA_FILES = {"default": "schema-default.sql", "postfixadmin": "schema-postfixadmin.sql"}
+
+    def __init__(self, root, schema="default", autocommit=True):
         self.root = root
+        self.schema = schema
+        self.autocommit = autocommit
         self.db = os.path.join(root, "mail.db")
         self.base = os.path.join(root, "vmail")
         os.makedirs(self.base, mode=0o755, exist_ok=True)
         os.chmod(self.base, 0o755)
         self._conn = sqlite3.connect(self.db)
-        self._conn.executescript(self.schema_sql())
+        self._conn.executescript(self.schema_sql(schema))
         self._conn.commit()
         self.domains = {}
         self._fileno = 0
 
     @staticmethod
-    def schema_sql():
-        """schema_sql - the shipped tutorial schema, so the tests load it too."""
-        with open(os.path.join(SRCDIR, "conf", "schema-default.sql")) as f:
+    def schema_sql(schema="default"):
+        """schema_sql - the shipped schema file, so the tests load it too."""
+        with open(os.path.join(SRCDIR, "conf", Fixture.SCHEMA_FILES[schema])) as f:
             return f.read()
 
     def commit(self):
         self._conn.commit()
         os.chmod(self.db, 0o644)
+
+    def _done(self):
+        if self.autocommit:
+            self.commit()
 
     def close(self):
         self.commit()
@@ -221,16 +232,21 @@ class Fixture:
 
     def sql(self, statement, params=()):
         cur = self._conn.execute(statement, params)
-        self._conn.commit()
+        self._done()
         return cur
 
     def domain(self, name, enabled=True):
-        cur = self._conn.execute(
-            "INSERT INTO virtual_domains (name, enabled) VALUES (?, ?)",
-            (name, 1 if enabled else 0))
-        self.domains[name] = cur.lastrowid
-        self.commit()
-        return cur.lastrowid
+        if self.schema == "postfixadmin":
+            self._conn.execute("INSERT INTO domain (domain, active) VALUES (?, ?)",
+                               (name, 1 if enabled else 0))
+            self.domains[name] = name
+        else:
+            cur = self._conn.execute(
+                "INSERT INTO virtual_domains (name, enabled) VALUES (?, ?)",
+                (name, 1 if enabled else 0))
+            self.domains[name] = cur.lastrowid
+        self._done()
+        return self.domains[name]
 
     def _domain_id(self, address):
         d = address.rsplit("@", 1)[1]
@@ -239,26 +255,55 @@ class Fixture:
         return self.domains[d]
 
     def user(self, email, quota=0, enabled=True, password="{PLAIN}x"):
-        self._conn.execute(
-            "INSERT INTO virtual_users (domain_id, email, password, quota, enabled) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (self._domain_id(email), email, password, quota, 1 if enabled else 0))
-        self.commit()
+        """user - a mailbox; PostfixAdmin's maildir column is "%d/%u/"."""
+        if self.schema == "postfixadmin":
+            local, dom = email.rsplit("@", 1)
+            self._domain_id(email)
+            self._conn.execute(
+                "INSERT INTO mailbox (username, password, maildir, quota, local_part, "
+                "domain, active) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (email, password, "%s/%s/" % (dom, local), quota, local, dom,
+                 1 if enabled else 0))
+        else:
+            self._conn.execute(
+                "INSERT INTO virtual_users (domain_id, email, password, quota, enabled) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (self._domain_id(email), email, password, quota, 1 if enabled else 0))
+        self._done()
 
     def set_user(self, email, **cols):
+        table, key = (("mailbox", "username") if self.schema == "postfixadmin"
+                      else ("virtual_users", "email"))
         for k, v in cols.items():
             if k not in ("quota", "enabled"):
                 raise ValueError(k)
-            self._conn.execute("UPDATE virtual_users SET %s = ? WHERE email = ?" % k,
+            if k == "enabled" and self.schema == "postfixadmin":
+                k = "active"
+            self._conn.execute("UPDATE %s SET %s = ? WHERE %s = ?" % (table, k, key),
                                (int(v), email))
-        self.commit()
+        self._done()
 
     def alias(self, source, destination, enabled=True):
+        if self.schema == "postfixadmin":
+            self._domain_id(source)
+            self._conn.execute(
+                "INSERT INTO alias (address, goto, domain, active) VALUES (?, ?, ?, ?)",
+                (source, destination, source.rsplit("@", 1)[1], 1 if enabled else 0))
+        else:
+            self._conn.execute(
+                "INSERT INTO virtual_aliases (domain_id, source, destination, enabled) "
+                "VALUES (?, ?, ?, ?)",
+                (self._domain_id(source), source, destination, 1 if enabled else 0))
+        self._done()
+
+    def alias_domain(self, alias, target, enabled=True):
+        """alias_domain - PostfixAdmin's alias_domain row (both domains must exist)."""
+        if self.schema != "postfixadmin":
+            raise ValueError("alias_domain needs schema=postfixadmin")
         self._conn.execute(
-            "INSERT INTO virtual_aliases (domain_id, source, destination, enabled) "
-            "VALUES (?, ?, ?, ?)",
-            (self._domain_id(source), source, destination, 1 if enabled else 0))
-        self.commit()
+            "INSERT INTO alias_domain (alias_domain, target_domain, active) VALUES (?, ?, ?)",
+            (alias, target, 1 if enabled else 0))
+        self._done()
 
     def maildir_path(self, email):
         local, dom = email.rsplit("@", 1)
@@ -890,11 +935,159 @@ class Smtp:
     def rcpt(self, recipient):
         return self.cmd("RCPT TO:<%s>" % recipient)
 
+    def data(self, body):
+        """data - DATA, the body (CRLF lines, dot-stuffed by smtplib), the final reply."""
+        code, enh, text = self.cmd("DATA")
+        if code != 354:
+            return code, enh, text
+        self.conn.send(smtplib.quotedata(body).encode() + b"\r\n.\r\n")
+        return smtp_reply(*self.conn.getreply())
+
     def quit(self):
         try:
             self.conn.quit()
         except (smtplib.SMTPException, OSError):
             pass
+
+
+# --- a private Dovecot 2.3 with maildir quota -------------------------------
+
+DOVECOT_LDA = "/usr/lib/dovecot/dovecot-lda"
+
+
+def dovecot_available():
+    """dovecot_available - None when a private Dovecot 2.3 can run, else why not."""
+    for prog in ("dovecot", "doveadm"):
+        if shutil.which(prog) is None:
+            return "%s is not installed (Debian package dovecot-core)" % prog
+    if not os.access(DOVECOT_LDA, os.X_OK):
+        return "dovecot-lda is not installed"
+    if os.geteuid() != 0:
+        return "a private Dovecot instance needs root"
+    r = subprocess.run(["dovecot", "--version"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    if not r.stdout.startswith(b"2.3"):
+        return "this test configures Dovecot 2.3, found %s" % r.stdout.decode().strip()
+    try:
+        import pwd
+        for u in ("dovecot", "dovenull"):
+            pwd.getpwnam(u)
+    except KeyError as e:
+        return "no %s user" % e
+    return None
+
+
+class Dovecot:
+    """A private Dovecot 2.3: own base_dir, state_dir and log under root, no
+    listener, a passwd-file userdb whose lines carry each user's home (the
+    Maildir, mail_location = maildir:~) and extra fields such as
+    quota_rule and quota_grace, and quota = maildir. Deliveries go through
+    dovecot-lda -e, quota queries through doveadm."""
+
+    def __init__(self, root, plugin=None):
+        self.root = root
+        self.conf = os.path.join(root, "dovecot.conf")
+        self.base_dir = os.path.join(root, "run")
+        self.state_dir = os.path.join(root, "state")
+        self.log = os.path.join(root, "dovecot.log")
+        self.passwd = os.path.join(root, "users.passwd")
+        self.plugin = {"quota": "maildir:User quota"}
+        self.plugin.update(plugin or {})
+        self.proc = None
+
+    def setup(self, users):
+        """setup - users: [(name, uid, gid, home, {extra field: value})]."""
+        why = dovecot_available()
+        if why:
+            skip(why)
+        for d in (self.base_dir, self.state_dir):
+            os.makedirs(d, 0o755, exist_ok=True)
+        with open(self.passwd, "w") as f:
+            for name, uid, gid, home, extra in users:
+                fields = " ".join("userdb_%s=%s" % kv for kv in sorted(extra.items()))
+                f.write("%s::%d:%d::%s::%s\n" % (name, uid, gid, home, fields))
+        text = "\n".join([
+            "base_dir = %s" % self.base_dir,
+            "state_dir = %s" % self.state_dir,
+            "instance_name = mqtest-%d" % os.getpid(),
+            "log_path = %s" % self.log,
+            "info_log_path = %s" % self.log,
+            "protocols =",
+            "listen = 127.0.0.1",
+            "ssl = no",
+            "default_internal_user = dovecot",
+            "default_login_user = dovenull",
+            "first_valid_uid = 1",
+            "passdb {", "  driver = passwd-file", "  args = %s" % self.passwd, "}",
+            "userdb {", "  driver = passwd-file", "  args = %s" % self.passwd, "}",
+            "mail_location = maildir:~",
+            "mail_plugins = quota",
+            "plugin {"] + ["  %s = %s" % kv for kv in self.plugin.items()] + ["}",
+            "service anvil {", "  chroot =", "}",
+            "service stats {", "  unix_listener stats-writer {", "    mode = 0666", "  }", "}",
+            ""])
+        with open(self.conf, "w") as f:
+            f.write(text)
+        with open(self.log, "w"):
+            pass
+        os.chmod(self.log, 0o666)
+        r = subprocess.run(["doveconf", "-c", self.conf, "-n"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            raise AssertionError("doveconf: " + r.stdout.decode("utf-8", "replace"))
+        return self
+
+    def start(self, timeout=15.0):
+        self.proc = spawn(["dovecot", "-F", "-c", self.conf], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sock = os.path.join(self.base_dir, "auth-userdb")
+        if not wait_until(lambda: self.proc.poll() is not None or os.path.exists(sock),
+                          timeout) or self.proc.poll() is not None:
+            raise AssertionError("dovecot did not start\n" + self.log_tail())
+        return self
+
+    def stop(self):
+        if self.proc is not None:
+            stop_pid(self.proc, timeout=10.0)
+            self.proc = None
+
+    def lda_env(self):
+        """lda_env - the settings doveconf hands dovecot-lda, read once.
+
+        dovecot-lda -c CONF execs `doveconf -f service=lda -c CONF -m lda
+        -m ssl -e` which execs dovecot-lda again with every setting in its
+        environment (DOVECONF_ENV=1). Running that doveconf once and
+        starting dovecot-lda with its environment is the same delivery with
+        one exec instead of three."""
+        if getattr(self, "_lda_env", None) is None:
+            r = subprocess.run(["doveconf", "-f", "service=lda", "-c", self.conf,
+                                "-m", "lda", "-m", "ssl", "-e", "/usr/bin/env", "-0"],
+                               env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
+            self._lda_env = dict(kv.split("=", 1) for kv in
+                                 r.stdout.decode("utf-8", "replace").split("\0") if "=" in kv)
+        return self._lda_env
+
+    def lda(self, user, message, timeout=60):
+        """lda - dovecot-lda -e: (exit status, its stderr text)."""
+        r = subprocess.run([DOVECOT_LDA, "-d", user, "-e"], env=self.lda_env(),
+                           input=message, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout)
+        return r.returncode, r.stdout.decode("utf-8", "replace")
+
+    def doveadm(self, *args, timeout=60):
+        """doveadm - doveadm -c CONF ARGS: (exit status, stdout, stderr)."""
+        r = subprocess.run(["doveadm", "-c", self.conf] + list(args),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+        return (r.returncode, r.stdout.decode("utf-8", "replace"),
+                r.stderr.decode("utf-8", "replace"))
+
+    def log_tail(self, n=30):
+        try:
+            with open(self.log, errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return "(no log)"
 
 
 # --- results ----------------------------------------------------------------

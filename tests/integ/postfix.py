@@ -18,6 +18,7 @@ missing database server is a skipped target, a failure under it too).
 """
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -255,8 +256,10 @@ def load_pfa(srv, database):
         (a, "x", a.split("@")[0], column, quota, a.split("@")[0],
          a.split("@")[1], active)
         for a, column, quota, active, _ in PFA_MAILBOXES], database)
-    # PostfixAdmin keeps an alias row address -> itself for every mailbox.
-    self_rows = [(a, a, a.split("@")[1], True) for a, *_ in PFA_MAILBOXES]
+    # PostfixAdmin keeps an alias row address -> itself for every mailbox,
+    # active as the mailbox is (an active self-alias of an inactive mailbox
+    # makes Postfix accept the address and bounce it later; so does the daemon).
+    self_rows = [(a, a, a.split("@")[1], active) for a, _, _, active, _ in PFA_MAILBOXES]
     srv.insert("alias", PFA_ALIAS_COLS, self_rows + [
         (a, goto, a.split("@")[1], active) for a, goto, active in PFA_ALIASES],
         database)
@@ -366,7 +369,12 @@ def driver_missing(target):
     out = r.stdout.decode("utf-8", "replace")
     if "not compiled in" in out or "unknown driver" in out.lower():
         return "mailquota-policyd built without the %s driver" % target.database["driver"]
-    if r.returncode != 0:
+    # -t names the Maildir made unreadable on purpose (noread@): that alone
+    # is not a failure of the set-up
+    other = [ln for ln in out.splitlines()
+             if ln.strip() and "warning:" not in ln and "/noread/" not in ln and
+             not re.search(r"cannot read 1 of \d+ Maildir", ln)]
+    if r.returncode != 0 and (other or "/noread/maildirsize" not in out):
         raise AssertionError("%s: mailquota-policyd -t failed:\n%s" % (target.label, out))
     return None
 

@@ -354,25 +354,11 @@ class Postfix:
 
 # --- a private Dovecot 2.3 ---------------------------------------------------
 
-DOVECOT_LDA = "/usr/lib/dovecot/dovecot-lda"
+DOVECOT_LDA = mqtest.DOVECOT_LDA
 
 
 def dovecot_missing():
-    if shutil.which("dovecot") is None:
-        return "dovecot is not installed"
-    if not os.path.exists(DOVECOT_LDA):
-        return "dovecot-lda is not installed"
-    if os.geteuid() != 0:
-        return "a private Dovecot instance needs root"
-    r = subprocess.run(["dovecot", "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if not r.stdout.startswith(b"2.3"):
-        return "this test configures Dovecot 2.3, found %s" % r.stdout.decode().strip()
-    for user in ("dovecot", "dovenull"):
-        try:
-            pwd.getpwnam(user)
-        except KeyError:
-            return "no %s user" % user
-    return None
+    return mqtest.dovecot_available()
 
 
 class Dovecot:

@@ -2,8 +2,8 @@
  * check_backend_sqlite - the SQLite driver on a real database file: single
  * queries, a batch in one read transaction (rows to the right query, each
  * result its own), a batch against a locked database (a temporary failure
- * that leaves the connection usable), and statement parameters that stay
- * data.
+ * that leaves the connection usable), a slow query abandoned at
+ * query_timeout, and statement parameters that stay data.
  */
 #include "autoconf.h"
 
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -188,6 +189,41 @@ START_TEST(test_batch_locked)
 }
 END_TEST
 
+/*
+ * A query that runs past query_timeout is abandoned (the progress handler),
+ * not waited for, and the connection answers the next query.
+ */
+START_TEST(test_slow_query_abandoned)
+{
+	struct mq_key k = key_of("ann@example.org");
+	struct rows r = { "", 0 };
+	struct timespec t0, t1;
+	char error[256] = "";
+	double took;
+
+	mq_backend_close(&conn);
+	/* some ten seconds of work for SQLite on a fast machine */
+	cfg.queries[MQ_Q_USER] = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL "
+	    "SELECT x + 1 FROM c WHERE x < 5000000000) "
+	    "SELECT count(*) FROM c WHERE '%s' <> ''";
+	ck_assert_msg(mq_backend_open(&conn, &cfg, error, sizeof(error)) == MQ_FOUND,
+	    "%s", error);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(mq_backend_query(&conn, MQ_Q_USER, &k, collect, &r,
+	    error, sizeof(error)), MQ_TEMPFAIL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ck_assert_msg(took >= 0.9 && took < 3.0, "took %.2f s (query_timeout 1 s)", took);
+	ck_assert_msg(strstr(error, "query_timeout") != NULL, "error: %s", error);
+	ck_assert_int_eq(r.calls, 0);
+	/* the same connection still answers */
+	ck_assert_int_eq(mq_backend_query(&conn, MQ_Q_DOMAIN, &k, collect, &r,
+	    error, sizeof(error)), MQ_FOUND);
+	ck_assert_str_eq(r.text, "1");
+	cfg.queries[MQ_Q_USER] = queries[MQ_Q_USER];
+}
+END_TEST
+
 START_TEST(test_parameters_stay_data)
 {
 	static const char *const hostile[] = {
@@ -220,6 +256,7 @@ main(void)
 	tcase_add_test(tc, test_single_queries);
 	tcase_add_test(tc, test_batch);
 	tcase_add_test(tc, test_batch_locked);
+	tcase_add_test(tc, test_slow_query_abandoned);
 	tcase_add_loop_test(tc, test_parameters_stay_data, 0, 3);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -546,6 +546,8 @@ static const struct neg negs[] = {
 	{ "reply_overquota", "policy.reply_overquota", 3 },
 	{ "reply_toolarge", "policy.reply_toolarge", 3 },
 	{ "reply_tempfail", "policy.reply_tempfail", 3 },
+	{ "reply_tempfail_permanent", "policy.reply_tempfail", 3 },
+	{ "reply_tempfail_word", "policy.reply_tempfail", 3 },
 	{ "reply_long", "policy.reply_overquota", 3 },
 	{ "on_error", "policy.on_error", 3 },
 	{ "metrics", "policy.metrics", 3 },
@@ -565,6 +567,44 @@ static const struct neg negs[] = {
 	{ "comments", "database.connections", 11 },
 	{ "syntax", "schema", 3 },
 };
+
+/* reply_tempfail: every temporary form loads, every permanent one is refused. */
+START_TEST(test_tempfail_temporary)
+{
+	static const char *const good[] = {
+		"451 4.3.0 Temporary lookup failure", "450 4.2.0 later",
+		"DEFER", "defer try later", "DEFER_IF_PERMIT", "Defer_If_Permit later",
+	};
+	static const char *const bad[] = {
+		"550 5.3.0 Lookup failure", "552 5.2.2 Mailbox is full", "REJECT",
+		"REJECT lookup failure", "DEFER_IF_REJECT later", "DUNNO",
+		"DISCARD", "HOLD", "WARN lookup failure",
+	};
+	char text[256], *error;
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct mq_config *cfg;
+
+		snprintf(text, sizeof(text), "policy {\n  reply_tempfail = \"%s\"\n}\n", good[i]);
+		cfg = load_ok(write_file("tempfail.conf", text));
+		ck_assert_str_eq(cfg->policy.reply_tempfail, good[i]);
+		mq_config_free(&cfg);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *path;
+		char want[512];
+
+		snprintf(text, sizeof(text), "# line 1\npolicy {\n  reply_tempfail = \"%s\"\n}\n", bad[i]);
+		path = write_file("tempfail.conf", text);
+		error = load_fail(path);
+		snprintf(want, sizeof(want), "%s:3: policy.reply_tempfail: ", path);
+		ck_assert_msg(strncmp(error, want, strlen(want)) == 0 &&
+		    strstr(error, "temporary") != NULL, "%s: got \"%s\"", bad[i], error);
+		free(error);
+	}
+}
+END_TEST
 
 START_TEST(test_neg)
 {
@@ -601,6 +641,7 @@ config_suite(void)
 	tcase_add_test(tc, test_reload_keeps_secret);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_tempfail_temporary);
 	tcase_add_loop_test(tc, test_neg, 0, sizeof(negs) / sizeof(negs[0]));
 	suite_add_tcase(s, tc);
 	return s;

@@ -71,29 +71,40 @@ static const struct box_row box_rows[] = {
 	{ "bytes fine, messages full", { true, L, 5, 0, 5 }, 1, NOGRACE, MQ_OUT_OVERQUOTA },
 	{ "messages fine, bytes full", { true, L, 5, L, 0 }, 1, NOGRACE, MQ_OUT_OVERQUOTA },
 	{ "both fine", { true, L, 5, 10, 4 }, 990, NOGRACE, MQ_OUT_SUCCESS },
+	{ "messages full, size > limit", { true, L, 5, 0, 5 }, L + 1, { 0, 10 }, MQ_OUT_TOOLARGE },
+	{ "messages full, size fits the grace", { true, L, 5, 0, 5 }, L, { 0, 10 }, MQ_OUT_OVERQUOTA },
 	/* Grace in bytes: accept up to limit + grace. */
 	{ "grace 100: up to limit+grace", BOX(L, 900), 200, { 100, 0 }, MQ_OUT_SUCCESS },
 	{ "grace 100: one over", BOX(L, 900), 201, { 100, 0 }, MQ_OUT_OVERQUOTA },
 	{ "grace 100: limit-1 + size 101", BOX(L, L - 1), 101, { 100, 0 }, MQ_OUT_SUCCESS },
 	{ "grace 100: used at limit", BOX(L, L), 0, { 100, 0 }, MQ_OUT_OVERQUOTA },
 	{ "grace 100: used over limit", BOX(L, L + 50), 0, { 100, 0 }, MQ_OUT_OVERQUOTA },
-	{ "grace 100: size > limit", BOX(L, 0), L + 1, { 100, 0 }, MQ_OUT_TOOLARGE },
+	/* Dovecot delivers a message bigger than the limit that fits in the grace. */
+	{ "grace 100: size > limit, empty", BOX(L, 0), L + 1, { 100, 0 }, MQ_OUT_SUCCESS },
+	{ "grace 100: size limit+grace, empty", BOX(L, 0), L + 100, { 100, 0 }, MQ_OUT_SUCCESS },
+	{ "grace 100: size past limit+grace", BOX(L, 0), L + 101, { 100, 0 }, MQ_OUT_TOOLARGE },
+	{ "grace 100: size > limit, used 1", BOX(L, 1), L + 100, { 100, 0 }, MQ_OUT_TOOLARGE },
 	{ "grace bytes win over percent", BOX(L, 900), 200, { 100, 1 }, MQ_OUT_SUCCESS },
 	{ "grace bytes win: one over", BOX(L, 900), 201, { 100, 50 }, MQ_OUT_OVERQUOTA },
 	/* Grace in percent of the limit. */
 	{ "grace 10%: up to limit+grace", BOX(L, 900), 200, { 0, 10 }, MQ_OUT_SUCCESS },
 	{ "grace 10%: one over", BOX(L, 900), 201, { 0, 10 }, MQ_OUT_OVERQUOTA },
 	{ "grace 10%: used at limit", BOX(L, L), 0, { 0, 10 }, MQ_OUT_OVERQUOTA },
-	{ "grace 10%: size > limit", BOX(L, 0), L + 1, { 0, 10 }, MQ_OUT_TOOLARGE },
+	{ "grace 10%: size > limit, empty", BOX(L, 0), L + 1, { 0, 10 }, MQ_OUT_SUCCESS },
+	{ "grace 10%: size past limit+grace", BOX(L, 0), L + 101, { 0, 10 }, MQ_OUT_TOOLARGE },
 	{ "grace 0%", BOX(L, 900), 101, { 0, 0 }, MQ_OUT_OVERQUOTA },
 	/* Saturating limit + grace. */
 	{ "grace max bytes", BOX(L, L - 1), L, { MAX, 0 }, MQ_OUT_SUCCESS },
 	{ "grace 10% of max limit", BOX(MAX, MAX - 1), 1, { 0, 10 }, MQ_OUT_SUCCESS },
-	{ "grace 10% of max limit, over", BOX(MAX, MAX - 1), 2, { 0, 10 }, MQ_OUT_OVERQUOTA },
+	{ "grace 10% of max limit, past it", BOX(MAX, MAX - 1), 2, { 0, 10 }, MQ_OUT_SUCCESS },
+	{ "grace 10% of max limit, size max", BOX(MAX, MAX - 1), MAX, { 0, 10 }, MQ_OUT_OVERQUOTA },
 	{ "grace 1000% near max", BOX(MAX - 10, MAX - 11), 11, { 0, 1000 }, MQ_OUT_SUCCESS },
-	{ "grace 1000% near max, over", BOX(MAX - 10, MAX - 11), 12, { 0, 1000 }, MQ_OUT_OVERQUOTA },
-	{ "grace 1000% near max, size limit", BOX(MAX - 10, MAX - 11), MAX - 10, { 0, 1000 }, MQ_OUT_OVERQUOTA },
+	{ "grace 1000% near max, past it", BOX(MAX - 10, MAX - 11), 12, { 0, 1000 }, MQ_OUT_SUCCESS },
+	{ "grace 1000% near max, size max", BOX(MAX - 10, MAX - 11), MAX, { 0, 1000 }, MQ_OUT_SUCCESS },
 	{ "grace max, used at limit", BOX(L, L), 1, { MAX, 0 }, MQ_OUT_OVERQUOTA },
+	/* Dovecot's overflowing percentage (measured with dovecot-lda 2.3.19). */
+	{ "10% of INT64_MAX is 0", BOX(INT64_MAX, INT64_MAX - 1000), 2000, { 0, 10 }, MQ_OUT_OVERQUOTA },
+	{ "10% of 2^62 wraps huge", BOX(1ull << 62, (1ull << 62) - 1000), 6000, { 0, 10 }, MQ_OUT_SUCCESS },
 	/* Disabled wins over everything. */
 	{ "disabled, empty", { false, L, 0, 0, 0 }, 0, NOGRACE, MQ_OUT_DISABLED },
 	{ "disabled, full", { false, L, 0, L, 0 }, 1, NOGRACE, MQ_OUT_DISABLED },
@@ -152,7 +163,11 @@ static const struct grace_row grace_rows[] = {
 	{ { 0, 200 }, MAX, MAX },		/* saturates */
 	{ { 0, 101 }, MAX - 99, MAX },
 	{ { 0, 4294967295u }, 99, 4252017622u },
-	{ { 0, 4294967295u }, MAX / 1000, MAX },
+	/* Up to INT64_MAX, Dovecot's signed product, wrap included. */
+	{ { 0, 4294967295u }, MAX / 1000, 54417894990986178u },
+	{ { 0, 10 }, 922337203685477580u, 92233720368547758u },
+	{ { 0, 10 }, INT64_MAX, 0 },
+	{ { 0, 10 }, 1ull << 62, 18354510353341003858u },
 	{ { MAX, 0 }, L, MAX },
 };
 

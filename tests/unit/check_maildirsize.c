@@ -51,6 +51,7 @@ struct parse_case {
 #define OK MQ_MDS_OK
 #define BAD MQ_MDS_CORRUPT
 
+/* The expected figures are Dovecot 2.3's reading (quota-maildir.c). */
 static const struct parse_case parse_cases[] = {
 	{ "both limits", "1000000S,1000C\n100 2\n50 1\n", 0, OK,
 	    true, 1000000, true, 1000, 150, 3, 3 },
@@ -64,22 +65,22 @@ static const struct parse_case parse_cases[] = {
 	    false, 0, false, 0, 10, 1, 2 },
 	{ "definition line only", "1000S\n", 0, OK,
 	    true, 1000, false, 0, 0, 0, 1 },
-	{ "empty definition only", "\n", 0, OK,
-	    false, 0, false, 0, 0, 0, 1 },
+	{ "a lone newline", "\n", 0, BAD,
+	    false, 0, false, 0, 0, 0, 0 },
 	{ "zero limits", "0S,0C\n5 1\n", 0, OK,
 	    true, 0, true, 0, 5, 1, 2 },
-	{ "lower-case suffixes", "1000s,5c\n1 1\n", 0, OK,
-	    true, 1000, true, 5, 1, 1, 2 },
-	{ "blanks and tabs", "  1000S , 20C \n  10\t 2 \n", 0, OK,
-	    true, 1000, true, 20, 10, 2, 2 },
-	{ "CRLF lines", "1000S\r\n10 1\r\n", 0, OK,
-	    true, 1000, false, 0, 10, 1, 2 },
+	{ "lower-case suffixes are ignored", "1000s,5c\n1 1\n", 0, OK,
+	    false, 0, false, 0, 1, 1, 2 },
+	{ "blanks in the definition are ignored", "  1000S , 20C\n  10\t 2 \n", 0, OK,
+	    false, 0, false, 0, 10, 2, 2 },
+	{ "CRLF: the definition is not read", "1000S\r\n10 1\r\n", 0, OK,
+	    false, 0, false, 0, 10, 1, 2 },
 	{ "negative deltas", "1000S\n100 5\n-30 -2\n", 0, OK,
 	    true, 1000, false, 0, 70, 3, 3 },
 	{ "deltas back to zero", "\n100 5\n-100 -5\n", 0, OK,
 	    false, 0, false, 0, 0, 0, 3 },
 	{ "negative byte total", "1000S\n10 1\n-20 -1\n", 0, BAD,
-	    false, 0, false, 0, 0, 0, 0 },
+	    true, 1000, false, 0, 0, 0, 0 },
 	{ "negative count total", "\n10 1\n0 -2\n", 0, BAD,
 	    false, 0, false, 0, 0, 0, 0 },
 	{ "partial last line ignored", "1000S\n100 5\n50 1", 0, OK,
@@ -92,43 +93,53 @@ static const struct parse_case parse_cases[] = {
 	    false, 0, false, 0, 0, 0, 0 },
 	{ "NUL in a usage line", "1000S\n10\0 1\n", 12, BAD,
 	    false, 0, false, 0, 0, 0, 0 },
-	{ "NUL in the partial line", "1000S\n10 1\n\0", 12, BAD,
-	    false, 0, false, 0, 0, 0, 0 },
+	{ "NUL in the partial line is not read", "1000S\n10 1\n\0", 12, OK,
+	    true, 1000, false, 0, 10, 1, 2 },
 	{ "NUL in the definition", "10\0S\n", 5, BAD,
 	    false, 0, false, 0, 0, 0, 0 },
 	{ "junk usage line", "1000S\nabc 1\n", 0, BAD,
-	    false, 0, false, 0, 0, 0, 0 },
+	    true, 1000, false, 0, 0, 0, 0 },
 	{ "one field", "1000S\n10\n", 0, BAD,
-	    false, 0, false, 0, 0, 0, 0 },
-	{ "three fields", "1000S\n10 1 1\n", 0, BAD,
-	    false, 0, false, 0, 0, 0, 0 },
+	    true, 1000, false, 0, 0, 0, 0 },
+	{ "a third field is ignored", "1000S\n10 1 1\n", 0, OK,
+	    true, 1000, false, 0, 10, 1, 2 },
+	{ "trailing words are ignored", "1000S\n10 1 junk\n", 0, OK,
+	    true, 1000, false, 0, 10, 1, 2 },
 	{ "empty usage line", "1000S\n\n", 0, BAD,
-	    false, 0, false, 0, 0, 0, 0 },
-	{ "plus sign", "1000S\n+10 1\n", 0, BAD,
-	    false, 0, false, 0, 0, 0, 0 },
-	{ "unknown suffix", "1000X\n", 0, BAD,
-	    false, 0, false, 0, 0, 0, 0 },
-	{ "suffix without number", "S\n", 0, BAD,
-	    false, 0, false, 0, 0, 0, 0 },
-	{ "trailing comma", "1000S,\n", 0, BAD,
-	    false, 0, false, 0, 0, 0, 0 },
-	{ "negative limit", "-5S\n", 0, BAD,
-	    false, 0, false, 0, 0, 0, 0 },
+	    true, 1000, false, 0, 0, 0, 0 },
+	{ "plus signs", "1000S\n+10 +1\n", 0, OK,
+	    true, 1000, false, 0, 10, 1, 2 },
+	{ "second number glued by its sign", "1000S\n10-1\n5 3\n", 0, OK,
+	    true, 1000, false, 0, 15, 2, 3 },
+	{ "comma between the numbers", "1000S\n10,1\n", 0, BAD,
+	    true, 1000, false, 0, 0, 0, 0 },
+	{ "unknown suffix is ignored", "1000X\n", 0, OK,
+	    false, 0, false, 0, 0, 0, 1 },
+	{ "suffix without number is ignored", "S\n", 0, OK,
+	    false, 0, false, 0, 0, 0, 1 },
+	{ "trailing comma", "1000S,\n", 0, OK,
+	    true, 1000, false, 0, 0, 0, 1 },
+	{ "negative limit is ignored", "-5S,7C\n", 0, OK,
+	    false, 0, true, 7, 0, 0, 1 },
+	{ "the last non-zero item wins", "5S,7S,0S\n", 0, OK,
+	    true, 7, false, 0, 0, 0, 1 },
 	{ "limit INT64_MAX", "9223372036854775807S\n", 0, OK,
 	    true, INT64_MAX, false, 0, 0, 0, 1 },
 	{ "limit above INT64_MAX clamps", "9223372036854775808S\n", 0, OK,
 	    true, INT64_MAX, false, 0, 0, 0, 1 },
-	{ "huge limit clamps", "99999999999999999999999999C\n", 0, OK,
-	    false, 0, true, INT64_MAX, 0, 0, 1 },
+	{ "limit above 64 bits is ignored", "99999999999999999999999999C\n", 0, OK,
+	    false, 0, false, 0, 0, 0, 1 },
 	{ "usage INT64_MAX", "\n9223372036854775807 1\n", 0, OK,
 	    false, 0, false, 0, INT64_MAX, 1, 2 },
-	{ "usage above INT64_MAX", "\n9223372036854775808 1\n", 0, BAD,
-	    false, 0, false, 0, 0, 0, 0 },
-	{ "sum overflows", "\n9223372036854775807 1\n1 1\n", 0, BAD,
+	{ "usage above INT64_MAX is held there", "\n99999999999999999999 1\n", 0, OK,
+	    false, 0, false, 0, INT64_MAX, 1, 2 },
+	{ "byte sum wraps negative", "\n9223372036854775807 1\n1 1\n", 0, BAD,
 	    false, 0, false, 0, 0, 0, 0 },
 	{ "INT64_MIN line", "\n-9223372036854775808 0\n", 0, BAD,
 	    false, 0, false, 0, 0, 0, 0 },
-	{ "sum underflows", "\n-9223372036854775808 0\n-1 0\n", 0, BAD,
+	{ "count is a C int", "\n10 4294967297\n", 0, OK,
+	    false, 0, false, 0, 10, 1, 2 },
+	{ "count wraps negative", "\n10 2147483648\n", 0, BAD,
 	    false, 0, false, 0, 0, 0, 0 },
 };
 
@@ -201,7 +212,10 @@ START_TEST(test_parse_size_limit)
 	buf = fill_valid(MQ_MAILDIRSIZE_MAX, &b, &n);
 	ck_assert_uint_eq(strlen(buf), 5120);
 	ck_assert_int_eq(mq_maildirsize_parse(buf, 5120, &m), MQ_MDS_TOOBIG);
-	ck_assert_uint_eq(m.lines, 0);
+	/* Its definition line is still read, as Dovecot does. */
+	ck_assert_uint_eq(m.lines, 1);
+	ck_assert_uint_eq(m.limit_bytes, 1000000);
+	ck_assert_uint_eq(m.bytes, 0);
 	/* Too big wins over any content. */
 	memset(buf, 0, 5120);
 	ck_assert_int_eq(mq_maildirsize_parse(buf, 5120, &m), MQ_MDS_TOOBIG);
@@ -231,40 +245,47 @@ struct trust_case {
 #define FRESH 10
 #define STALE (MQ_MAILDIRSIZE_STALE_SECS + 1)
 
+/* The file's limits are the caller's unless the case says otherwise. */
 static const struct trust_case trust_cases[] = {
-	{ "under, several lines, fresh", false, 0, false, 0, 500, 5, 9,
+	{ "under, several lines, fresh", true, 1000, true, 10, 500, 5, 9,
 	    1000, 10, FRESH, true },
-	{ "under, several lines, stale", false, 0, false, 0, 500, 5, 9,
+	{ "under, several lines, stale", true, 1000, true, 10, 500, 5, 9,
 	    1000, 10, STALE, true },
-	{ "under, one line, a day old", false, 0, false, 0, 999, 10, 2,
+	{ "under, one line, a day old", true, 1000, true, 10, 999, 10, 2,
 	    1000, 10, 86400, true },
-	{ "over, one line, fresh", false, 0, false, 0, 2000, 5, 2,
+	{ "over, one line, fresh", true, 1000, false, 0, 2000, 5, 2,
 	    1000, 0, FRESH, true },
-	{ "over, one line, stale", false, 0, false, 0, 2000, 5, 2,
+	{ "over, one line, stale", true, 1000, false, 0, 2000, 5, 2,
 	    1000, 0, STALE, false },
-	{ "over, one line, exactly 15 minutes", false, 0, false, 0, 2000, 5, 2,
+	{ "over, one line, exactly 15 minutes", true, 1000, false, 0, 2000, 5, 2,
 	    1000, 0, MQ_MAILDIRSIZE_STALE_SECS, true },
-	{ "over, two lines, fresh", false, 0, false, 0, 2000, 5, 3,
+	{ "over, two lines, fresh", true, 1000, false, 0, 2000, 5, 3,
 	    1000, 0, FRESH, false },
-	{ "over, many lines, fresh", false, 0, false, 0, 2000, 5, 40,
+	{ "over, many lines, fresh", true, 1000, false, 0, 2000, 5, 40,
 	    1000, 0, 0, false },
-	{ "bytes equal to limit is over", false, 0, false, 0, 1000, 5, 3,
+	{ "bytes equal to limit is not over", true, 1000, false, 0, 1000, 5, 3,
+	    1000, 0, STALE, true },
+	{ "bytes one over the limit", true, 1000, false, 0, 1001, 5, 3,
 	    1000, 0, FRESH, false },
-	{ "count equal to limit is under", false, 0, false, 0, 10, 10, 3,
+	{ "count equal to limit is under", false, 0, true, 10, 10, 10, 3,
 	    0, 10, FRESH, true },
-	{ "count over limit", false, 0, false, 0, 10, 11, 3,
+	{ "count over limit", false, 0, true, 10, 10, 11, 3,
 	    0, 10, FRESH, false },
-	{ "count over limit, one line, fresh", false, 0, false, 0, 10, 11, 2,
+	{ "count over limit, one line, fresh", false, 0, true, 10, 10, 11, 2,
 	    0, 10, FRESH, true },
 	{ "unlimited never over", false, 0, false, 0, INT64_MAX, INT64_MAX, 50,
 	    0, 0, STALE, true },
-	{ "over its own byte limit", true, 1000, false, 0, 1000, 1, 3,
-	    0, 0, FRESH, false },
-	{ "over its own count limit, stale", false, 0, true, 3, 10, 4, 2,
-	    0, 0, STALE, false },
-	{ "own limit 0 is unlimited", true, 0, true, 0, 5000, 50, 3,
+	{ "definition bytes differ", true, 2000, false, 0, 10, 1, 2,
+	    1000, 0, FRESH, false },
+	{ "definition lacks the count limit", true, 1000, false, 0, 10, 1, 2,
+	    1000, 10, FRESH, false },
+	{ "definition has a count limit the caller has not", true, 1000, true, 5,
+	    10, 1, 2, 1000, 0, FRESH, false },
+	{ "own limit 0 is the caller's 0", true, 0, true, 0, 5000, 50, 3,
 	    0, 0, STALE, true },
-	{ "future mtime is not stale", false, 0, false, 0, 2000, 5, 2,
+	{ "caller above INT64_MAX compares as INT64_MAX", true, INT64_MAX, false, 0,
+	    10, 1, 2, UINT64_MAX - 1, 0, FRESH, true },
+	{ "future mtime is not stale", true, 1000, false, 0, 2000, 5, 2,
 	    1000, 0, -3600, true },
 };
 
@@ -286,7 +307,8 @@ END_TEST
 
 START_TEST(test_trusted_extreme_times)
 {
-	struct mq_maildirsize m = { .bytes = 10, .lines = 2 };
+	struct mq_maildirsize m = { .bytes = 10, .lines = 2,
+	    .has_limit_bytes = true, .limit_bytes = 5 };
 
 	/* No overflow in the age arithmetic. */
 	ck_assert(!mq_maildirsize_trusted(&m, 5, 0, INT64_MIN, INT64_MAX));
@@ -313,12 +335,14 @@ static const struct fname_case fname_cases[] = {
 	{ "1700000000.M1P2.host:2,S", -1, 0 },
 	{ "1700000000.M1P2.host", -1, 0 },
 	{ "1700000000.M1P2.host,W=100:2,S", -1, 0 },
-	{ "1700000000.M1P2.host,S=:2,", -1, 0 },
+	{ "1700000000.M1P2.host,S=:2,", 0, 0 },		/* no digits: 0 */
 	{ "1700000000.M1P2.host,S=12a:2,", -1, 0 },
 	{ "1700000000.M1P2.host,S=-5", -1, 0 },
-	{ "1700000000.M1P2.host,S=99999999999999999999999", -1, 0 },
-	{ "1700000000.M1P2.host,S=9223372036854775808", -1, 0 },
-	{ "1700000000.M1P2.host:2,S=100", -1, 0 },
+	{ "1700000000.M1P2.host,S=18446744073709551617", 0, 1 },	/* wraps */
+	{ "1700000000.M1P2.host,S=9223372036854775808", 0, 9223372036854775808ULL },
+	{ "1700000000.M1P2.host:2,S=100", 0, 100 },	/* behind the flags too */
+	{ "1700000000.M1P2.host,S=12a,S=100", -1, 0 },	/* the first one only */
+	{ ".hidden,S=5", 0, 5 },
 	{ "", -1, 0 },
 	{ ",S=5", 0, 5 },
 };
@@ -473,8 +497,9 @@ set_mtime(const char *rel, time_t when)
 }
 
 /*
- * The standard tree, under "d/u" (expected recount 657 bytes, 6 messages;
- * with ignore {"Trash"}: 657 - 40 = 617 and 5):
+ * The standard tree, under "d/u" (expected recount 8657 bytes, 8 messages,
+ * as Dovecot counts: .hidden and sub/ by their names; with ignore
+ * {"Trash"}: 8657 - 40 = 8617 and 7):
  *   cur/  a,S=100:2,S   plain:2,S (7 bytes, no ,S=)   .hidden   sub/
  *   new/  b,S=200
  *   tmp/  t,S=9999  (never counted)
@@ -525,11 +550,14 @@ opts_for(bool recalc)
 {
 	struct mq_maildir_opts o = {
 		.base = base, .ignore = NULL, .nignore = 0,
-		.recalc = recalc, .usage_ttl = 5,
+		.recalc = recalc, .header_limits = true, .usage_ttl = 5,
 	};
 
 	return o;
 }
+
+/* The row gives no limit. */
+#define U MQ_LIMIT_UNSET
 
 /* usage - mq_maildir_usage without a cache. */
 static int
@@ -548,7 +576,7 @@ START_TEST(test_usage_good_file)
 
 	make_tree();
 	puts_file("d/u/maildirsize", "1000000S,100C\n500 3\n20 1\n");
-	ck_assert_int_eq(usage(&o, "d/u", 0, 0, &u, err, sizeof(err)), MQ_FOUND);
+	ck_assert_int_eq(usage(&o, "d/u", U, U, &u, err, sizeof(err)), MQ_FOUND);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_MAILDIRSIZE);
 	ck_assert_uint_eq(u.bytes, 520);
 	ck_assert_uint_eq(u.messages, 4);
@@ -571,7 +599,7 @@ START_TEST(test_usage_exact_sizes)
 	buf = fill_valid(MQ_MAILDIRSIZE_MAX - 1, &b, &n);
 	put("d/u/maildirsize", buf, MQ_MAILDIRSIZE_MAX - 1);
 	free(buf);
-	ck_assert_int_eq(usage(&o, "d/u", 0, 0, &u, err, sizeof(err)), MQ_FOUND);
+	ck_assert_int_eq(usage(&o, "d/u", U, U, &u, err, sizeof(err)), MQ_FOUND);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_MAILDIRSIZE);
 	ck_assert_uint_eq(u.bytes, b);
 	ck_assert_uint_eq(u.messages, n);
@@ -579,10 +607,10 @@ START_TEST(test_usage_exact_sizes)
 	buf = fill_valid(MQ_MAILDIRSIZE_MAX, &b, &n);
 	put("d/u/maildirsize", buf, MQ_MAILDIRSIZE_MAX);
 	free(buf);
-	ck_assert_int_eq(usage(&o, "d/u", 0, 0, &u, err, sizeof(err)), MQ_FOUND);
+	ck_assert_int_eq(usage(&o, "d/u", U, U, &u, err, sizeof(err)), MQ_FOUND);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_RECOUNT);
-	ck_assert_uint_eq(u.bytes, 657);
-	ck_assert_uint_eq(u.messages, 6);
+	ck_assert_uint_eq(u.bytes, 8657);
+	ck_assert_uint_eq(u.messages, 8);
 	/* The definition line of a too-big file still gives the limit. */
 	ck_assert(u.has_limit_bytes);
 	ck_assert_uint_eq(u.limit_bytes, 1000000);
@@ -596,14 +624,14 @@ START_TEST(test_usage_missing_file)
 	char err[256];
 
 	make_tree();
-	ck_assert_int_eq(usage(&o, "d/u", 0, 0, &u, err, sizeof(err)), MQ_FOUND);
+	ck_assert_int_eq(usage(&o, "d/u", U, U, &u, err, sizeof(err)), MQ_FOUND);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_RECOUNT);
-	ck_assert_uint_eq(u.bytes, 657);
-	ck_assert_uint_eq(u.messages, 6);
+	ck_assert_uint_eq(u.bytes, 8657);
+	ck_assert_uint_eq(u.messages, 8);
 	ck_assert(!u.has_limit_bytes && !u.has_limit_messages);
 
 	o.recalc = false;
-	ck_assert_int_eq(usage(&o, "d/u", 0, 0, &u, err, sizeof(err)), MQ_FOUND);
+	ck_assert_int_eq(usage(&o, "d/u", U, U, &u, err, sizeof(err)), MQ_FOUND);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_NONE);
 	ck_assert_uint_eq(u.bytes, 0);
 	ck_assert_uint_eq(u.messages, 0);
@@ -618,21 +646,21 @@ START_TEST(test_usage_corrupt_file)
 
 	make_tree();
 	puts_file("d/u/maildirsize", "2000S,9C\n100 1\nthis is junk\n");
-	ck_assert_int_eq(usage(&o, "d/u", 0, 0, &u, err, sizeof(err)), MQ_FOUND);
+	ck_assert_int_eq(usage(&o, "d/u", U, U, &u, err, sizeof(err)), MQ_FOUND);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_RECOUNT);
-	ck_assert_uint_eq(u.bytes, 657);
-	ck_assert_uint_eq(u.messages, 6);
+	ck_assert_uint_eq(u.bytes, 8657);
+	ck_assert_uint_eq(u.messages, 8);
 	ck_assert_uint_eq(u.limit_bytes, 2000);
 	ck_assert_uint_eq(u.limit_messages, 9);
 
 	put("d/u/maildirsize", "2000S\n1\0 1\n", 11);
-	ck_assert_int_eq(usage(&o, "d/u", 0, 0, &u, err, sizeof(err)), MQ_FOUND);
+	ck_assert_int_eq(usage(&o, "d/u", U, U, &u, err, sizeof(err)), MQ_FOUND);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_RECOUNT);
-	ck_assert_uint_eq(u.bytes, 657);
+	ck_assert_uint_eq(u.bytes, 8657);
 
 	/* Without recalc a file that cannot be read counts as nothing. */
 	o.recalc = false;
-	ck_assert_int_eq(usage(&o, "d/u", 0, 0, &u, err, sizeof(err)), MQ_FOUND);
+	ck_assert_int_eq(usage(&o, "d/u", U, U, &u, err, sizeof(err)), MQ_FOUND);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_NONE);
 	ck_assert_uint_eq(u.bytes, 0);
 }
@@ -655,8 +683,8 @@ START_TEST(test_usage_over_quota)
 	set_mtime("d/u/maildirsize", time(NULL) - 3600);
 	ck_assert_int_eq(usage(&o, "d/u", 1000, 0, &u, err, sizeof(err)), MQ_FOUND);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_RECOUNT);
-	ck_assert_uint_eq(u.bytes, 657);
-	ck_assert_uint_eq(u.messages, 6);
+	ck_assert_uint_eq(u.bytes, 8657);
+	ck_assert_uint_eq(u.messages, 8);
 	ck_assert_uint_eq(u.limit_bytes, 1000);
 
 	/* Old but under the caller's (larger) limit and its own: believed. */
@@ -667,16 +695,28 @@ START_TEST(test_usage_over_quota)
 
 	/* Over by its own definition line, several lines, fresh: recounted. */
 	puts_file("d/u/maildirsize", "1000S\n600 2\n600 3\n");
-	ck_assert_int_eq(usage(&o, "d/u", 0, 0, &u, err, sizeof(err)), MQ_FOUND);
+	ck_assert_int_eq(usage(&o, "d/u", U, U, &u, err, sizeof(err)), MQ_FOUND);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_RECOUNT);
-	ck_assert_uint_eq(u.bytes, 657);
+	ck_assert_uint_eq(u.bytes, 8657);
 
 	/* Over by message count. */
-	puts_file("d/u/maildirsize", "\n600 2\n600 3\n");
-	ck_assert_int_eq(usage(&o, "d/u", 0, 4, &u, err, sizeof(err)), MQ_FOUND);
+	puts_file("d/u/maildirsize", "4C\n600 2\n600 3\n");
+	ck_assert_int_eq(usage(&o, "d/u", U, 4, &u, err, sizeof(err)), MQ_FOUND);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_RECOUNT);
-	ck_assert_int_eq(usage(&o, "d/u", 0, 5, &u, err, sizeof(err)), MQ_FOUND);
+	puts_file("d/u/maildirsize", "5C\n600 2\n600 3\n");
+	ck_assert_int_eq(usage(&o, "d/u", U, 5, &u, err, sizeof(err)), MQ_FOUND);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_MAILDIRSIZE);
+
+	/* Exactly at the limit, several lines: not over, believed. */
+	puts_file("d/u/maildirsize", "1200S\n600 2\n600 3\n");
+	ck_assert_int_eq(usage(&o, "d/u", 1200, U, &u, err, sizeof(err)), MQ_FOUND);
+	ck_assert_int_eq(u.origin, MQ_ORIGIN_MAILDIRSIZE);
+
+	/* A definition line that is not the row's limits: recounted. */
+	puts_file("d/u/maildirsize", "1300S\n600 2\n");
+	ck_assert_int_eq(usage(&o, "d/u", 1200, U, &u, err, sizeof(err)), MQ_FOUND);
+	ck_assert_int_eq(u.origin, MQ_ORIGIN_RECOUNT);
+	ck_assert_uint_eq(u.bytes, 8657);
 
 	/* recalc off: a parsable file is believed. */
 	o.recalc = false;
@@ -699,25 +739,25 @@ START_TEST(test_recount_ignore)
 	make_tree();
 	o.ignore = ignore_trash;
 	o.nignore = 1;
-	ck_assert_int_eq(usage(&o, "d/u", 0, 0, &u, err, sizeof(err)), MQ_FOUND);
+	ck_assert_int_eq(usage(&o, "d/u", U, U, &u, err, sizeof(err)), MQ_FOUND);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_RECOUNT);
-	ck_assert_uint_eq(u.bytes, 617);	/* .Trash.Sub still counted */
-	ck_assert_uint_eq(u.messages, 5);
+	ck_assert_uint_eq(u.bytes, 8617);	/* .Trash.Sub still counted */
+	ck_assert_uint_eq(u.messages, 7);
 
 	ck_assert_int_eq(mq_maildir_open(base, "d/u", &fd, err, sizeof(err)),
 	    MQ_FOUND);
 	ck_assert_int_eq(mq_maildir_recount(fd, NULL, 0, &bytes, &msgs, err,
 	    sizeof(err)), 0);
-	ck_assert_uint_eq(bytes, 657);
-	ck_assert_uint_eq(msgs, 6);
+	ck_assert_uint_eq(bytes, 8657);
+	ck_assert_uint_eq(msgs, 8);
 	ck_assert_int_eq(mq_maildir_recount(fd, dot_trash, 1, &bytes, &msgs, err,
 	    sizeof(err)), 0);
-	ck_assert_uint_eq(bytes, 617);
-	ck_assert_uint_eq(msgs, 5);
+	ck_assert_uint_eq(bytes, 8617);
+	ck_assert_uint_eq(msgs, 7);
 	/* The caller's fd is still usable (its offset was not consumed). */
 	ck_assert_int_eq(mq_maildir_recount(fd, NULL, 0, &bytes, &msgs, err,
 	    sizeof(err)), 0);
-	ck_assert_uint_eq(bytes, 657);
+	ck_assert_uint_eq(bytes, 8657);
 	close(fd);
 }
 END_TEST
@@ -731,7 +771,7 @@ START_TEST(test_symlink_maildirsize)
 	make_tree();
 	puts_file("elsewhere", "1000S\n1 1\n");
 	ck_assert_int_eq(symlink(at("elsewhere"), at("d/u/maildirsize")), 0);
-	ck_assert_int_eq(usage(&o, "d/u", 0, 0, &u, err, sizeof(err)),
+	ck_assert_int_eq(usage(&o, "d/u", U, U, &u, err, sizeof(err)),
 	    MQ_TEMPFAIL);
 	ck_assert_msg(strstr(err, "symlink") != NULL, "error: %s", err);
 }
@@ -789,14 +829,19 @@ START_TEST(test_write_size)
 	ck_assert_uint_eq(mds.bytes, 3);
 	ck_assert_uint_eq(mds.lines, 3);
 
-	ck_assert_int_eq(mq_maildir_write_size(fd, 1000, 5, 617, 5, err, sizeof(err)), 0);
-	ck_assert_str_eq(slurp("d/u/maildirsize"), "1000S,5C\n617 5\n");
+	ck_assert_int_eq(mq_maildir_write_size(fd, 1000, 5, 8617, 5, err, sizeof(err)), 0);
+	ck_assert_str_eq(slurp("d/u/maildirsize"), "1000S,5C\n8617 5\n");
 	ck_assert_int_eq(stat(at("d/u/maildirsize"), &sb), 0);
 	ck_assert_uint_eq(sb.st_mode & 07777, 0640);	/* the old file's mode */
 	ck_assert(no_temp_left("d/u"));
 	ck_assert_int_eq(mq_maildir_read_size(fd, &mds, &st, err, sizeof(err)), MQ_FOUND);
-	ck_assert_uint_eq(mds.bytes, 617);
+	ck_assert_uint_eq(mds.bytes, 8617);
 	ck_assert_uint_eq(mds.lines, 2);
+	/* The same text again: nothing to write; another format: rewritten. */
+	ck_assert_int_eq(mq_maildir_write_size(fd, 1000, 5, 8617, 5, err, sizeof(err)), 1);
+	puts_file("d/u/maildirsize", "1000S,5C\n+8617 +5\n");
+	ck_assert_int_eq(mq_maildir_write_size(fd, 1000, 5, 8617, 5, err, sizeof(err)), 0);
+	ck_assert_str_eq(slurp("d/u/maildirsize"), "1000S,5C\n8617 5\n");
 
 	/* Missing: created with the Maildir's mode bits (rw only). */
 	ck_assert_int_eq(unlink(at("d/u/maildirsize")), 0);
@@ -841,10 +886,11 @@ START_TEST(test_symlinks_in_maildir_skipped)
 	    at("d/u/cur/y,S=60000:2,S")), 0);
 	ck_assert_int_eq(symlink(at("outside/cur/z,S=50000:2,S"),
 	    at("d/u/cur/nosize:2,S")), 0);
-	ck_assert_int_eq(usage(&o, "d/u", 0, 0, &u, err, sizeof(err)), MQ_FOUND);
+	/* Nothing is followed; y's name carries its size, so it counts. */
+	ck_assert_int_eq(usage(&o, "d/u", U, U, &u, err, sizeof(err)), MQ_FOUND);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_RECOUNT);
-	ck_assert_uint_eq(u.bytes, 657);
-	ck_assert_uint_eq(u.messages, 6);
+	ck_assert_uint_eq(u.bytes, 68657);
+	ck_assert_uint_eq(u.messages, 9);
 }
 END_TEST
 
@@ -862,60 +908,60 @@ START_TEST(test_path_confinement)
 	ck_assert_int_eq(symlink(at("real/u"), at("d/v")), 0);
 
 	/* A symlink anywhere below base. */
-	ck_assert_int_eq(usage(&o, "link/u", 0, 0, &u, err, sizeof(err)),
+	ck_assert_int_eq(usage(&o, "link/u", U, U, &u, err, sizeof(err)),
 	    MQ_TEMPFAIL);
 	ck_assert_msg(strstr(err, "symlink in mailbox path") != NULL, "%s", err);
-	ck_assert_int_eq(usage(&o, "d/v", 0, 0, &u, err, sizeof(err)),
+	ck_assert_int_eq(usage(&o, "d/v", U, U, &u, err, sizeof(err)),
 	    MQ_TEMPFAIL);
 	ck_assert_msg(strstr(err, "symlink in mailbox path") != NULL, "%s", err);
 
 	/* ".." and "." components, whether or not they exist. */
-	ck_assert_int_eq(usage(&o, "d/../real/u", 0, 0, &u, err, sizeof(err)),
+	ck_assert_int_eq(usage(&o, "d/../real/u", U, U, &u, err, sizeof(err)),
 	    MQ_TEMPFAIL);
 	ck_assert_msg(strstr(err, "..") != NULL, "%s", err);
-	ck_assert_int_eq(usage(&o, "../x", 0, 0, &u, err, sizeof(err)),
+	ck_assert_int_eq(usage(&o, "../x", U, U, &u, err, sizeof(err)),
 	    MQ_TEMPFAIL);
-	ck_assert_int_eq(usage(&o, "nope/../../x", 0, 0, &u, err, sizeof(err)),
+	ck_assert_int_eq(usage(&o, "nope/../../x", U, U, &u, err, sizeof(err)),
 	    MQ_TEMPFAIL);
-	ck_assert_int_eq(usage(&o, "./d/u", 0, 0, &u, err, sizeof(err)),
+	ck_assert_int_eq(usage(&o, "./d/u", U, U, &u, err, sizeof(err)),
 	    MQ_TEMPFAIL);
-	ck_assert_int_eq(usage(&o, "d/u/..", 0, 0, &u, err, sizeof(err)),
+	ck_assert_int_eq(usage(&o, "d/u/..", U, U, &u, err, sizeof(err)),
 	    MQ_TEMPFAIL);
 	/* Names that merely contain dots are fine. */
-	ck_assert_int_eq(usage(&o, "d/..u", 0, 0, &u, err, sizeof(err)),
+	ck_assert_int_eq(usage(&o, "d/..u", U, U, &u, err, sizeof(err)),
 	    MQ_FOUND);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_NONE);
 
 	/* Empty components collapse. */
-	ck_assert_int_eq(usage(&o, "real//u/", 0, 0, &u, err, sizeof(err)),
+	ck_assert_int_eq(usage(&o, "real//u/", U, U, &u, err, sizeof(err)),
 	    MQ_FOUND);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_MAILDIRSIZE);
 	ck_assert_uint_eq(u.bytes, 1);
 
 	/* Absolute paths: inside base works, anything else is refused. */
 	snprintf(path, sizeof(path), "%s/real/u", base);
-	ck_assert_int_eq(usage(&o, path, 0, 0, &u, err, sizeof(err)), MQ_FOUND);
+	ck_assert_int_eq(usage(&o, path, U, U, &u, err, sizeof(err)), MQ_FOUND);
 	ck_assert_uint_eq(u.bytes, 1);
-	ck_assert_int_eq(usage(&o, "/etc", 0, 0, &u, err, sizeof(err)),
+	ck_assert_int_eq(usage(&o, "/etc", U, U, &u, err, sizeof(err)),
 	    MQ_TEMPFAIL);
 	ck_assert_msg(strstr(err, "outside maildir.base") != NULL, "%s", err);
 	snprintf(path, sizeof(path), "%sx/real/u", base);
-	ck_assert_int_eq(usage(&o, path, 0, 0, &u, err, sizeof(err)),
+	ck_assert_int_eq(usage(&o, path, U, U, &u, err, sizeof(err)),
 	    MQ_TEMPFAIL);
-	ck_assert_int_eq(usage(&o, base, 0, 0, &u, err, sizeof(err)),
+	ck_assert_int_eq(usage(&o, base, U, U, &u, err, sizeof(err)),
 	    MQ_TEMPFAIL);
 	snprintf(path, sizeof(path), "%s/", base);
-	ck_assert_int_eq(usage(&o, path, 0, 0, &u, err, sizeof(err)),
+	ck_assert_int_eq(usage(&o, path, U, U, &u, err, sizeof(err)),
 	    MQ_TEMPFAIL);
-	ck_assert_int_eq(usage(&o, "", 0, 0, &u, err, sizeof(err)), MQ_TEMPFAIL);
+	ck_assert_int_eq(usage(&o, "", U, U, &u, err, sizeof(err)), MQ_TEMPFAIL);
 	snprintf(path, sizeof(path), "%s/real/../real/u", base);
-	ck_assert_int_eq(usage(&o, path, 0, 0, &u, err, sizeof(err)),
+	ck_assert_int_eq(usage(&o, path, U, U, &u, err, sizeof(err)),
 	    MQ_TEMPFAIL);
 
 	/* A base written with a trailing slash means the same. */
 	snprintf(path, sizeof(path), "%s/", base);
 	o.base = path;
-	ck_assert_int_eq(usage(&o, "real/u", 0, 0, &u, err, sizeof(err)),
+	ck_assert_int_eq(usage(&o, "real/u", U, U, &u, err, sizeof(err)),
 	    MQ_FOUND);
 	ck_assert_uint_eq(u.bytes, 1);
 	{
@@ -955,7 +1001,7 @@ START_TEST(test_fifo_maildirsize)
 	ck_assert_int_eq(mkfifo(at("d/u/maildirsize"), 0600), 0);
 	signal(SIGALRM, on_alarm);
 	alarm(5);
-	ck_assert_int_eq(usage(&o, "d/u", 0, 0, &u, err, sizeof(err)),
+	ck_assert_int_eq(usage(&o, "d/u", U, U, &u, err, sizeof(err)),
 	    MQ_TEMPFAIL);
 	alarm(0);
 	ck_assert_msg(strstr(err, "not a regular file") != NULL, "%s", err);
@@ -969,7 +1015,7 @@ START_TEST(test_missing_maildir)
 	char err[256];
 	int fd;
 
-	ck_assert_int_eq(usage(&o, "nodomain/nouser", 0, 0, &u, err,
+	ck_assert_int_eq(usage(&o, "nodomain/nouser", U, U, &u, err,
 	    sizeof(err)), MQ_FOUND);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_NONE);
 	ck_assert_uint_eq(u.bytes, 0);
@@ -979,7 +1025,7 @@ START_TEST(test_missing_maildir)
 
 	/* A missing base is a configuration problem, not an empty mailbox. */
 	o.base = at("no-such-base");
-	ck_assert_int_eq(usage(&o, "d/u", 0, 0, &u, err, sizeof(err)),
+	ck_assert_int_eq(usage(&o, "d/u", U, U, &u, err, sizeof(err)),
 	    MQ_TEMPFAIL);
 	ck_assert_msg(strstr(err, "maildir.base") != NULL, "%s", err);
 }
@@ -1018,7 +1064,7 @@ expect_denied(void)
 	struct mq_maildir_opts o = opts_for(true);
 	struct mq_usage u;
 	char err[256] = "";
-	int r = mq_maildir_usage(NULL, &o, "d/u", 0, 0, &u, err, sizeof(err));
+	int r = mq_maildir_usage(NULL, &o, "d/u", U, U, &u, err, sizeof(err));
 
 	if (r != MQ_TEMPFAIL || strstr(err, "Permission denied") == NULL) {
 		fprintf(stderr, "r=%d err=%s\n", r, err);
@@ -1050,7 +1096,7 @@ cusage(struct mq_usage_cache *c, const struct mq_maildir_opts *o,
     const char *path, struct mq_usage *u)
 {
 	char err[256];
-	int r = mq_maildir_usage(c, o, path, 0, 0, u, err, sizeof(err));
+	int r = mq_maildir_usage(c, o, path, U, U, u, err, sizeof(err));
 
 	ck_assert_msg(r == MQ_FOUND, "%s: %s", path, err);
 	return r;
@@ -1071,7 +1117,7 @@ START_TEST(test_cache_recount)
 
 	cusage(c, &o, "d/u", &u);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_RECOUNT);
-	ck_assert_uint_eq(u.bytes, 657);
+	ck_assert_uint_eq(u.bytes, 8657);
 	ck_assert(!u.cached);
 
 	/* Within the TTL: answered without looking. */
@@ -1080,7 +1126,7 @@ START_TEST(test_cache_recount)
 	    MQ_FOUND);
 	ck_assert(u.cached);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_RECOUNT);
-	ck_assert_uint_eq(u.bytes, 657);
+	ck_assert_uint_eq(u.bytes, 8657);
 	/* After twice the TTL, a miss; a TTL of 0 never answers. */
 	ck_assert_int_eq(mq_maildir_usage_cached(c, &o, "d/u",
 	    now + 11 * 1000000u, &u), MQ_MISS);
@@ -1092,7 +1138,7 @@ START_TEST(test_cache_recount)
 	/* Nothing changed: the recount is reused. */
 	cusage(c, &o, "d/u", &u);
 	ck_assert(u.cached);
-	ck_assert_uint_eq(u.bytes, 657);
+	ck_assert_uint_eq(u.bytes, 8657);
 
 	/*
 	 * A file lands but cur/ keeps its old mtime: still reused, which
@@ -1102,21 +1148,21 @@ START_TEST(test_cache_recount)
 	set_mtime("d/u/cur", t0);
 	cusage(c, &o, "d/u", &u);
 	ck_assert(u.cached);
-	ck_assert_uint_eq(u.bytes, 657);
+	ck_assert_uint_eq(u.bytes, 8657);
 
 	/* cur/'s mtime moves: recounted. */
 	set_mtime("d/u/cur", t0 + 50);
 	cusage(c, &o, "d/u", &u);
 	ck_assert(!u.cached);
-	ck_assert_uint_eq(u.bytes, 1657);
-	ck_assert_uint_eq(u.messages, 7);
+	ck_assert_uint_eq(u.bytes, 9657);
+	ck_assert_uint_eq(u.messages, 9);
 
 	/* A change in a folder's new/ is seen too. */
 	puts_file("d/u/.Sent/new/h,S=5:2,", "x");
 	set_mtime("d/u/.Sent/new", t0 + 60);
 	cusage(c, &o, "d/u", &u);
 	ck_assert(!u.cached);
-	ck_assert_uint_eq(u.bytes, 1662);
+	ck_assert_uint_eq(u.bytes, 9662);
 
 	/* So is a new folder (the Maildir's own mtime). */
 	make_maildir("d/u/.New");
@@ -1127,7 +1173,7 @@ START_TEST(test_cache_recount)
 	set_mtime("d/u", t0 + 70);
 	cusage(c, &o, "d/u", &u);
 	ck_assert(!u.cached);
-	ck_assert_uint_eq(u.bytes, 1670);
+	ck_assert_uint_eq(u.bytes, 9670);
 	cusage(c, &o, "d/u", &u);
 	ck_assert(u.cached);
 
@@ -1161,7 +1207,7 @@ START_TEST(test_cache_unsettled)
 	ck_assert(!u.cached);
 	cusage(c, &o, "d/u", &u);
 	ck_assert(!u.cached);
-	ck_assert_uint_eq(u.bytes, 657);
+	ck_assert_uint_eq(u.bytes, 8657);
 	/* Settled: reused. */
 	set_mtime("d/u/cur", t0);
 	cusage(c, &o, "d/u", &u);
@@ -1199,12 +1245,12 @@ START_TEST(test_cache_maildirsize)
 	ck_assert_int_eq(mq_maildir_usage(c, &o, "d/u", 120, 0, &u, err,
 	    sizeof(err)), MQ_FOUND);
 	ck_assert_int_eq(u.origin, MQ_ORIGIN_RECOUNT);
-	ck_assert_uint_eq(u.bytes, 657);
+	ck_assert_uint_eq(u.bytes, 8657);
 
 	/* A failure is not hidden by the older answer. */
 	ck_assert_int_eq(unlink(at("d/u/maildirsize")), 0);
 	ck_assert_int_eq(mkfifo(at("d/u/maildirsize"), 0600), 0);
-	ck_assert_int_eq(mq_maildir_usage(c, &o, "d/u", 0, 0, &u, err,
+	ck_assert_int_eq(mq_maildir_usage(c, &o, "d/u", U, U, &u, err,
 	    sizeof(err)), MQ_TEMPFAIL);
 	ck_assert_int_eq(mq_maildir_usage_cached(c, &o, "d/u",
 	    mq_now_monotonic_us(), &u), MQ_MISS);
@@ -1331,7 +1377,7 @@ START_TEST(test_cache_refresh_ahead)
 	{
 		char err[256];
 
-		ck_assert_int_eq(mq_maildir_usage(c, &o, "a", 0, 0, &u, err,
+		ck_assert_int_eq(mq_maildir_usage(c, &o, "a", U, U, &u, err,
 		    sizeof(err)), MQ_TEMPFAIL);
 	}
 	ck_assert_int_eq(mq_maildir_usage_cached(c, &o, "a", now + 1 * s, &u),
@@ -1350,7 +1396,7 @@ static void *
 hammer(void *p)
 {
 	static const char *const paths[] = { "a", "b", "c", "d/u", "none" };
-	static const uint64_t want[] = { 1, 2, 3, 657, 0 };
+	static const uint64_t want[] = { 1, 2, 3, 8657, 0 };
 	struct thread_arg *a = p;
 	int i;
 
@@ -1363,7 +1409,7 @@ hammer(void *p)
 			mq_usage_cache_flush(a->cache);
 		if (mq_maildir_usage_cached(a->cache, a->opts, paths[k],
 		    mq_now_monotonic_us(), &u) != MQ_FOUND &&
-		    mq_maildir_usage(a->cache, a->opts, paths[k], 0, 0, &u,
+		    mq_maildir_usage(a->cache, a->opts, paths[k], U, U, &u,
 		    err, sizeof(err)) != MQ_FOUND)
 			a->bad++;
 		else if (u.bytes != want[k])

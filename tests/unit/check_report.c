@@ -46,7 +46,17 @@ static const struct esc_row csv_rows[] = {
 	{ "in side", "in side" },
 	{ "caf\xc3\xa9", "caf\xc3\xa9" },
 	{ "bad\xff", "bad\xef\xbf\xbd" },
-	{ "=cmd()", "=cmd()" },
+	/* formula injection: a leading ', quoted */
+	{ "=cmd()", "\"'=cmd()\"" },
+	{ "=HYPERLINK(\"http://x\",\"y\")@example.org",
+	  "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")@example.org\"" },
+	{ "+1@example.org", "\"'+1@example.org\"" },
+	{ "-2@example.org", "\"'-2@example.org\"" },
+	{ "@SUM(A1)", "\"'@SUM(A1)\"" },
+	{ "\t=1", "\"'\t=1\"" },
+	{ "\r=1", "\"'\r=1\"" },
+	{ "a=1", "a=1" },
+	{ "a-b@example.org", "a-b@example.org" },
 };
 
 START_TEST(test_csv)

@@ -1,7 +1,9 @@
 /*
  * check_resolve - the resolver against an in-memory lookup table: alias
- * precedence, +extensions, catch-alls, chains, loops, remote destinations,
- * alias domains, bounds, and failures passed through.
+ * precedence, +extensions, catch-alls, "@domain" results, chains, loops,
+ * remote destinations, alias domains, Postfix's limits, and failures passed
+ * through. tests/integ/oracle_postfix.py holds the same rules against a
+ * real Postfix.
  */
 #include "autoconf.h"
 
@@ -29,6 +31,10 @@ static const struct row table[] = {
 	{ MQ_Q_USER, "anna@example.org", "1" },
 	{ MQ_Q_USER, "bob@example.org", "1" },
 	{ MQ_Q_USER, "carl@example.org", "0" },
+	{ MQ_Q_USER, "carl@example.com", "0" },
+	{ MQ_Q_DOMAIN, "old.example", "1" },
+	{ MQ_Q_ALIAS, "@old.example", "@example.org" },
+	{ MQ_Q_ALIAS, "fwd@example.org", "@example.com, bob@example.org" },
 	{ MQ_Q_USER, "dora@example.com", "1" },
 	{ MQ_Q_USER, "eve@off.example", "1" },
 	{ MQ_Q_USER, "self@example.org", "1" },
@@ -126,6 +132,10 @@ mock_get(void *ctx, enum mq_query_kind kind, const struct mq_key *key,
 
 static struct mq_resolution res;
 
+static const struct mq_resolve_opts opts = {
+	.delimiters = "+-", .identity = true, .propagate = true,
+};
+
 static int
 run(const char *recipient)
 {
@@ -134,7 +144,7 @@ run(const char *recipient)
 	for (size_t i = 0; i < MQ_Q_COUNT; i++)
 		lk.has_query[i] = true;
 	lookups = 0;
-	return mq_resolve(&lk, recipient, strlen(recipient), "+-", &res);
+	return mq_resolve(&lk, recipient, strlen(recipient), &opts, &res);
 }
 
 /* boxes - the resolved mailboxes, sorted-insensitive join for comparison. */
@@ -175,7 +185,8 @@ static const struct case_row cases[] = {
 	{ "info+x@example.org", MQ_RES_FOUND, MQ_VIA_ALIAS, "anna@example.org", 0, true },
 	{ "team@example.org", MQ_RES_FOUND, MQ_VIA_ALIAS, "anna@example.org bob@example.org", 1, true },
 	{ "chain1@example.org", MQ_RES_FOUND, MQ_VIA_ALIAS, "dora@example.com", 0, true },
-	{ "loop1@example.org", MQ_RES_FOUND, MQ_VIA_ALIAS, "bob@example.org", 0, true },
+	/* a loop without a way out: Postfix defers at the recursion limit */
+	{ "loop1@example.org", MQ_RES_TOOBIG, -1, "", 0, true },
 	{ "self@example.org", MQ_RES_FOUND, MQ_VIA_ALIAS, "self@example.org anna@example.org", 0, true },
 	{ "remote@example.org", MQ_RES_FOUND, MQ_VIA_ALIAS, "", 2, true },
 	{ "twice@example.org", MQ_RES_FOUND, MQ_VIA_ALIAS, "anna@example.org", 0, true },
@@ -184,11 +195,21 @@ static const struct case_row cases[] = {
 	{ "dora@example.com", MQ_RES_FOUND, MQ_VIA_MAILBOX, "dora@example.com", 0, true },
 	{ "nobody@example.org", MQ_RES_NOUSER, -1, "", 0, true },
 	{ "someone@remote.test", MQ_RES_NOTLOCAL, -1, "", 0, true },
-	{ "eve@off.example", MQ_RES_FOUND, MQ_VIA_MAILBOX, "eve@off.example", 0, false },
+	{ "eve@off.example", MQ_RES_NOUSER, -1, "", 0, false },
 	{ "ghost@off.example", MQ_RES_NOUSER, -1, "", 0, false },
 	{ "bob@alias.example", MQ_RES_FOUND, MQ_VIA_MAILBOX, "bob@example.org", 0, true },
 	{ "info@alias.example", MQ_RES_FOUND, MQ_VIA_ALIAS, "anna@example.org", 0, true },
-	{ "deep0@example.org", MQ_RES_TOOBIG, -1, "", 0, true },
+	{ "deep0@example.org", MQ_RES_FOUND, MQ_VIA_ALIAS, "anna@example.org", 0, true },
+	/* "@domain" results: the same local part there, less an unmatched extension */
+	{ "anna@old.example", MQ_RES_FOUND, MQ_VIA_CATCHALL, "anna@example.org", 0, true },
+	{ "anna+x@old.example", MQ_RES_FOUND, MQ_VIA_CATCHALL, "anna@example.org", 0, true },
+	{ "ghost@old.example", MQ_RES_FOUND, MQ_VIA_CATCHALL, "", 1, true },
+	/* Postfix reads "@b, x@c" for u@a as the one address "u@b, x"@c: no mailbox */
+	{ "fwd@example.org", MQ_RES_FOUND, MQ_VIA_ALIAS, "", 1, true },
+	/* a disabled mailbox is no alias of itself: the catch-all takes it */
+	{ "carl@example.com", MQ_RES_FOUND, MQ_VIA_CATCHALL, "dora@example.com", 0, true },
+	/* nothing but a disabled mailbox: that mailbox, for "disabled" */
+	{ "carl@example.org", MQ_RES_FOUND, MQ_VIA_MAILBOX, "carl@example.org", 0, true },
 	{ "not an address", MQ_RES_INVALID, -1, "", 0, true },
 	{ "", MQ_RES_INVALID, -1, "", 0, true },
 	/* a blank is a character of the local part (Postfix unquotes "a b"@d) */
@@ -213,7 +234,7 @@ START_TEST(test_resolve_table)
 	if (c->status == MQ_RES_FOUND || c->status == MQ_RES_NOUSER)
 		ck_assert_msg(res.domain_enabled == c->domain_enabled, "%s: domain_enabled",
 		    c->recipient);
-	ck_assert_uint_le(lookups, MQ_MAX_ALIAS_NODES);
+	ck_assert_uint_le(lookups, 500);
 	mq_resolution_release(&res);
 	ck_assert_uint_eq(res.nboxes, 0);
 }
@@ -234,29 +255,53 @@ START_TEST(test_failures_pass_through)
 }
 END_TEST
 
-/* A lookup table that fans out wider than MQ_MAX_MAILBOXES. */
+/*
+ * Generated tables: "all@example.org" fans out to wide_n mailboxes, and
+ * n<i>@example.org -> n<i+1>@example.org up to n<chain_n>, a mailbox.
+ */
+static size_t wide_n, chain_n;
+
+static struct mq_record *
+new_record(enum mq_query_kind kind)
+{
+	struct mq_record *rec = xcalloc(1, sizeof(*rec));
+
+	atomic_init(&rec->refs, 1);
+	rec->kind = kind;
+	return rec;
+}
+
 static int
 wide_get(void *ctx, enum mq_query_kind kind, const struct mq_key *key,
     const struct mq_record **rec_r)
 {
 	struct mq_record *rec;
+	unsigned long i;
+	char *end;
 
+	(void)ctx;
 	*rec_r = NULL;
 	if (kind == MQ_Q_ALIAS && strcmp(key->address, "all@example.org") == 0) {
-		rec = xcalloc(1, sizeof(*rec));
-		atomic_init(&rec->refs, 1);
-		rec->kind = kind;
-		rec->u.alias.ndest = MQ_MAX_MAILBOXES + 1;
+		rec = new_record(kind);
+		rec->u.alias.ndest = wide_n;
 		rec->u.alias.dest = xcalloc(rec->u.alias.ndest, sizeof(char *));
-		for (size_t i = 0; i < rec->u.alias.ndest; i++)
-			rec->u.alias.dest[i] = xasprintf("u%zu@example.org", i);
+		for (size_t j = 0; j < rec->u.alias.ndest; j++)
+			rec->u.alias.dest[j] = xasprintf("u%zu@example.org", j);
 		*rec_r = rec;
 		return MQ_FOUND;
 	}
-	if (kind == MQ_Q_DOMAIN || (kind == MQ_Q_USER && key->local[0] == 'u')) {
-		rec = xcalloc(1, sizeof(*rec));
-		atomic_init(&rec->refs, 1);
-		rec->kind = kind;
+	if (kind == MQ_Q_ALIAS && key->local[0] == 'n' &&
+	    (i = strtoul(key->local + 1, &end, 10), *end == '\0') && i < chain_n) {
+		rec = new_record(kind);
+		rec->u.alias.ndest = 1;
+		rec->u.alias.dest = xcalloc(1, sizeof(char *));
+		rec->u.alias.dest[0] = xasprintf("n%lu@example.org", i + 1);
+		*rec_r = rec;
+		return MQ_FOUND;
+	}
+	if (kind == MQ_Q_DOMAIN || (kind == MQ_Q_USER && (key->local[0] == 'u' ||
+	    (key->local[0] == 'n' && strtoul(key->local + 1, NULL, 10) == chain_n)))) {
+		rec = new_record(kind);
 		rec->u.user.enabled = true;
 		rec->u.domain.enabled = true;
 		*rec_r = rec;
@@ -265,12 +310,40 @@ wide_get(void *ctx, enum mq_query_kind kind, const struct mq_key *key,
 	return MQ_NOTFOUND;
 }
 
-START_TEST(test_too_many_mailboxes)
+static int
+run_wide(const char *recipient)
 {
 	struct mq_lookup lk = { .get = wide_get };
 
 	lk.has_query[MQ_Q_ALIAS] = lk.has_query[MQ_Q_USER] = lk.has_query[MQ_Q_DOMAIN] = true;
-	ck_assert_int_eq(mq_resolve(&lk, "all@example.org", 15, "+", &res), MQ_RES_TOOBIG);
+	return mq_resolve(&lk, recipient, strlen(recipient), &opts, &res);
+}
+
+/* virtual_alias_expansion_limit: 1000 addresses are fine, 1001 are deferred. */
+START_TEST(test_expansion_limit)
+{
+	wide_n = MQ_VIRTUAL_ALIAS_EXPANSION_LIMIT;
+	ck_assert_int_eq(run_wide("all@example.org"), MQ_RES_FOUND);
+	ck_assert_uint_eq(res.nboxes, MQ_VIRTUAL_ALIAS_EXPANSION_LIMIT);
+	mq_resolution_release(&res);
+	wide_n = MQ_VIRTUAL_ALIAS_EXPANSION_LIMIT + 1;
+	ck_assert_int_eq(run_wide("all@example.org"), MQ_RES_TOOBIG);
+	ck_assert_uint_eq(res.nboxes, 0);
+}
+END_TEST
+
+/*
+ * virtual_alias_recursion_limit: cleanup stops before the 1000th rewrite
+ * of one address, even when that lookup would find nothing.
+ */
+START_TEST(test_recursion_limit)
+{
+	chain_n = MQ_VIRTUAL_ALIAS_RECURSION_LIMIT - 1;
+	ck_assert_int_eq(run_wide("n0@example.org"), MQ_RES_FOUND);
+	ck_assert_uint_eq(res.nboxes, 1);
+	mq_resolution_release(&res);
+	chain_n = MQ_VIRTUAL_ALIAS_RECURSION_LIMIT;
+	ck_assert_int_eq(run_wide("n0@example.org"), MQ_RES_TOOBIG);
 	ck_assert_uint_eq(res.nboxes, 0);
 }
 END_TEST
@@ -283,7 +356,8 @@ resolve_suite(void)
 
 	tcase_add_loop_test(tc, test_resolve_table, 0, (int)MQ_NELEM(cases));
 	tcase_add_test(tc, test_failures_pass_through);
-	tcase_add_test(tc, test_too_many_mailboxes);
+	tcase_add_test(tc, test_expansion_limit);
+	tcase_add_test(tc, test_recursion_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -297,5 +371,6 @@ main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	mq_resolution_free(&res);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
