@@ -133,9 +133,10 @@ def main():
 
     # The CLI: every run recounts.
     out = cli_get(conf)
-    if stored_kib(out) != total // 1024:
+    kib = (total + 1023) // 1024        # rounded up, as doveadm prints it
+    if stored_kib(out) != kib:
         raise SystemExit("mailquota get says %d KiB, the files %d KiB" % (
-            stored_kib(out), total // 1024))
+            stored_kib(out), kib))
     figure("mailquota get, warm", [timed(lambda: cli_get(conf))[0]
                                    for _ in range(a.runs)])
     if cold:
