@@ -137,8 +137,13 @@ static const char *const presets[][MQ_Q_COUNT] = {
 		    "FROM forwardings f JOIN domain d ON d.domain = f.domain "
 		    "WHERE (f.address = '%s' OR ('%u' = '' AND f.address = '%d')) "
 		    "AND f.active = '1' AND d.active = '1' AND d.backupmx = '0'",
+		/* iRedMail's Postfix hosts its alias domains too (a UNION) */
 		[MQ_Q_DOMAIN] = "SELECT (active = '1') AS enabled FROM domain "
-		    "WHERE domain = '%d' AND backupmx = '0'",
+		    "WHERE domain = '%d' AND backupmx = '0' "
+		    "UNION ALL SELECT (a.active = '1') AS enabled "
+		    "FROM alias_domain a JOIN domain d ON d.domain = a.target_domain "
+		    "WHERE a.alias_domain = '%d' AND a.active = '1' "
+		    "AND d.active = '1' AND d.backupmx = '0'",
 		[MQ_Q_USERS] = "SELECT username FROM mailbox",
 		[MQ_Q_USAGE] = "SELECT bytes, messages FROM used_quota "
 		    "WHERE username = '%s'",

@@ -10,7 +10,8 @@
 #   4. build-fuzz/  clang --enable-fuzzing, each libFuzzer target for
 #                   $FUZZ_SECONDS (30) seconds on its seed corpus (ten
 #                   targets: about 5 minutes in all)
-#   5. make distcheck in build/
+#   5. make distcheck in build/: the tarball builds, installs and passes
+#      the unit tests and the corpus replay (the servers' tests ran above)
 #   6. tests/deb.sh: the Debian package built from a clean export,
 #      installed, the demo run against the installed programs, purged
 #      (on Debian only; MQ_SKIP_DEB=1 leaves it out on a machine that must
@@ -260,7 +261,7 @@ if step "autoreconf" autoreconf -fi; then
 		done
 	fi
 	if [ "$BUILD_OK" -eq 0 ]; then
-		step "make distcheck" sh -c 'cd build && make distcheck' || true
+		step "make distcheck" sh -c 'cd build && make distcheck "TESTS=\$(UNIT_TESTS) tests/fuzz/replay.sh"' || true
 	else
 		note "make distcheck" skip 0
 	fi

@@ -16,6 +16,13 @@
                 lower-cased home, forwardings with a self row per mailbox,
                 a bare-domain catch-all, alias domains only in alias_domain,
                 enabledeliver, used_quota; on MariaDB and PostgreSQL.
+  quota_clone   Dovecot 2.4's quota_clone table (docs/dovecot.md: its
+                CREATE TABLE and the usage query are read from there) with
+                rows written by the statements dict-sql sends, on MariaDB
+                and PostgreSQL: values bound as strings, one upsert per key
+                or both keys in one, a later figure replacing the earlier,
+                more than 4 GiB, no row yet; usage = "sql", "both", and the
+                Maildir without maildirsize (the count driver) recounted.
   -t            every preset passes -t against its own schema without a
                 warning; a query missing a column it needs fails, naming the
                 query and the column; a column never read is warned about.
@@ -357,8 +364,13 @@ def iredmail(db, base):
         ("alice@alias.example", 101, FULL),   # alias domain
         ("nobody@example.com", 1, FULL),      # catch-all -> full
         ("nobody@alias.example", 1, FULL),    # alias domain's catch-all
-        ("bob@example.com", 1, DISABLED),     # enabledeliver = 0
-        ("carol@example.com", 1, DISABLED),
+        # enabledeliver = 0 behind an active self-forwarding: Postfix
+        # accepts it (virtual_alias_maps knows it) and the delivery fails
+        # later; the daemon does not judge what Postfix does not refuse.
+        ("bob@example.com", 1, DUNNO),
+        # inactive, self-forwarding inactive too: Postfix gives the mail to
+        # the domain's catch-all, full@ (virtual(5) lookup order)
+        ("carol@example.com", 1, FULL),
         ("dave@off.example", 1, DISABLED),
         ("old@other.example", 1, NOUSER),     # inactive forwarding
         ("nobody@other.example", 1, NOUSER),
@@ -367,6 +379,112 @@ def iredmail(db, base):
     ask_all(label + "/usage=sql", {"schema": "iredmail",
                                    "quota": {"usage": "sql"}},
             db, name, store, [("alice@example.com", 1, FULL)])
+
+
+# --- Dovecot 2.4's quota_clone table ------------------------------------------
+
+GIB = 2 ** 30
+
+
+def dovecot_doc_sql(driver):
+    """The quota_clone CREATE TABLE for driver and the usage query, as
+    docs/dovecot.md gives them, so that a change there is tested here."""
+    with open(os.path.join(mqtest.SRCDIR, "docs", "dovecot.md")) as f:
+        text = f.read()
+    tag = {"mysql": "MariaDB", "pgsql": "PostgreSQL"}[driver]
+    m = re.search(r"```sql\n-- %s\n(CREATE TABLE quota_clone .*?;)\n```"
+                  % tag, text, re.S)
+    q = re.search(r'usage *= *"(SELECT [^"]*FROM quota_clone[^"]*)"', text)
+    if not m or not q:
+        raise AssertionError("docs/dovecot.md has no %s quota_clone table "
+                             "or usage query" % tag)
+    return m.group(1), q.group(1)
+
+
+def clone_upsert(driver, user, values):
+    """The statement dict-sql sends for a quota_clone update: the map's
+    value fields (default type string, so quoted), an upsert on the
+    username, the old value replaced."""
+    cols = ", ".join(["username"] + [k for k, _ in values])
+    vals = ", ".join(["'%s'" % user] + ["'%d'" % v for _, v in values])
+    if driver == "mysql":
+        upd = ", ".join("%s = '%d'" % (k, v) for k, v in values)
+        return "INSERT INTO quota_clone (%s) VALUES (%s) ON DUPLICATE KEY " \
+               "UPDATE %s;" % (cols, vals, upd)
+    upd = ", ".join("%s = '%d'" % (k, v) for k, v in values)
+    return "INSERT INTO quota_clone (%s) VALUES (%s) ON CONFLICT (username) " \
+           "DO UPDATE SET %s;" % (cols, vals, upd)
+
+
+def count_maildir(path, sizes):
+    """A Maildir as the count driver leaves it: messages, no maildirsize."""
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(path, sub), mode=0o755, exist_ok=True)
+    for i, size in enumerate(sizes):
+        with open(os.path.join(path, "cur", mqtest.maildir_filename(
+                i, size)), "wb") as f:
+            f.write(b"x")
+
+
+def quota_clone(db, base):
+    name = "clone"
+    label = "%s/quota_clone" % db.driver
+    table, usage = dovecot_doc_sql(db.driver)
+    db.create_database(name)
+    db.sql(schema_text("default", db.driver), name)
+    db.sql(table, name)
+    db.insert("virtual_domains", ["id", "name", "enabled"], [
+        (1, "example.org", True)], name)
+    db.insert("virtual_users", ["domain_id", "email", "password", "quota",
+                                "enabled"], [
+        (1, "alice@example.org", "x", 1000, True),
+        (1, "bob@example.org", "x", 1000, True),
+        (1, "carol@example.org", "x", 1000, True),
+        (1, "dave@example.org", "x", 6 * GIB, True)], name)
+    store = os.path.join(base, name)
+    count_maildir(os.path.join(store, "example.org", "alice"), [60, 40])
+    count_maildir(os.path.join(store, "example.org", "bob"), [10])
+    count_maildir(os.path.join(store, "example.org", "carol"), [950])
+    count_maildir(os.path.join(store, "example.org", "dave"), [])
+    db.sql("\n".join([
+        # one upsert per key, as two dict_map entries can give
+        clone_upsert(db.driver, "alice@example.org", [("messages", 3)]),
+        clone_upsert(db.driver, "alice@example.org", [("bytes", 900)]),
+        # both keys at once, then a later figure (an expunge) replacing it
+        clone_upsert(db.driver, "bob@example.org",
+                     [("messages", 9), ("bytes", 1000)]),
+        clone_upsert(db.driver, "bob@example.org",
+                     [("messages", 4), ("bytes", 400)]),
+        clone_upsert(db.driver, "dave@example.org",
+                     [("messages", 2), ("bytes", 5 * GIB)]),
+        # carol: no row, nothing changed since quota_clone was enabled
+    ]), name)
+    queries = {"usage": usage}
+    ask_all(label + "/usage=sql", {"schema": "default", "queries": queries,
+                                   "quota": {"usage": "sql"}},
+            db, name, store, [
+                ("alice@example.org", 100, DUNNO),
+                ("alice@example.org", 101, FULL),
+                ("bob@example.org", 600, DUNNO),     # replaced, not added
+                ("bob@example.org", 601, FULL),
+                ("carol@example.org", 1000, DUNNO),  # no row: nothing used
+                ("dave@example.org", GIB, DUNNO),    # past 32 bits
+                ("dave@example.org", GIB + 1, FULL),
+            ])
+    ask_all(label + "/usage=both", {"schema": "default",
+                                    "queries": dict(queries),
+                                    "quota": {"usage": "both"}},
+            db, name, store, [
+                ("alice@example.org", 101, FULL),    # SQL's 900 > 100
+                ("carol@example.org", 50, DUNNO),    # the recount's 950
+                ("carol@example.org", 51, FULL),
+            ])
+    # Without SQL usage the Maildir (no maildirsize) is recounted.
+    ask_all(label + "/recount", {"schema": "default"}, db, name, store, [
+        ("alice@example.org", 900, DUNNO),
+        ("alice@example.org", 901, FULL),
+        ("carol@example.org", 51, FULL),
+    ])
 
 
 # --- -t: the columns a query returns ---------------------------------------
@@ -448,6 +566,7 @@ def main():
                   "SMALLINT")
         if db.driver != "sqlite":
             R.run("%s iredmail" % db.driver, iredmail, db, base)
+            R.run("%s quota_clone" % db.driver, quota_clone, db, base)
         R.run("%s -t" % db.driver, test_columns, db, base)
     R.finish()
 
