@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli - the commands of the mailquota program and what they share. main()
  * (mailquota.c) reads the configuration and hands argv from the command

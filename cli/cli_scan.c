@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_scan - the users query into a list, and a small thread pool over it.
  *

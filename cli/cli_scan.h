@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_scan - run one function over many mailboxes (report, recalc --all):
  * the addresses come from the users query, the work is shared by a small

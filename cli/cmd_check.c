@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_check - `mailquota check RECIPIENT`: the daemon's own decision
  * (engine.c, the same code path as a worker's) for one recipient, printed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_get - `mailquota get USER`: one mailbox's quota the way
  * `doveadm quota get -u USER` prints it, so scripts written for one read

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_recalc - `mailquota recalc [--dry-run] USER... | --all`: count
  * every folder's cur/ and new/ (maildir.ignore left out, symlinks never

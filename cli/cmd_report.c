@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_report - `mailquota report`: every mailbox of the users query (or of
  * one domain) read in parallel through mq_session_mailbox, so each figure

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mailquota - the administrator's command line: global options, the
  * configuration, then one command. Each command lives in its own file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * report_fmt - group the mailboxes of `mailquota report` by domain, pick
  * the list (top N or --over), count the use % histogram, and render it all

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * report_fmt - the figures of `mailquota report` and their four renderings
  * (table, csv, json, html). Pure: no database, no disk, no clock; it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config - read mailquota.conf (libconfuse syntax) into struct mq_config.
  *

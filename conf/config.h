@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config - mailquota.conf parsed once into an immutable struct.
  *

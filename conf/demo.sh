@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # demo.sh - build mailquota and run mailquota-policyd on a demo database.
 #
 # Installs the Debian build dependencies when some are missing, builds in

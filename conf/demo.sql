@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- demo.sql - demo rows for the tutorial schema (load conf/schema-default.sql first).
 -- conf/demo.sh loads both into demo/mail.db and writes Maildirs to match:
 --

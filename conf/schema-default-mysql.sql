@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- mailquota: the classic virtual mail schema (virtual_domains,
 -- virtual_users, virtual_aliases) for MariaDB and MySQL, with the columns
 -- the default queries (schema = "default") read.

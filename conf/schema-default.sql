@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- schema-default.sql - the classic virtual-mail tutorial schema, SQLite
 -- dialect: what mailquota's schema = "default" preset queries read.
 -- The MariaDB/MySQL and PostgreSQL variants live beside this file.

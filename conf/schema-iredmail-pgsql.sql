@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- mailquota: the tables of iRedMail's "vmail" database that the iredmail
 -- preset reads (domain, alias_domain, mailbox, forwardings, used_quota), on
 -- PostgreSQL, with the names, types and defaults of iRedMail 1.8.1 (its

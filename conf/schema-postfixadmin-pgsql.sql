@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- mailquota: the PostfixAdmin tables mailquota reads (domain, mailbox,
 -- alias, alias_domain, quota2) as PostfixAdmin 4.0 leaves them on
 -- PostgreSQL after its setup (upgrade.php, database version 1856).

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- schema-postfixadmin.sql - the PostfixAdmin tables mailquota's
 -- schema = "postfixadmin" preset queries read, SQLite dialect, with
 -- PostfixAdmin's column names; MySQL's varchar/tinyint/bigint/datetime

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * listen - socket addresses as the configuration writes them:
  * "inet:HOST:PORT" and "unix:/path[:MODE]". One parser for the daemon's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log - syslog and/or stderr, one line per message.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log - one logger for every program: syslog, and stderr when asked (-f, a
  * terminal, the CLI). Per-request problems are warnings; mq_fatal is only for

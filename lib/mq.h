@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mq - the shared vocabulary of every layer: lookup results, the query
  * kinds, the stage of a policy request, the configured modes the pure

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reply - check a configured reply string once at load time, and expand
  * its %{variables} for each request.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reply - the configured reply strings: validation at load time and
  * %{variable} expansion per request. Pure.

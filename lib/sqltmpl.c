@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sqltmpl - Postfix-style query templates to driver SQL with statement
  * parameters.

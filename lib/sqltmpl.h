@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sqltmpl - turn a Postfix-style query template into driver SQL with
  * statement parameters. Pure: no I/O, no globals.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * util - allocation, strict numbers, bounded strings, log sanitising.
  */

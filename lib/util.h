@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * util - allocation that never fails, strict number parsing, bounded string
  * helpers and log sanitising. Knows nothing about mail.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mailquota-policyd - the Postfix policy daemon: options, start-up order,
  * signals, privileges. The work is in server.c (connections), workers.c

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics - counters of mailquota-policyd as Prometheus text and as log
  * lines. See metrics.h.

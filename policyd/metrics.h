@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics - the policy daemon's counters and how they are shown: as
  * Prometheus text at /metrics (policy.metrics, served by libevent's evhttp

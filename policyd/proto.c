@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * proto - the Postfix policy delegation protocol (SMTPD_POLICY_README):
  * bytes -> struct mq_policy_request, action -> "action=...\n\n".

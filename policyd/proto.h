@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * proto - the Postfix policy delegation protocol (SMTPD_POLICY_README).
  * Pure: no I/O, no globals, no logging; fuzzed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * server - listeners and connections of mailquota-policyd. See server.h.
  *

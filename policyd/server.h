@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * server - the policy daemon's listeners and connections on one libevent
  * loop: accept (bounded by policy.max_connections), read requests with

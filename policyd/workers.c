@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * workers - the thread pool behind the event loop: runtimes (configuration
  * + engine, reference counted), jobs, worker threads with one session each,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * workers - the thread pool that answers what the caches cannot.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * address - recipient address parsing, extension stripping, the IDNA
  * forms of a domain and the sqltmpl key. Pure: no I/O, no globals; only

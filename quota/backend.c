@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * backend - the table of built-in drivers and the thin calls around them.
  */

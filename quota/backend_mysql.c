@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * backend_mysql - the MariaDB/MySQL driver (libmariadb), behind backend.h.
  *

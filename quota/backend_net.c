@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * backend_net - host list, failover and circuit breaker shared by the
  * MariaDB and PostgreSQL drivers. See backend_net.h.

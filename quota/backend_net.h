@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * backend_net - what the MariaDB and PostgreSQL drivers share: the host
  * list, failover across it, and a per-host circuit breaker.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * backend_pgsql - the PostgreSQL driver (libpq), behind backend.h.
  *

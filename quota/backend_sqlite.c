@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * backend_sqlite - the SQLite driver: the database file opened read-only,
  * one connection per thread, every configured query prepared once.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cache - a bounded, thread-safe TTL cache of lookup records, keyed by
  * (query kind, key string). A NULL record is a negative entry ("no row").

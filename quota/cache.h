@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cache - the lookup cache: (query kind, key) -> record or "not found",
  * each with an expiry. Shared by the event loop and the workers (sharded

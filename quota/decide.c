@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * decide - the quota arithmetic (Dovecot's rules, see decide.h) for one
  * mailbox, and how several mailboxes of an alias combine. Pure.

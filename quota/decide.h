@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * decide - the quota arithmetic and the combination of several mailboxes.
  * Pure and table-tested.

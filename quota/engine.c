@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine - one recipient's whole decision: resolve, usage, decide, reply.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine - the whole decision for one recipient: parse, the hosted IDNA
  * form of its domain, resolve, usage, decide, reply (with on_error and

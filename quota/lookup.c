@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lookup - typed, reference-counted records built from a backend's rows.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lookup - typed records from the backend's text rows, and the lookup
  * interface the resolver is written against.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * maildir - a mailbox's usage from its Maildir, confined under maildir.base,
  * and the usage cache that keeps that work off the request path.

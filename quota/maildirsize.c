@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * maildirsize - parse a Maildir++ quota file held in memory, decide
  * whether its figure may be believed, and read the ",S=" size out of a

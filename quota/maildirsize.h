@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * maildirsize - the Maildir++ quota file. The parser is pure (and fuzzed).
  *

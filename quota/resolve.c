@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * resolve - recipient -> local mailboxes, through struct mq_lookup only.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * resolve - recipient -> the local mailboxes whose quota decides it, the
  * way Postfix's cleanup(8) expands virtual_alias_maps and its

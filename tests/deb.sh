@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # deb.sh - build the Debian package from a clean export of the tree,
 # install it, run the demo against the installed programs, remove it.
 #

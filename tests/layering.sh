@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # layering.sh - the include lines follow the layers of docs/HACKING.md:
 #
 #   lib/  <-  conf/  <-  quota/  <-  cli/, policyd/, warn/

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # run.sh - every test mailquota has, as CI runs it.
 #
 #   1. installs the Debian packages it needs when some are missing

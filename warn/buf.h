@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * buf - a growable byte string for building messages, headers and state
  * records. Always NUL-terminated; never fails (x*alloc).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * compose - build a warning mail: headers with RFC 2047 and folding, a MIME
  * text/plain UTF-8 body with a transfer encoding that keeps lines short,

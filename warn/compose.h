@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * compose - a warning mail from a template: RFC 5322 headers, MIME, and the
  * wire forms SMTP needs. Pure: the caller supplies the date, the

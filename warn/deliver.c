@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * deliver - hand a warning to sendmail, to an SMTP server, or into the
  * Maildir (see deliver.h).

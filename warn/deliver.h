@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * deliver - hand a composed warning over: to sendmail(1), to an SMTP
  * server, or straight into the user's Maildir.

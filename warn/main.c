@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mailquota-warn - quota warnings: Dovecot's quota_warning hook, and a
  * sweep over every mailbox that remembers what it sent.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * state - the warning state file: replayed records, appended changes,
  * atomic compaction, and the lock file (see state.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * state - the sweep's memory of which warnings were sent, crash-safe.
  *

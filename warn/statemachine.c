@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * statemachine - thresholds x usage -> the warning to send now, with
  * re-arm hysteresis and renotify (see statemachine.h for the rules).

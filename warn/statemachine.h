@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * statemachine - which warning a mailbox gets now. Pure and table-tested.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * template - parse a warning template into headers and body, and expand
  * ${variables} (see template.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * template - the warning text: header lines, an empty line, the body, with
  * ${variables}. Pure: parsing and expansion, no files beyond _load.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # dovecot.sh - a private Dovecot instance whose only job is quota-status, the
 # Postfix policy service mailquota-policyd is compared with.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Generate a mail-hosting fixture for the benchmarks.
 
 N virtual users over M domains, the same users three ways:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mq-loadgen - a Postfix policy client that behaves like smtpd, for
  * benchmarks.

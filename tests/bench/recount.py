@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """recount.py - what a Maildir without maildirsize and without SQL usage
 costs: Dovecot 2.4's default `count` driver writes no maildirsize, so
 mailquota recounts the Maildir (one readdir of every cur/ and new/, sizes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mq-refserver - the loopback limit for policy benchmarks.
  *

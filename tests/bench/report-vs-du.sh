@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # report-vs-du.sh - `mailquota report` against the classic usage script
 # that runs `du -sh` per mailbox, on one generated estate, in one run.
 #

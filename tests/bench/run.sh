@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # run.sh - measure mailquota-policyd against Dovecot's quota-status and
 # against a reference server that does no work, on one fixture and one load.
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # smoke.sh - run by `make check`: a few seconds of the benchmark kit
 # (run.sh --smoke: tiny fixture, every server, a few hundred requests each)
 # so the kit keeps working. It asserts no timing; it fails when mq-loadgen

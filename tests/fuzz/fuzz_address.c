@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_address - libFuzzer target for the recipient parser, extension
  * stripping, alias-domain rewriting and the IDNA forms: no crash, no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_alias - libFuzzer target for the row parser of quota/lookup.c: the
  * alias destination list above all, and the user, usage and domain

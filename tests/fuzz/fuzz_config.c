@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_config - libFuzzer target for the configuration loader
  * (conf/config.c on libconfuse), from a file as the programs read it.

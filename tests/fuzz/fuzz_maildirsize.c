@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_maildirsize - libFuzzer target for the Maildir++ parser, the trust
  * rule and the ",S=" file name reader: no crash, no overflow, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_metrics - libFuzzer target for the /metrics HTTP endpoint: the
  * request as a client sends it, through the daemon's own evhttp set-up

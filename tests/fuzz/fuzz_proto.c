@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_proto - libFuzzer target for the policy protocol parser.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_recount - libFuzzer target for the recount of a Maildir
  * (quota/maildir.c): the ",S=" sizes in message file names, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_rfc2047 - libFuzzer target for the header encoder (RFC 2047
  * encoded-words and folding) and the quoted-printable body encoder.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_state - libFuzzer target for the replay of the warning state file
  * (warn/state.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_template - libFuzzer target for the warning template: parsing, the
  * composer's check, expansion and the whole message.

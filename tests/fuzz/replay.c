@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * replay - run a fuzz target's entry point over files, without libFuzzer:
  * `make check` links one per target with the normal compiler (so the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # replay.sh - every seed corpus through its fuzz target's entry point
 # (tests/fuzz/replay_NAME, built without libFuzzer by `make check`). One
 # line per target; the last line counts them. A target whose replay

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The MariaDB and PostgreSQL backends, end to end through `mailquota check`.
 
 For each server (a private one from dbservers.py) and each preset (the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """cli.py - mailquota report, get and recalc on generated Maildir trees and a
 SQLite database with the tutorial schema.
 

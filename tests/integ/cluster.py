@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """mailquota-policyd against real database clusters on loopback: a 3-node
 MariaDB Galera cluster and a PostgreSQL primary with two streaming replicas
 (dbservers.py; the default preset and tests/integ/fixture-default.sql,

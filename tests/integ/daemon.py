@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """mailquota-policyd over real sockets on a SQLite fixture: persistent
 connections, concurrency, malformed input, idle timeout, SIGHUP reload,
 a blocking mailbox, unix and IPv6 listeners, -s, -t, SIGTERM and the

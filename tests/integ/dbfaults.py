@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Database faults under a running mailquota-policyd, on MariaDB and
 PostgreSQL (private servers from dbservers.py, the default preset and
 tests/integ/fixture-default.sql).

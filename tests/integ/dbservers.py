@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Private MariaDB and PostgreSQL servers for the integration tests.
 
 Each server lives in its own directory under a temp dir the caller owns,

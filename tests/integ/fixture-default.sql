@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Test data for the default (virtual_*) schema, MariaDB and PostgreSQL.
 -- Loaded after conf/schema-default-{mysql,pgsql}.sql by tests/integ.
 -- Booleans as TRUE/FALSE literals: both servers take them.

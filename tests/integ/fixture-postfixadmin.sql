@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- Test data for the PostfixAdmin schema, MariaDB and PostgreSQL.
 -- Loaded after conf/schema-postfixadmin-{mysql,pgsql}.sql by tests/integ.
 -- Booleans as TRUE/FALSE literals: both servers take them.

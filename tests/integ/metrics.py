@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """policy.metrics: Prometheus text at /metrics while mailquota-policyd is
 under load, and the same figures in the SIGUSR1 log lines.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """mqtest - helpers for the mailquota integration tests (Python 3, stdlib only).
 
 What is here:

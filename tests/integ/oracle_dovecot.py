@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """oracle_dovecot.py - Dovecot 2.3 as the oracle of the quota decision.
 
 A seeded generator makes Maildirs: byte and message limits (small and

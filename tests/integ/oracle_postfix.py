@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """oracle_postfix - Postfix itself decides how a recipient resolves.
 
 A seeded generator builds random estates (domains, alias domains, mailboxes

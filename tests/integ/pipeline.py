@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """PostgreSQL's batched lookups, through `mailquota check` with the caches off.
 
 With a driver that batches (pgsql), a recipient's domain, alias and user

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """End to end: a private Postfix smtpd asks mailquota-policyd through
 check_policy_service, and SMTP sessions check the reply code and the
 enhanced status code of RCPT TO for every quota situation.

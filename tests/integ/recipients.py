@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Recipients that are not ours, odd recipients, IDN domains and the stored
 row, each through a real Postfix smtpd asking mailquota-policyd.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The warning's header encoder (RFC 2047 encoded-words and folding)
 against Python's email package as the decoder: seeded random values with
 non-ASCII text, control characters, "=?" look-alikes and long words go

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Each schema preset against its schema, on real servers, through the daemon.
 
   flags         schema = "default" on the tutorial schema with its enabled

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The systemd units as installed: `make install DESTDIR=...`, then
 `systemd-analyze verify --root=DESTDIR` on each unit (so ExecStart= must
 name a binary that was installed), the hardening options of

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """warn.py - mailquota-warn against real components.
 
   a) sendmail and SMTP hand-over through a private Postfix that delivers

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """warnlib - a small harness for the mailquota-warn integration test.
 
 Python 3, standard library only. What is here:

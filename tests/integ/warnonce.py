@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """warnonce.py - every user warned exactly once, against real components.
 
   f) the story the units, the postinst and docs/dovecot.md tell: a private

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_address - recipient parsing, extension stripping, alias-domain
  * rewriting and the sqltmpl key.

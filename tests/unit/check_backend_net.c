@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_backend_net - what the MariaDB and PostgreSQL drivers share: the
  * database.hosts syntax, failover order, the circuit breaker's back-off,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_backend_sqlite - the SQLite driver on a real database file: single
  * queries, a batch in one read transaction (rows to the right query, each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_cache - the lookup cache: hits, negative entries, expiry, bounds,
  * flush, record reference counts, and several threads at once.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_config - the configuration loader: tests/data/conf/valid.conf sets
  * every key and each field is checked; the sample conf/mailquota.conf

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_decide - the quota arithmetic at its boundaries, grace, and how
  * the mailboxes of an alias combine.

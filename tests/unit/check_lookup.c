@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_lookup - text rows to typed records: the column contract, the
  * flag forms, optional columns, several rows, and the rule that a value

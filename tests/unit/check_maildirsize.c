@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_maildirsize - the Maildir++ parser, the trust rule and file name
  * sizes and the definition line as tables; then the Maildir reader and

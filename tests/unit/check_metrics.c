@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_metrics - the latency histogram's bucket boundaries and the
  * Prometheus text: every outcome present, cumulative buckets ending in

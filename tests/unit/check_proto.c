@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_proto - the policy protocol parser and formatter (policyd/proto.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_reply - reply strings: which ones the loader accepts and why the
  * others are refused, and %{variable} expansion including an unlimited

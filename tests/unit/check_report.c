@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_report - the pure side of `mailquota report`: the escapers (csv
  * quoting, json escaping, html entities, invalid UTF-8), binary units, use

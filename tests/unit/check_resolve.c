@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_resolve - the resolver against an in-memory lookup table: alias
  * precedence, +extensions, catch-alls, "@domain" results, chains, loops,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_sqltmpl - Postfix-style query templates to statement parameters:
  * both marker styles, quoted and bare placeholders, %%, the parameter

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_util - the strict number parsers, bounded copies, log sanitising,
  * human-readable sizes and mq_write_all.
@@ -198,7 +199,7 @@ util_suite(void)
 	Suite *s = suite_create("util");
 	TCase *tc = tcase_create("core");
 
-	/* test_write_all moves 1 MiB through a pipe: slow on a loaded machine */
+	/* test_write_all forks and moves 1 MiB through a pipe */
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_parse_u64, 0, (int)MQ_NELEM(u64_rows));
 	tcase_add_test(tc, test_parse_u64n_stops_at_len);

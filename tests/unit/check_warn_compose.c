@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_warn_compose - the warning mail: addresses, the Date format, header
  * folding and RFC 2047 encoding (decoded back and measured), the transfer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_warn_deliver - the three ways a warning is handed over, each
  * against something real: a Maildir on disk (tmp/ then new/, ",S=",

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_warn_state - the warning state file on a real file system: records
  * survive a reopen, the last record wins, torn and junk lines are skipped,

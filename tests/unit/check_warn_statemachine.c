@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_warn_statemachine - which warning a mailbox gets, as a table:
  * thresholds x usage sequences, with re-arm hysteresis, renotify, a

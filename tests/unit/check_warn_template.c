@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_warn_template - the warning template: header/body split, comments,
  * continuation lines, ${variable} expansion (unknown names stay, header

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mq-encode-header - the header encoder for tests/integ/rfc2047.py: reads
  * NUL-terminated values on standard input and writes, for each, what
