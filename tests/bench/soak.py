@@ -161,6 +161,7 @@ class Soak:
         self.outages = []         # [start, end or None]
         self.rss = []             # (seconds since start, KiB)
         self.marks = []           # (seconds since start, log length)
+        self.load = []            # the 1-minute load average, with the RSS
         self.rounds = []
         self.hups = 0
         self.restarts = 0
@@ -256,6 +257,8 @@ class Soak:
             self.marks.append((t, self.daemon.mark()))
             if t >= next_rss:
                 next_rss = t + self.a.rss_every
+                with open("/proc/loadavg") as f:
+                    self.load.append(float(f.read().split()[0]))
                 with open("/proc/%d/status" % pid) as f:
                     for line in f:
                         if line.startswith("VmRSS:"):
@@ -416,6 +419,27 @@ def metrics(port):
     return out
 
 
+def recovery(soak):
+    """Per outage: its length, the 451s of the rounds that overlap it, and
+    how long after the server was back the last round with a 451 ended (an
+    upper bound on the time to right answers, to the round)."""
+    out = []
+    for s, e in soak.outages:
+        if e is None:
+            continue
+        n451, last = 0, None
+        for r in soak.rounds:
+            if r["t1"] <= s or r["t0"] >= e + soak.a.grace:
+                continue
+            k = sum(g["actions"].get(TEMPFAIL, 0) for g in r["groups"].values())
+            n451 += k
+            if k:
+                last = r["t1"]
+        out.append({"down_s": round(e - s, 2), "tempfail": n451,
+                    "back_within_s": round(last - e, 2) if last is not None else 0})
+    return out
+
+
 def main():
     a = parse_args()
     res = mqtest.Results()
@@ -507,8 +531,16 @@ def main():
         "rss_growth_second_half_mib": round(growth_half, 2),
         "exit": rc, "exit_s": round(took, 2), "sanitizer_lines": len(san),
         "asan": sanitized(mqtest.POLICYD),
-        "loadavg": open("/proc/loadavg").read().split()[:3],
     }
+    rec = recovery(soak)
+    figures["outages"] = len(rec)
+    figures["outage_down_s_max"] = max((o["down_s"] for o in rec), default=0)
+    figures["outage_back_within_s_max"] = max((o["back_within_s"] for o in rec), default=0)
+    figures["outage_tempfail_mean"] = round(sum(o["tempfail"] for o in rec) / len(rec)) \
+        if rec else 0
+    figures["loadavg_1min_mean"] = round(sum(soak.load) / len(soak.load), 2) \
+        if soak.load else None
+    figures["loadavg_1min_max"] = max(soak.load) if soak.load else None
     print(json.dumps(figures, indent=1, sort_keys=True))
     if a.json:
         with open(a.json, "w") as f:
