@@ -317,6 +317,14 @@ class Soak:
                                               self.rewriter, self.sampler)]
         for t in threads:
             t.start()
+
+        def stop_threads():
+            # On ^C too: no SIGHUP, rewrite or restart after the clean-up
+            # has begun removing the temporary directory.
+            self.done.set()
+            for t in threads:
+                t.join(15)
+        mqtest.at_cleanup(stop_threads)
         end = self.a.minutes * 60
         n = 0
         last_report = 0
