@@ -537,6 +537,8 @@ def main():
         "rss_slope_kib_per_min": round(slope(rss) * 60, 1),
         "rss_slope_second_half_kib_per_min": round(slope(half) * 60, 1),
         "rss_growth_second_half_mib": round(growth_half, 2),
+        "rss_kib_by_minute": [p[1] for i, p in enumerate(rss)
+                              if i == 0 or int(p[0] // 60) != int(rss[i - 1][0] // 60)],
         "exit": rc, "exit_s": round(took, 2), "sanitizer_lines": len(san),
         "asan": sanitized(mqtest.POLICYD),
     }
