@@ -17,6 +17,11 @@ N virtual users over M domains, the same users three ways:
   recipients.txt  the load: every mailbox and alias once (or --load-users
                   of the mailboxes and the same share of the aliases) plus
                   about 10 % unknown recipients, shuffled, one per line
+  classes.tsv     every address of recipients.txt with its class, one per
+                  line: ADDRESS TAB CLASS [TAB DESTINATIONS]; the class of a
+                  mailbox (under, unlimited, overquota, nearlyfull, disabled),
+                  "alias" with its destination list, "unknown" (a hosted
+                  domain) or "notours" (a domain that is not hosted)
   fixture.json    the parameters and how many addresses fall in each class
 
 The mix: most mailboxes under quota, some unlimited, some over quota, some
@@ -269,6 +274,24 @@ def write_maildirs(base, users, owner):
         own(ms)
 
 
+def write_classes(path, rcpts, users, aliases, domains):
+    """classes.tsv: what each load address is, for a harness that checks
+    every answer against the fixture (tests/bench/soak.py)."""
+    cls = {u["email"]: u["class"] for u in users}
+    dest = {a["source"]: a["destination"] for a in aliases}
+    hosted = set(domains)
+    with open(path, "w") as f:
+        for r in rcpts:
+            if r in cls:
+                f.write("%s\t%s\n" % (r, cls[r]))
+            elif r in dest:
+                f.write("%s\talias\t%s\n" % (r, dest[r]))
+            elif r.rpartition("@")[2] in hosted:
+                f.write("%s\tunknown\n" % r)
+            else:
+                f.write("%s\tnotours\n" % r)
+
+
 def main():
     a = parse_args()
     if a.users < 1:
@@ -299,6 +322,7 @@ def main():
     write_passwd(os.path.join(out, "users.passwd"), base, users, uid, gid)
     with open(os.path.join(out, "recipients.txt"), "w") as f:
         f.write("\n".join(rcpts) + "\n")
+    write_classes(os.path.join(out, "classes.tsv"), rcpts, users, aliases, domains)
     if a.maildirs == "load":
         # Only the mailboxes a request can reach: recipients and the local
         # destinations of every alias. The others have no Maildir, which
