@@ -25,6 +25,7 @@
  */
 #include "autoconf.h"
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -81,7 +82,10 @@ attr_lookup(const char *name, size_t len)
 #undef IS
 }
 
-/* copy_field - value into a fixed field, truncated, NUL-terminated. */
+/*
+ * copy_field - the recipient into its field; the parser keeps its real
+ * length beside it, so the engine sees one that did not fit and says so.
+ */
 static void
 copy_field(char *dst, size_t size, const char *value, size_t len)
 {
@@ -89,6 +93,23 @@ copy_field(char *dst, size_t size, const char *value, size_t len)
 		len = size - 1;
 	memcpy(dst, value, len);
 	dst[len] = '\0';
+}
+
+/*
+ * copy_log_field - a log-only value (queue_id, client_address). Postfix's
+ * always fit; anything longer is not Postfix's and is shown cut with
+ * "...", so the log never passes it off as whole.
+ */
+static void
+copy_log_field(char *dst, size_t size, const char *value, size_t len)
+{
+	assert(size > 4);
+	if (len > size - 1) {
+		memcpy(dst, value, size - 4);
+		memcpy(dst + size - 4, "...", 4);
+		return;
+	}
+	copy_field(dst, size, value, len);
 }
 
 static bool
@@ -132,10 +153,10 @@ store_attr(struct mq_policy_request *req, const char *name, size_t nlen,
 			req->size = 0;
 		break;
 	case A_QUEUE_ID:
-		copy_field(req->queue_id, sizeof(req->queue_id), value, vlen);
+		copy_log_field(req->queue_id, sizeof(req->queue_id), value, vlen);
 		break;
 	case A_CLIENT_ADDRESS:
-		copy_field(req->client_address, sizeof(req->client_address),
+		copy_log_field(req->client_address, sizeof(req->client_address),
 		    value, vlen);
 		break;
 	case A_NONE:

@@ -9,15 +9,24 @@
  */
 #include "autoconf.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "lookup.h"
+#include "resolve.h"
 #include "util.h"
 
-#define ALIAS_MAX_DEST 1024	/* destinations kept from one alias lookup */
+/*
+ * Destinations kept from one alias lookup. More than Postfix expands
+ * (virtual_alias_expansion_limit): a row cut here is already one that
+ * Postfix defers, and the resolver answers it so without the rest.
+ */
+#define ALIAS_MAX_DEST 1024
+_Static_assert(ALIAS_MAX_DEST > MQ_VIRTUAL_ALIAS_EXPANSION_LIMIT,
+    "a cut alias row must still be past Postfix's expansion limit");
 
 struct mq_record *
 mq_record_ref(const struct mq_record *rec)
@@ -264,23 +273,32 @@ read_name(enum mq_query_kind kind, const char *name)
 	return false;
 }
 
-/* join_names - names[from..] (those with skip false) as "a, b", cut to fit. */
+/*
+ * join_names - the names (those with skip false) as "a, b" into buf; a
+ * list that does not fit ends in "..." rather than passing for whole.
+ */
 static void
 join_names(char *buf, size_t len, size_t ncols, const char *const *names,
     const bool *skip)
 {
 	size_t at = 0;
 
+	assert(len > 4);
 	buf[0] = '\0';
-	for (size_t i = 0; i < ncols && at < len; i++) {
+	for (size_t i = 0; i < ncols; i++) {
 		char clean[64];
+		int n;
 
 		if (skip != NULL && skip[i])
 			continue;
 		mq_sanitize(clean, sizeof(clean), names[i] != NULL ? names[i] : "",
 		    names[i] != NULL ? strlen(names[i]) : 0);
-		at += (size_t)snprintf(buf + at, len - at, "%s%s",
-		    at > 0 ? ", " : "", clean);
+		n = snprintf(buf + at, len - at, "%s%s", at > 0 ? ", " : "", clean);
+		if (n < 0 || (size_t)n >= len - at) {
+			memcpy(buf + len - 4, "...", 4);
+			return;
+		}
+		at += (size_t)n;
 	}
 }
 
@@ -289,8 +307,9 @@ mq_lookup_check_columns(enum mq_query_kind kind, size_t ncols,
     const char *const *names, char *error, size_t errlen,
     char *unread, size_t unreadlen)
 {
-	bool used[64] = { false }, any = false, first = false;
+	bool *used, any = false, first = false;
 	char have[256];
+	int rc = 0;
 
 	unread[0] = '\0';
 	if ((unsigned)kind >= MQ_Q_COUNT)
@@ -299,8 +318,7 @@ mq_lookup_check_columns(enum mq_query_kind kind, size_t ncols,
 		snprintf(error, errlen, "returns no columns");
 		return -1;
 	}
-	if (ncols > MQ_NELEM(used))
-		ncols = MQ_NELEM(used);
+	used = xcalloc(ncols, sizeof(*used));	/* every column is checked */
 	for (size_t i = 0; i < ncols; i++)
 		any |= used[i] = read_name(kind, names[i]);
 	join_names(have, sizeof(have), ncols, names, NULL);
@@ -315,14 +333,16 @@ mq_lookup_check_columns(enum mq_query_kind kind, size_t ncols,
 			snprintf(error, errlen, "returns none of the columns "
 			    "quota, messages, enabled, maildir (it returns: %s)",
 			    have);
-			return -1;
+			rc = -1;
+			goto out;
 		}
 		break;
 	case MQ_Q_USAGE:
 		if (column(ncols, names, "bytes") < 0) {
 			snprintf(error, errlen, "returns no column bytes "
 			    "(it returns: %s)", have);
-			return -1;
+			rc = -1;
+			goto out;
 		}
 		break;
 	case MQ_Q_ALIAS:
@@ -336,7 +356,9 @@ mq_lookup_check_columns(enum mq_query_kind kind, size_t ncols,
 	if (first)
 		used[0] = true;
 	join_names(unread, unreadlen, ncols, names, used);
-	return 0;
+out:
+	free(used);
+	return rc;
 }
 
 void

@@ -302,6 +302,9 @@ START_TEST(test_fields_truncated)
 	    MQ_PROTO_DONE);
 	ck_assert_uint_eq(strlen(r.queue_id), sizeof(r.queue_id) - 1);
 	ck_assert_uint_eq(strlen(r.client_address), sizeof(r.client_address) - 1);
+	/* the cut shows in the log */
+	ck_assert_str_eq(r.queue_id + sizeof(r.queue_id) - 4, "...");
+	ck_assert_str_eq(r.client_address + sizeof(r.client_address) - 4, "...");
 }
 END_TEST
 
