@@ -175,6 +175,15 @@ def listening(port, host="127.0.0.1"):
         return False
 
 
+def tail_file(path, n=30):
+    """tail_file - the last n lines of a log file, or a note that there is none."""
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return "(no %s)" % os.path.basename(path)
+
+
 def wait_until(pred, timeout=10.0, step=0.05):
     """wait_until - poll pred() until true; returns its last value."""
     end = time.monotonic() + timeout
@@ -857,11 +866,7 @@ class Postfix:
         subprocess.run(["postconf", "-c", self.confdir, "-e"] + list(settings), check=True)
 
     def log_tail(self, n=40):
-        try:
-            with open(self.maillog, errors="replace") as f:
-                return "".join(f.readlines()[-n:])
-        except OSError:
-            return "(no maillog)"
+        return tail_file(self.maillog, n)
 
 
 def postfix_master_pid(queuedir):
@@ -1084,11 +1089,7 @@ class Dovecot:
                 r.stderr.decode("utf-8", "replace"))
 
     def log_tail(self, n=30):
-        try:
-            with open(self.log, errors="replace") as f:
-                return "".join(f.readlines()[-n:])
-        except OSError:
-            return "(no log)"
+        return tail_file(self.log, n)
 
 
 # --- results ----------------------------------------------------------------

@@ -346,11 +346,7 @@ class Postfix:
         return script(path, 'exec /usr/sbin/sendmail -C %s "$@"' % self.confdir)
 
     def log_tail(self, n=30):
-        try:
-            with open(self.maillog, errors="replace") as f:
-                return "".join(f.readlines()[-n:])
-        except OSError:
-            return "(no log)"
+        return mqtest.tail_file(self.maillog, n)
 
 
 # --- a private Dovecot 2.3 ---------------------------------------------------
@@ -473,11 +469,7 @@ class Dovecot:
         return r.returncode
 
     def log_tail(self, n=30):
-        try:
-            with open(self.log, errors="replace") as f:
-                return "".join(f.readlines()[-n:])
-        except OSError:
-            return "(no log)"
+        return mqtest.tail_file(self.log, n)
 
 
 class Results:
