@@ -110,6 +110,15 @@ def mysql_sessions(node, user):
         return -1
 
 
+def replica_value(srv, query):
+    """One value read on a replica; None while it has not replayed the
+    statements that create what query reads (a fresh replica lags)."""
+    try:
+        return srv.sql(query).strip()
+    except dbservers.ServerError:
+        return None
+
+
 def pg_sessions(srv):
     """mailquota's connections on a PostgreSQL server."""
     try:
@@ -360,8 +369,9 @@ def pg_lag(res, p, r1, r2, lag_d, nolag_d):
     # The quota shrinks on the primary: the right answer is now 552.
     p.sql("UPDATE virtual_users SET quota = 10 WHERE email = '%s';" % LAG_USER)
     mqtest.wait_until(lambda: ask(lag_d, "alice@example.org")[0] == DUNNO
-                      and r2.sql("SELECT quota FROM virtual_users WHERE email = "
-                                 "'%s';" % LAG_USER).strip() == "10", 5, 0.1)
+                      and replica_value(r2, "SELECT quota FROM virtual_users WHERE "
+                                        "email = '%s';" % LAG_USER) == "10",
+                      5, 0.1)
     t_full = None
     deadline = time.monotonic() + MAX_LAG + SWITCH_LIMIT + 3
     stale = 0
@@ -506,9 +516,8 @@ def dovecot_usage(res, root, base, p, r1, r2, daemons, how):
     t_full = mqtest.wait_until(lambda: both(FULL) and time.monotonic(),
                                USAGE_TTL + 10, 0.05)
     stale = (t_full - last) if t_full else None
-    mqtest.log("dovecot " + how + ": the usage row reached replica2 as %s" % r2.sql(
-        "SELECT bytes, messages FROM %s WHERE username = '%s';"
-        % (table, user)).strip())
+    mqtest.log("dovecot " + how + ": the usage row reached replica2 as %s" % replica_value(
+        r2, "SELECT bytes, messages FROM %s WHERE username = '%s';" % (table, user)))
     res.check("dovecot " + how + ": both MX daemons -> 552 %.2f s after the last delivery "
               "(cache_ttl %d s)" % (stale or -1, USAGE_TTL),
               bool(t_full) and stale <= USAGE_TTL + 2.0,
@@ -567,8 +576,11 @@ def postgresql(res, root, base):
     daemons = Daemons(root, p, base)
     hosts = ["127.0.0.1:%d" % s.port for s in (r1, r2, p)]
     try:
-        mqtest.wait_until(lambda: r2.sql("SELECT count(*) FROM virtual_users "
-                                         "WHERE id = 200;").strip() == "1", 10)
+        replayed = mqtest.wait_until(lambda: all(replica_value(
+            r, "SELECT count(*) FROM virtual_users WHERE id = 200;") == "1"
+            for r in (r1, r2)), 30)
+        res.check("pgsql: both replicas replayed the schema and the first row",
+                  replayed)
         dm = daemons.start("replicas", hosts)
         res.run("pgsql kill", pg_kill, res, p, r1, r2, dm)
         dm.stop()
@@ -635,8 +647,8 @@ def bench(res, root, base, seconds):
         rcpts = os.path.join(root, "bench-rcpts")
         with open(rcpts, "w") as f:
             f.write("\n".join(users) + "\n")
-        mqtest.wait_until(lambda: r1.sql("SELECT count(*) FROM quota_usage;")
-                          .strip() == str(BENCH_USERS), 10)
+        mqtest.wait_until(lambda: replica_value(r1, "SELECT count(*) FROM quota_usage;")
+                          == str(BENCH_USERS), 30)
         hosts = ["127.0.0.1:%d" % s.port for s in (r1, r2, p)]
         for ttl in (0, 15):
             dm = daemons.start("bench-ttl%d" % ttl, hosts, connections=4,
