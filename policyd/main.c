@@ -45,6 +45,7 @@
 #include "log.h"
 #include "util.h"
 #include "metrics.h"
+#include "bind.h"
 #include "server.h"
 #include "workers.h"
 

@@ -34,7 +34,7 @@
 #include "log.h"
 #include "util.h"
 #include "metrics.h"
-#include "server.h"
+#include "bind.h"
 
 #define HTTP_TIMEOUT_SECS 10	/* evhttp's: silence while reading or writing */
 #define HTTP_MAX_HEADERS 8192
