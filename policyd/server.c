@@ -148,7 +148,8 @@ mq_server_metrics(struct mq_server *srv, struct mq_metrics_view *v)
 	v->conns_open = srv->nconns;
 	v->in_flight = srv->inflight;
 	v->queued = mq_workers_queued(srv->workers);
-	v->workers = mq_workers_count(srv->workers);
+	v->workers = mq_workers_count(srv->workers) > 0 ?
+	    (uint64_t)mq_workers_count(srv->workers) : 0;
 	v->generation = srv->rt->generation;
 	v->start_time = srv->started > 0 ? (uint64_t)srv->started : 0;
 }
