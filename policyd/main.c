@@ -29,6 +29,7 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -464,6 +465,25 @@ pollable(int fd)
 	    (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode));
 }
 
+/*
+ * hold_signals - block (true) or release the signals the loop handles. A
+ * client can connect as soon as the sockets are bound, well before the
+ * loop's handlers exist; a SIGHUP or SIGUSR1 sent then would kill the
+ * daemon. Held, it waits and is handled once the loop is there. Threads
+ * started meanwhile inherit the mask: signals stay the loop thread's.
+ */
+static void
+hold_signals(bool hold)
+{
+	sigset_t set;
+	size_t i;
+
+	sigemptyset(&set);
+	for (i = 0; i < MQ_NELEM(signums); i++)
+		sigaddset(&set, signums[i]);
+	pthread_sigmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
 /* parse_options - the command line into m; exits on -h, -V and errors. */
 static void
 parse_options(struct main_ctx *m, int argc, char **argv)
@@ -595,6 +615,7 @@ start_server(struct main_ctx *m, struct mq_config *cfg)
 		if (m->sigs[i] == NULL || evsignal_add(m->sigs[i], NULL) < 0)
 			mq_fatal(EX_OSERR, "cannot handle signal %d", signums[i]);
 	}
+	hold_signals(false);
 	if (m->stdio)
 		mq_debug("serving one connection on stdin/stdout");
 	else
@@ -644,6 +665,7 @@ main(int argc, char **argv)
 		m.path = m.abspath;
 
 	signal(SIGPIPE, SIG_IGN);
+	hold_signals(true);
 	/* Before daemonizing, errors should reach the terminal too. */
 	log_setup(cfg, m.debug, m.foreground || !m.stdio, true);
 	claim_privileged(&m, cfg);
