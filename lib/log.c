@@ -340,3 +340,17 @@ mq_fatal(int exit_code, const char *fmt, ...)
 	va_end(ap);
 	exit(exit_code);
 }
+
+void
+mq_panic(const char *fmt, ...)
+{
+	char msg[LINE_MAX_LEN];
+	va_list ap;
+
+	mq_log_async_stop();
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	mq_log(MQ_LOG_ERR, "panic: %s", msg);
+	abort();
+}

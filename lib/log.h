@@ -47,4 +47,14 @@ void mq_log(enum mq_log_level level, const char *fmt, ...) MQ_PRINTF(2, 3);
 /* mq_fatal - log at error level and exit with a sysexits(3) code. */
 void mq_fatal(int exit_code, const char *fmt, ...) MQ_PRINTF(2, 3) MQ_NORETURN;
 
+/*
+ * mq_panic - a bug, not a condition: log "panic: ..." at error level and
+ * abort(3), for a core file. mq_assert(cond) panics with the file, line and
+ * condition when cond is false. Always compiled in (NDEBUG does not remove
+ * it): use it for states the code cannot reach, never to check input.
+ */
+void mq_panic(const char *fmt, ...) MQ_PRINTF(1, 2) MQ_NORETURN;
+#define mq_assert(cond) ((cond) ? (void)0 : \
+	mq_panic("%s:%d: assertion failed: %s", __FILE__, __LINE__, #cond))
+
 #endif

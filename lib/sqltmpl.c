@@ -43,104 +43,112 @@ emit_param(char *out, size_t len, enum mq_sql_style style, size_t n)
 	return len;
 }
 
+/* The translation under way: where the scan is, the open literal, the output. */
+struct scan {
+	const char *tmpl;
+	size_t i;
+	size_t lit_start;	/* where the open literal started */
+	char quote;		/* the open literal's quote, or NUL */
+	enum mq_sql_style style;
+	char *text;
+	size_t len;
+	struct mq_sql *out;
+};
+
+/* scan_escape - tmpl[i] is '%': "%%", or a placeholder. NULL, or why not. */
+static const char *
+scan_escape(struct scan *sc)
+{
+	const char *tmpl = sc->tmpl;
+	char e = tmpl[sc->i + 1];
+	enum mq_sql_param p;
+	bool whole;
+
+	if (e == '%') {
+		sc->text[sc->len++] = '%';
+		sc->i += 2;
+		return NULL;
+	}
+	if (e == 's')
+		p = MQ_PARAM_ADDRESS;
+	else if (e == 'u')
+		p = MQ_PARAM_LOCAL;
+	else if (e == 'd')
+		p = MQ_PARAM_DOMAIN;
+	else
+		return "unknown '%' escape (use %s, %u, %d or %%)";
+	/* '%s' as a whole single-quoted literal: drop the quotes. */
+	whole = sc->quote == '\'' && sc->lit_start + 1 == sc->i &&
+	    tmpl[sc->i + 2] == '\'' && tmpl[sc->i + 3] != '\'';
+	if (sc->quote != '\0' && !whole)
+		return "placeholder inside a quoted string "
+		    "(write it alone in single quotes, e.g. '%s')";
+	if (sc->out->nparams == MQ_SQL_MAX_PARAMS)
+		return "too many placeholders";
+	sc->out->params[sc->out->nparams++] = p;
+	if (whole) {
+		sc->len--;		/* the opening quote */
+		sc->quote = '\0';
+		sc->i += 3;		/* %s and the closing quote */
+	} else
+		sc->i += 2;
+	sc->len = emit_param(sc->text, sc->len, sc->style, sc->out->nparams);
+	return NULL;
+}
+
+/* scan_char - any other character: quotes tracked, bare markers refused. */
+static const char *
+scan_char(struct scan *sc)
+{
+	char c = sc->tmpl[sc->i], next = sc->tmpl[sc->i + 1];
+
+	if (sc->quote != '\0') {
+		if (c == sc->quote) {
+			if (next == sc->quote) {
+				/* doubled quote: still inside */
+				sc->text[sc->len++] = c;
+				sc->text[sc->len++] = c;
+				sc->i += 2;
+				return NULL;
+			}
+			sc->quote = '\0';
+		}
+	} else if (c == '\'' || c == '"') {
+		sc->quote = c;
+		sc->lit_start = sc->i;
+	} else if (sc->style == MQ_SQL_QMARK && c == '?')
+		return "a literal '?' outside quotes would be taken for a parameter";
+	else if (sc->style == MQ_SQL_DOLLAR && c == '$' && next >= '0' && next <= '9')
+		return "a literal $N outside quotes would be taken for a parameter";
+	sc->text[sc->len++] = c;
+	sc->i++;
+	return NULL;
+}
+
 int
 mq_sql_translate(const char *tmpl, enum mq_sql_style style,
     struct mq_sql *out, const char **error_r)
 {
-	size_t tlen = strlen(tmpl), i = 0, len = 0;
-	size_t lit_start = 0;	/* where the open literal started */
-	char quote = '\0';	/* the open literal's quote, or NUL */
-	char *text;
+	size_t tlen = strlen(tmpl);
+	struct scan sc = { tmpl, 0, 0, '\0', style, NULL, 0, out };
+	const char *why = NULL;
 
 	memset(out, 0, sizeof(*out));
 	/* "%s" (2 bytes) becomes at most "$16" (3 bytes). */
-	text = xmalloc(tlen * 2 + 1);
-
-	while (i < tlen) {
-		char c = tmpl[i];
-
-		if (c == '%') {
-			char e = tmpl[i + 1];
-			enum mq_sql_param p;
-			bool whole;
-
-			if (e == '%') {
-				text[len++] = '%';
-				i += 2;
-				continue;
-			}
-			if (e == 's')
-				p = MQ_PARAM_ADDRESS;
-			else if (e == 'u')
-				p = MQ_PARAM_LOCAL;
-			else if (e == 'd')
-				p = MQ_PARAM_DOMAIN;
-			else {
-				*error_r = "unknown '%' escape (use %s, %u, %d or %%)";
-				goto fail;
-			}
-			/* '%s' as a whole single-quoted literal: drop the quotes. */
-			whole = quote == '\'' && lit_start + 1 == i &&
-			    tmpl[i + 2] == '\'' && tmpl[i + 3] != '\'';
-			if (quote != '\0' && !whole) {
-				*error_r = "placeholder inside a quoted string "
-				    "(write it alone in single quotes, e.g. '%s')";
-				goto fail;
-			}
-			if (out->nparams == MQ_SQL_MAX_PARAMS) {
-				*error_r = "too many placeholders";
-				goto fail;
-			}
-			out->params[out->nparams++] = p;
-			if (whole) {
-				len--;		/* the opening quote */
-				quote = '\0';
-				i += 3;		/* %s and the closing quote */
-			} else
-				i += 2;
-			len = emit_param(text, len, style, out->nparams);
-			continue;
-		}
-
-		if (quote != '\0') {
-			if (c == quote) {
-				if (tmpl[i + 1] == quote) {
-					/* doubled quote: still inside */
-					text[len++] = c;
-					text[len++] = c;
-					i += 2;
-					continue;
-				}
-				quote = '\0';
-			}
-		} else if (c == '\'' || c == '"') {
-			quote = c;
-			lit_start = i;
-		} else if (style == MQ_SQL_QMARK && c == '?') {
-			*error_r = "a literal '?' outside quotes would be taken "
-			    "for a parameter";
-			goto fail;
-		} else if (style == MQ_SQL_DOLLAR && c == '$' &&
-		    tmpl[i + 1] >= '0' && tmpl[i + 1] <= '9') {
-			*error_r = "a literal $N outside quotes would be taken "
-			    "for a parameter";
-			goto fail;
-		}
-		text[len++] = c;
-		i++;
+	sc.text = xmalloc(tlen * 2 + 1);
+	while (sc.i < tlen && why == NULL)
+		why = tmpl[sc.i] == '%' ? scan_escape(&sc) : scan_char(&sc);
+	if (why == NULL && sc.quote != '\0')
+		why = "unterminated quoted string";
+	if (why != NULL) {
+		*error_r = why;
+		free(sc.text);
+		memset(out, 0, sizeof(*out));
+		return -1;
 	}
-	if (quote != '\0') {
-		*error_r = "unterminated quoted string";
-		goto fail;
-	}
-	text[len] = '\0';
-	out->text = text;
+	sc.text[sc.len] = '\0';
+	out->text = sc.text;
 	return 0;
-
-fail:
-	free(text);
-	memset(out, 0, sizeof(*out));
-	return -1;
 }
 
 void

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * mailquota-policyd - the Postfix policy daemon: options, start-up order,
- * signals, privileges. The work is in server.c (connections), workers.c
- * (the thread pool) and the quota engine.
+ * signals, privileges. The work is in server.c and its files (listeners,
+ * connections, the decision line: server_int.h), workers.c (the thread
+ * pool) and the quota engine. main() is the start-up order below, a
+ * function a step.
  *
  * Start-up order, and why:
  *   1. read the configuration (exit 78 with the loader's message);
@@ -27,6 +29,7 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -45,17 +48,28 @@
 #include "log.h"
 #include "util.h"
 #include "metrics.h"
+#include "bind.h"
 #include "server.h"
 #include "workers.h"
 
 #define PROG "mailquota-policyd"
 
+static const int signums[] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
+
 struct main_ctx {
 	const char *path;		/* the configuration file */
-	bool foreground, debug, stdio;
+	char *abspath;			/* path made absolute, for SIGHUP after chdir */
+	bool foreground, debug, stdio, test;
 	struct event_base *base;
 	struct mq_server *srv;
 	unsigned generation;
+	/* bound before privileges drop, served once the loop exists */
+	int **fds;			/* per policy.listen entry */
+	size_t *nfds;
+	int *mfds;			/* policy.metrics */
+	size_t nmfds;
+	struct mq_metrics_http *metrics;
+	struct event *sigs[MQ_NELEM(signums)];
 };
 
 static void MQ_NORETURN
@@ -451,87 +465,94 @@ pollable(int fd)
 	    (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode));
 }
 
-int
-main(int argc, char **argv)
+/*
+ * hold_signals - block (true) or release the signals the loop handles. A
+ * client can connect as soon as the sockets are bound, well before the
+ * loop's handlers exist; a SIGHUP or SIGUSR1 sent then would kill the
+ * daemon. Held, it waits and is handled once the loop is there. Threads
+ * started meanwhile inherit the mask: signals stay the loop thread's.
+ */
+static void
+hold_signals(bool hold)
 {
-	struct main_ctx m;
-	struct mq_config *cfg = NULL;
-	struct mq_runtime *rt;
-	struct event_config *ecfg;
-	struct event *sigs[4];
-	static const int signums[4] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
-	int **fds = NULL, *mfds = NULL, ch;
-	size_t *nfds = NULL, nmfds = 0, i, j;
-	struct mq_metrics_http *metrics = NULL;
-	bool test = false;
-	char *error = NULL, *abspath = NULL;
-	char msg[512];
+	sigset_t set;
+	size_t i;
 
-	memset(&m, 0, sizeof(m));
-	m.path = mq_config_default_path();
+	sigemptyset(&set);
+	for (i = 0; i < MQ_NELEM(signums); i++)
+		sigaddset(&set, signums[i]);
+	pthread_sigmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
+/* parse_options - the command line into m; exits on -h, -V and errors. */
+static void
+parse_options(struct main_ctx *m, int argc, char **argv)
+{
+	int ch;
+
+	m->path = mq_config_default_path();
 	while ((ch = getopt(argc, argv, "c:dfhstV")) != -1) {
 		switch (ch) {
 		case 'c':
-			m.path = optarg;
+			m->path = optarg;
 			break;
 		case 'd':
-			m.debug = true;
+			m->debug = true;
 			break;
 		case 'f':
-			m.foreground = true;
+			m->foreground = true;
 			break;
 		case 'h':
 			usage(stdout, 0);
 		case 's':
-			m.stdio = true;
+			m->stdio = true;
 			break;
 		case 't':
-			test = true;
+			m->test = true;
 			break;
 		case 'V':
 			printf(PROG " %s\n", PACKAGE_VERSION);
-			return 0;
+			exit(0);
 		default:
 			usage(stderr, EX_USAGE);
 		}
 	}
 	if (optind != argc)
 		usage(stderr, EX_USAGE);
+}
 
-	/* Until the configuration says otherwise: stderr, except for -s. */
-	mq_log_open(PROG, LOG_MAIL, m.debug ? MQ_LOG_DEBUG : MQ_LOG_INFO,
-	    !m.stdio || m.foreground, m.stdio);
-	if (mq_config_load(m.path, &cfg, &error) != 0) {
-		mq_fatal(EX_CONFIG, "%s", error != NULL ? error : m.path);
-	}
-	if (test)
-		return test_config(cfg, m.debug);
-	/* SIGHUP reads the file again, after the daemon's chdir("/"). */
-	if (m.path[0] != '/' && (abspath = realpath(m.path, NULL)) != NULL)
-		m.path = abspath;
+/*
+ * claim_privileged - what may need root (start-up steps 2 and 3): bind the
+ * listeners and policy.metrics, then drop to policy.user. Not with -s,
+ * where spawn(8) has chosen the user already. Exits on failure.
+ */
+static void
+claim_privileged(struct main_ctx *m, const struct mq_config *cfg)
+{
+	char msg[512];
+	int rc;
 
-	signal(SIGPIPE, SIG_IGN);
-	/* Before daemonizing, errors should reach the terminal too. */
-	log_setup(cfg, m.debug, m.foreground || !m.stdio, true);
-	if (root_refused(cfg, !m.foreground && !m.stdio))
+	if (root_refused(cfg, !m->foreground && !m->stdio))
 		mq_fatal(EX_CONFIG, "%s: running as root without policy.user: set "
 		    "policy.user to the owner of the Maildirs (e.g. \"vmail\"), or "
 		    "policy.user = \"root\" to run as root on purpose (-f only warns)",
 		    str_or_empty(cfg->file));
-	/* spawn(8) has already chosen the user for -s. */
-	if (!m.stdio) {
-		open_listeners(cfg, &fds, &nfds);
-		if (cfg->policy.metrics != NULL && cfg->policy.metrics[0] != '\0' &&
-		    mq_metrics_bind(cfg->policy.metrics, &mfds, &nmfds, msg,
-		    sizeof(msg)) < 0)
-			mq_fatal(EX_OSERR, "policy.metrics: %s", msg);
-		if ((ch = drop_privileges(cfg->policy.user, msg, sizeof(msg))) != 0)
-			mq_fatal(ch, "%s", msg);
-	}
-	if (!m.foreground && !m.stdio) {
-		daemonize();
-		log_setup(cfg, m.debug, false, true);
-	}
+	if (m->stdio)
+		return;
+	open_listeners(cfg, &m->fds, &m->nfds);
+	if (cfg->policy.metrics != NULL && cfg->policy.metrics[0] != '\0' &&
+	    mq_metrics_bind(cfg->policy.metrics, &m->mfds, &m->nmfds, msg,
+	    sizeof(msg)) < 0)
+		mq_fatal(EX_OSERR, "policy.metrics: %s", msg);
+	if ((rc = drop_privileges(cfg->policy.user, msg, sizeof(msg))) != 0)
+		mq_fatal(rc, "%s", msg);
+}
+
+/* make_event_base - the logging thread, then the loop (threads enabled). */
+static void
+make_event_base(struct main_ctx *m)
+{
+	struct event_config *ecfg;
 
 	/* From here on the event loop only queues its log lines. */
 	if (mq_log_async_start() < 0)
@@ -541,61 +562,122 @@ main(int argc, char **argv)
 	if ((ecfg = event_config_new()) == NULL)
 		mq_fatal(EX_OSERR, "libevent: out of memory");
 	/* epoll cannot watch a regular file or /dev/null given as -s input. */
-	if (m.stdio && (!pollable(STDIN_FILENO) || !pollable(STDOUT_FILENO)))
+	if (m->stdio && (!pollable(STDIN_FILENO) || !pollable(STDOUT_FILENO)))
 		event_config_avoid_method(ecfg, "epoll");
-	if ((m.base = event_base_new_with_config(ecfg)) == NULL)
+	if ((m->base = event_base_new_with_config(ecfg)) == NULL)
 		mq_fatal(EX_OSERR, "libevent: cannot create the event loop");
 	event_config_free(ecfg);
+}
 
-	m.generation = 1;
-	rt = mq_runtime_new(cfg, m.generation);
-	m.srv = mq_server_new(m.base, rt);
-	mq_runtime_unref(&rt);
-	if (m.stdio) {
-		if (mq_server_serve_stdio(m.srv, STDIN_FILENO, STDOUT_FILENO) < 0)
-			mq_fatal(EX_OSERR, "cannot serve stdin/stdout");
-	} else {
-		for (i = 0; i < cfg->policy.nlisten; i++) {
-			for (j = 0; j < nfds[i]; j++)
-				if (mq_server_listen(m.srv, fds[i][j],
-				    &cfg->policy.listen[i]) < 0)
-					mq_fatal(EX_OSERR, "%s: cannot listen",
-					    cfg->policy.listen[i].spec);
-			free(fds[i]);
-		}
-		free(fds);
-		free(nfds);
-		if (nmfds > 0 && (metrics = mq_metrics_http_new(m.base, mfds,
-		    nmfds, metrics_view, &m)) == NULL)
-			mq_fatal(EX_OSERR, "policy.metrics: cannot set up HTTP");
-		free(mfds);
+/* serve_bound - hand the sockets bound at start-up to the server and evhttp. */
+static void
+serve_bound(struct main_ctx *m, const struct mq_config *cfg)
+{
+	size_t i, j;
+
+	for (i = 0; i < cfg->policy.nlisten; i++) {
+		for (j = 0; j < m->nfds[i]; j++)
+			if (mq_server_listen(m->srv, m->fds[i][j],
+			    &cfg->policy.listen[i]) < 0)
+				mq_fatal(EX_OSERR, "%s: cannot listen",
+				    cfg->policy.listen[i].spec);
+		free(m->fds[i]);
 	}
+	free(m->fds);
+	free(m->nfds);
+	m->fds = NULL;
+	m->nfds = NULL;
+	if (m->nmfds > 0 && (m->metrics = mq_metrics_http_new(m->base, m->mfds,
+	    m->nmfds, metrics_view, m)) == NULL)
+		mq_fatal(EX_OSERR, "policy.metrics: cannot set up HTTP");
+	free(m->mfds);
+	m->mfds = NULL;
+}
+
+/* start_server - the runtime (which takes cfg), the server, what it serves, the signals. */
+static void
+start_server(struct main_ctx *m, struct mq_config *cfg)
+{
+	struct mq_runtime *rt;
+	size_t i;
+
+	m->generation = 1;
+	rt = mq_runtime_new(cfg, m->generation);
+	m->srv = mq_server_new(m->base, rt);
+	mq_runtime_unref(&rt);
+	if (m->stdio) {
+		if (mq_server_serve_stdio(m->srv, STDIN_FILENO, STDOUT_FILENO) < 0)
+			mq_fatal(EX_OSERR, "cannot serve stdin/stdout");
+	} else
+		serve_bound(m, cfg);
 	for (i = 0; i < MQ_NELEM(signums); i++) {
-		sigs[i] = evsignal_new(m.base, signums[i], signal_cb, &m);
-		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) < 0)
+		m->sigs[i] = evsignal_new(m->base, signums[i], signal_cb, m);
+		if (m->sigs[i] == NULL || evsignal_add(m->sigs[i], NULL) < 0)
 			mq_fatal(EX_OSERR, "cannot handle signal %d", signums[i]);
 	}
-	if (m.stdio)
+	hold_signals(false);
+	if (m->stdio)
 		mq_debug("serving one connection on stdin/stdout");
 	else
 		mq_info("started, version %s, %zu listener(s), %d worker(s)",
 		    PACKAGE_VERSION, cfg->policy.nlisten, cfg->policy.workers);
-	cfg = NULL;	/* owned by the runtime now */
+}
 
-	event_base_loop(m.base, EVLOOP_NO_EXIT_ON_EMPTY);
+/* stop_server - after the loop: free everything, unless the stop was forced. */
+static void
+stop_server(struct main_ctx *m)
+{
+	size_t i;
 
-	if (mq_server_forced(m.srv)) {
+	if (mq_server_forced(m->srv)) {
 		mq_log_async_stop();
 		_exit(0);	/* workers may be stuck in the database: do not join */
 	}
-	mq_metrics_http_free(&metrics);
-	mq_server_free(&m.srv);
+	mq_metrics_http_free(&m->metrics);
+	mq_server_free(&m->srv);
 	for (i = 0; i < MQ_NELEM(signums); i++)
-		event_free(sigs[i]);
-	event_base_free(m.base);
-	if (!m.stdio)
+		event_free(m->sigs[i]);
+	event_base_free(m->base);
+	if (!m->stdio)
 		mq_info("stopped");
 	mq_log_async_stop();
-	free(abspath);
+	free(m->abspath);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct main_ctx m;
+	struct mq_config *cfg = NULL;
+	char *error = NULL;
+
+	memset(&m, 0, sizeof(m));
+	parse_options(&m, argc, argv);
+	/* Until the configuration says otherwise: stderr, except for -s. */
+	mq_log_open(PROG, LOG_MAIL, m.debug ? MQ_LOG_DEBUG : MQ_LOG_INFO,
+	    !m.stdio || m.foreground, m.stdio);
+	if (mq_config_load(m.path, &cfg, &error) != 0)
+		mq_fatal(EX_CONFIG, "%s", error != NULL ? error : m.path);
+	if (m.test)
+		return test_config(cfg, m.debug);
+	/* SIGHUP reads the file again, after the daemon's chdir("/"). */
+	if (m.path[0] != '/' && (m.abspath = realpath(m.path, NULL)) != NULL)
+		m.path = m.abspath;
+
+	signal(SIGPIPE, SIG_IGN);
+	hold_signals(true);
+	/* Before daemonizing, errors should reach the terminal too. */
+	log_setup(cfg, m.debug, m.foreground || !m.stdio, true);
+	claim_privileged(&m, cfg);
+	if (!m.foreground && !m.stdio) {
+		daemonize();
+		log_setup(cfg, m.debug, false, true);
+	}
+	make_event_base(&m);
+	start_server(&m, cfg);	/* cfg is the runtime's now */
+
+	event_base_loop(m.base, EVLOOP_NO_EXIT_ON_EMPTY);
+
+	stop_server(&m);
 	return 0;
 }

@@ -19,7 +19,7 @@
 
 #include <sys/types.h>
 #include <inttypes.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +31,11 @@
 #include <event2/http.h>
 
 #include "config.h"
+#include "buf.h"
 #include "log.h"
 #include "util.h"
 #include "metrics.h"
-#include "server.h"
+#include "bind.h"
 
 #define HTTP_TIMEOUT_SECS 10	/* evhttp's: silence while reading or writing */
 #define HTTP_MAX_HEADERS 8192
@@ -98,65 +99,146 @@ mq_metrics_view_init(struct mq_metrics_view *v, const struct mq_counters *c,
 	mq_engine_net_stats(&v->net_connects, &v->net_reconnects, &v->net_failures);
 }
 
-/* ------------------------------------------------------------ exposition */
+/* ------------------------------------------------------------ the table */
 
-struct text {
-	char *buf;
-	size_t len, cap;
+/*
+ * Every figure once: its Prometheus family (name, type, help, the sample's
+ * labels) and its key on a SIGUSR1 "stats:" line, with where its value is.
+ * The exposition shows the rows in this order; each stats line shows its
+ * rows in this order too. Two rows with one name are two samples of one
+ * family (HELP and TYPE once). The latency histogram is a row of its own
+ * in the exposition; in the log it is the fourth line (log_latency).
+ */
+enum metric_kind { M_COUNTER, M_GAUGE, M_OUTCOMES, M_LATENCY, M_BUILD_INFO };
+enum metric_src { IN_COUNTERS, IN_ENGINE, IN_VIEW };
+
+struct metric {
+	enum metric_kind kind;
+	const char *name;	/* Prometheus family; NULL: the log only */
+	const char *labels;	/* "{by=\"loop\"}" or NULL */
+	const char *help;
+	int line;		/* its "stats:" line, 1 to 3; 0: not logged */
+	const char *key;	/* its key there */
+	enum metric_src src;
+	size_t off;		/* a uint64_t in src */
 };
 
-static void MQ_PRINTF(2, 3)
-put(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
+#define CTR(f) IN_COUNTERS, offsetof(struct mq_counters, f)
+#define ENG(f) IN_ENGINE, offsetof(struct mq_engine_stats, f)
+#define VIEW(f) IN_VIEW, offsetof(struct mq_metrics_view, f)
 
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if ((size_t)n < t->cap - t->len) {
-			t->len += (size_t)n;
-			return;
-		}
-		t->cap = t->cap * 2 + (size_t)n;
-		t->buf = xreallocarray(t->buf, t->cap, 1);
-	}
+static const struct metric metrics[] = {
+	{ M_COUNTER, NULL, NULL, NULL, 1, "requests", CTR(requests) },
+	{ M_OUTCOMES, "mailquota_requests_total", NULL,
+	  "Policy requests answered, by outcome of the decision (with dry_run, the outcome before it).",
+	  1, NULL, CTR(outcome) },
+	{ M_LATENCY, "mailquota_request_duration_seconds", NULL,
+	  "Time from a complete request to its reply.", 0, NULL, CTR(latency) },
+	{ M_COUNTER, "mailquota_dry_run_total", NULL,
+	  "Rejections answered with reply_success because of dry_run.",
+	  1, "dry_run", CTR(dry_run) },
+	{ M_COUNTER, "mailquota_on_error_pass_total", NULL,
+	  "Temporary failures answered with reply_success because of on_error = pass.",
+	  1, "on_error_pass", CTR(on_error_pass) },
+	{ M_COUNTER, "mailquota_answered_total", "{by=\"loop\"}",
+	  "Requests answered from the caches on the event loop, or by a worker thread.",
+	  1, "answered_on_loop", CTR(on_loop) },
+	{ M_COUNTER, "mailquota_answered_total", "{by=\"worker\"}", NULL,
+	  1, "answered_by_workers", CTR(by_workers) },
+	{ M_COUNTER, "mailquota_dropped_total", NULL,
+	  "Worker results dropped because the client had gone.",
+	  1, "dropped", CTR(dropped) },
+
+	{ M_GAUGE, "mailquota_connections_open", NULL,
+	  "Client connections open now.", 2, "connections_open", VIEW(conns_open) },
+	{ M_COUNTER, "mailquota_connections_total", NULL,
+	  "Client connections accepted.", 2, "connections_total", CTR(conns_total) },
+	{ M_COUNTER, "mailquota_malformed_requests_total", NULL,
+	  "Malformed requests (the connection was closed without a reply).",
+	  2, "malformed", CTR(malformed) },
+	{ M_COUNTER, "mailquota_connection_timeouts_total", NULL,
+	  "Connections closed at policy.idle_timeout.", 2, "timeouts", CTR(timeouts) },
+	{ M_COUNTER, "mailquota_accept_errors_total", NULL,
+	  "Failed accept() calls (out of descriptors or memory).",
+	  2, "accept_errors", CTR(accept_errors) },
+	{ M_GAUGE, "mailquota_requests_queued", NULL,
+	  "Requests waiting for a free worker thread now.", 2, "queued", VIEW(queued) },
+	{ M_GAUGE, "mailquota_requests_in_flight", NULL,
+	  "Requests at the worker threads now.", 2, "in_flight", VIEW(in_flight) },
+	{ M_GAUGE, "mailquota_workers", NULL, "Worker threads.", 2, "workers",
+	  VIEW(workers) },
+	{ M_COUNTER, "mailquota_connections_refused_per_client_total", NULL,
+	  "Connections closed at once: their address had policy.max_connections_per_client open.",
+	  0, NULL, CTR(client_limit) },
+
+	{ M_GAUGE, "mailquota_config_generation", NULL,
+	  "The configuration in use: 1 at start, one more per reload.",
+	  3, "generation", VIEW(generation) },
+	{ M_COUNTER, "mailquota_cache_hits_total", NULL,
+	  "User, alias and domain lookups answered by the cache (negative entries included).",
+	  3, "cache_hits", ENG(cache_hits) },
+	{ M_COUNTER, "mailquota_cache_misses_total", NULL,
+	  "User, alias and domain lookups the cache could not answer.",
+	  3, "cache_misses", ENG(cache_misses) },
+	{ M_COUNTER, "mailquota_usage_cache_hits_total", NULL,
+	  "Mailbox usage found fresh in the usage cache on the event loop.",
+	  3, "usage_hits", ENG(usage_hits) },
+	{ M_COUNTER, "mailquota_usage_cache_misses_total", NULL,
+	  "Mailbox usage not fresh in the usage cache on the event loop (the request went to a worker).",
+	  3, "usage_misses", ENG(usage_misses) },
+	{ M_COUNTER, "mailquota_db_errors_total", NULL,
+	  "Database lookups that failed (connect, query or timeout).",
+	  3, "db_errors", ENG(db_errors) },
+	{ M_COUNTER, "mailquota_db_sessions_total", NULL,
+	  "Database sessions opened by the worker threads (one per worker and configuration).",
+	  3, "db_sessions", ENG(db_connects) },
+	{ M_COUNTER, "mailquota_db_connects_total", NULL,
+	  "Connections made to a MariaDB or PostgreSQL server, reconnects included.",
+	  3, "db_connects", VIEW(net_connects) },
+	{ M_COUNTER, "mailquota_db_reconnects_total", NULL,
+	  "Connections to a database server made again after one was lost.",
+	  3, "db_reconnects", VIEW(net_reconnects) },
+	{ M_COUNTER, "mailquota_db_connect_failures_total", NULL,
+	  "Failed attempts to connect to a database server.",
+	  3, "db_connect_failures", VIEW(net_failures) },
+	{ M_COUNTER, "mailquota_cache_stale_hits_total", NULL,
+	  "Lookups answered from an expired entry after the database failed (policy.stale_ttl).",
+	  3, "stale_hits", ENG(stale_hits) },
+	{ M_COUNTER, "mailquota_stale_answers_total", NULL,
+	  "Decisions that used at least one expired cache entry (policy.stale_ttl).",
+	  3, "stale_answers", ENG(stale_answers) },
+
+	{ M_BUILD_INFO, "mailquota_build_info", NULL,
+	  "The version of mailquota-policyd.", 0, NULL, IN_VIEW, 0 },
+	{ M_GAUGE, "process_start_time_seconds", NULL,
+	  "Start time of the process since the Unix epoch, in seconds.",
+	  0, NULL, VIEW(start_time) },
+};
+
+#define STATS_LINES 3
+
+/* metric_value - a row's figure: the first of an array (outcome, latency). */
+static const uint64_t *
+metric_value(const struct metric *m, const struct mq_metrics_view *v)
+{
+	const void *base = m->src == IN_COUNTERS ? (const void *)v->c :
+	    m->src == IN_ENGINE ? (const void *)&v->engine : (const void *)v;
+
+	return (const uint64_t *)(const void *)((const char *)base + m->off);
 }
 
-/* family - the HELP and TYPE lines of one metric. */
-static void
-family(struct text *t, const char *name, const char *type, const char *help)
-{
-	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void
-counter(struct text *t, const char *name, const char *help, uint64_t v)
-{
-	family(t, name, "counter", help);
-	put(t, "%s %" PRIu64 "\n", name, v);
-}
-
-static void
-gauge(struct text *t, const char *name, const char *help, uint64_t v)
-{
-	family(t, name, "gauge", help);
-	put(t, "%s %" PRIu64 "\n", name, v);
-}
+/* ------------------------------------------------------------ exposition */
 
 /* put_seconds - microseconds as a decimal number of seconds, exactly. */
 static void
-put_seconds(struct text *t, uint64_t us)
+put_seconds(struct mq_buf *t, uint64_t us)
 {
-	put(t, "%" PRIu64 ".%06" PRIu64, us / 1000000, us % 1000000);
+	mq_buf_printf(t, "%" PRIu64 ".%06" PRIu64, us / 1000000, us % 1000000);
 }
 
 /* put_le - a bucket bound in seconds, shortest form: 0.00025, 1, 2.5. */
 static void
-put_le(struct text *t, uint64_t us)
+put_le(struct mq_buf *t, uint64_t us)
 {
 	char frac[8];
 	size_t n;
@@ -164,176 +246,141 @@ put_le(struct text *t, uint64_t us)
 	snprintf(frac, sizeof(frac), "%06" PRIu64, us % 1000000);
 	for (n = strlen(frac); n > 0 && frac[n - 1] == '0'; n--)
 		frac[n - 1] = '\0';
-	put(t, "%" PRIu64 "%s%s", us / 1000000, n > 0 ? "." : "", frac);
+	mq_buf_printf(t, "%" PRIu64 "%s%s", us / 1000000, n > 0 ? "." : "", frac);
+}
+
+/* put_histogram - cumulative buckets ending in +Inf, then _sum and _count. */
+static void
+put_histogram(struct mq_buf *t, const char *name, const struct mq_counters *c)
+{
+	uint64_t cum = 0;
+	size_t i;
+
+	for (i = 0; i < MQ_METRICS_NBUCKETS; i++) {
+		cum += c->latency[i];
+		mq_buf_printf(t, "%s_bucket{le=\"", name);
+		put_le(t, mq_metrics_bounds_us[i]);
+		mq_buf_printf(t, "\"} %" PRIu64 "\n", cum);
+	}
+	cum += c->latency[MQ_METRICS_NBUCKETS];
+	mq_buf_printf(t, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cum);
+	mq_buf_printf(t, "%s_sum ", name);
+	put_seconds(t, c->latency_sum_us);
+	mq_buf_printf(t, "\n%s_count %" PRIu64 "\n", name, cum);
+}
+
+/* put_samples - a row's sample lines. */
+static void
+put_samples(struct mq_buf *t, const struct metric *m,
+    const struct mq_metrics_view *v)
+{
+	const uint64_t *val = metric_value(m, v);
+	size_t i;
+
+	switch (m->kind) {
+	case M_OUTCOMES:
+		for (i = 0; i < MQ_OUT_COUNT; i++)
+			mq_buf_printf(t, "%s{outcome=\"%s\"} %" PRIu64 "\n", m->name,
+			    mq_outcome_name((enum mq_outcome)i), val[i]);
+		break;
+	case M_LATENCY:
+		put_histogram(t, m->name, v->c);
+		break;
+	case M_BUILD_INFO:
+		mq_buf_printf(t, "%s{version=\"%s\"} 1\n", m->name, PACKAGE_VERSION);
+		break;
+	case M_COUNTER:
+	case M_GAUGE:
+		mq_buf_printf(t, "%s%s %" PRIu64 "\n", m->name,
+		    m->labels != NULL ? m->labels : "", *val);
+		break;
+	}
 }
 
 char *
 mq_metrics_text(const struct mq_metrics_view *v, size_t *len_r)
 {
-	const struct mq_counters *c = v->c;
-	struct text t = { NULL, 0, 4096 };
+	static const char *const type[] = {
+		[M_COUNTER] = "counter", [M_GAUGE] = "gauge",
+		[M_OUTCOMES] = "counter", [M_LATENCY] = "histogram",
+		[M_BUILD_INFO] = "gauge",
+	};
+	struct mq_buf t = { NULL, 0, 0 };
+	const char *family = NULL;
+	size_t i;
+
+	for (i = 0; i < MQ_NELEM(metrics); i++) {
+		const struct metric *m = &metrics[i];
+
+		if (m->name == NULL)
+			continue;
+		if (family == NULL || strcmp(family, m->name) != 0)
+			mq_buf_printf(&t, "# HELP %s %s\n# TYPE %s %s\n", m->name,
+			    m->help, m->name, type[m->kind]);
+		family = m->name;
+		put_samples(&t, m, v);
+	}
+	return mq_buf_steal(&t, len_r);
+}
+
+/* ------------------------------------------------------------ log lines */
+
+/* log_line - one "stats:" line: the rows of that line, key=value. */
+static void
+log_line(struct mq_buf *b, int line, const struct mq_metrics_view *v)
+{
+	size_t i, k;
+
+	mq_buf_reset(b);
+	mq_buf_adds(b, "stats:");
+	for (i = 0; i < MQ_NELEM(metrics); i++) {
+		const struct metric *m = &metrics[i];
+		const uint64_t *val;
+
+		if (m->line != line)
+			continue;
+		val = metric_value(m, v);
+		if (m->kind == M_OUTCOMES) {
+			for (k = 0; k < MQ_OUT_COUNT; k++)
+				mq_buf_printf(b, " %s=%" PRIu64,
+				    mq_outcome_name((enum mq_outcome)k), val[k]);
+		} else
+			mq_buf_printf(b, " %s=%" PRIu64, m->key, *val);
+	}
+	mq_info("%s", mq_buf_str(b));
+}
+
+/* log_latency - the histogram, cumulative as in the exposition: le_ms=count pairs. */
+static void
+log_latency(struct mq_buf *b, const struct mq_counters *c)
+{
 	uint64_t cum = 0;
 	size_t i;
 
-	t.buf = xmalloc(t.cap);
-	t.buf[0] = '\0';
-
-	family(&t, "mailquota_requests_total", "counter",
-	    "Policy requests answered, by outcome of the decision (with dry_run, the outcome before it).");
-	for (i = 0; i < MQ_OUT_COUNT; i++)
-		put(&t, "mailquota_requests_total{outcome=\"%s\"} %" PRIu64 "\n",
-		    mq_outcome_name((enum mq_outcome)i), c->outcome[i]);
-
-	family(&t, "mailquota_request_duration_seconds", "histogram",
-	    "Time from a complete request to its reply.");
+	mq_buf_reset(b);
 	for (i = 0; i < MQ_METRICS_NBUCKETS; i++) {
 		cum += c->latency[i];
-		put(&t, "mailquota_request_duration_seconds_bucket{le=\"");
-		put_le(&t, mq_metrics_bounds_us[i]);
-		put(&t, "\"} %" PRIu64 "\n", cum);
+		mq_buf_printf(b, " le%" PRIu64 ".%03" PRIu64 "ms=%" PRIu64,
+		    mq_metrics_bounds_us[i] / 1000, mq_metrics_bounds_us[i] % 1000,
+		    cum);
 	}
 	cum += c->latency[MQ_METRICS_NBUCKETS];
-	put(&t, "mailquota_request_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
-	put(&t, "mailquota_request_duration_seconds_sum ");
-	put_seconds(&t, c->latency_sum_us);
-	put(&t, "\nmailquota_request_duration_seconds_count %" PRIu64 "\n", cum);
-
-	family(&t, "mailquota_answered_total", "counter",
-	    "Requests answered from the caches on the event loop, or by a worker thread.");
-	put(&t, "mailquota_answered_total{by=\"loop\"} %" PRIu64 "\n", c->on_loop);
-	put(&t, "mailquota_answered_total{by=\"worker\"} %" PRIu64 "\n", c->by_workers);
-	counter(&t, "mailquota_dropped_total",
-	    "Worker results dropped because the client had gone.", c->dropped);
-	counter(&t, "mailquota_dry_run_total",
-	    "Rejections answered with reply_success because of dry_run.", c->dry_run);
-	counter(&t, "mailquota_on_error_pass_total",
-	    "Temporary failures answered with reply_success because of on_error = pass.",
-	    c->on_error_pass);
-	counter(&t, "mailquota_malformed_requests_total",
-	    "Malformed requests (the connection was closed without a reply).",
-	    c->malformed);
-
-	gauge(&t, "mailquota_connections_open", "Client connections open now.",
-	    v->conns_open);
-	counter(&t, "mailquota_connections_total", "Client connections accepted.",
-	    c->conns_total);
-	counter(&t, "mailquota_connections_refused_per_client_total",
-	    "Connections closed at once: their address had policy.max_connections_per_client open.",
-	    c->client_limit);
-	counter(&t, "mailquota_connection_timeouts_total",
-	    "Connections closed at policy.idle_timeout.", c->timeouts);
-	counter(&t, "mailquota_accept_errors_total",
-	    "Failed accept() calls (out of descriptors or memory).",
-	    c->accept_errors);
-	gauge(&t, "mailquota_requests_in_flight", "Requests at the worker threads now.",
-	    v->in_flight);
-	gauge(&t, "mailquota_requests_queued",
-	    "Requests waiting for a free worker thread now.", v->queued);
-	gauge(&t, "mailquota_workers", "Worker threads.",
-	    v->workers > 0 ? (uint64_t)v->workers : 0);
-
-	counter(&t, "mailquota_cache_hits_total",
-	    "User, alias and domain lookups answered by the cache (negative entries included).",
-	    v->engine.cache_hits);
-	counter(&t, "mailquota_cache_misses_total",
-	    "User, alias and domain lookups the cache could not answer.",
-	    v->engine.cache_misses);
-	counter(&t, "mailquota_usage_cache_hits_total",
-	    "Mailbox usage found fresh in the usage cache on the event loop.",
-	    v->engine.usage_hits);
-	counter(&t, "mailquota_usage_cache_misses_total",
-	    "Mailbox usage not fresh in the usage cache on the event loop (the request went to a worker).",
-	    v->engine.usage_misses);
-	counter(&t, "mailquota_cache_stale_hits_total",
-	    "Lookups answered from an expired entry after the database failed (policy.stale_ttl).",
-	    v->engine.stale_hits);
-	counter(&t, "mailquota_stale_answers_total",
-	    "Decisions that used at least one expired cache entry (policy.stale_ttl).",
-	    v->engine.stale_answers);
-	counter(&t, "mailquota_db_errors_total",
-	    "Database lookups that failed (connect, query or timeout).",
-	    v->engine.db_errors);
-	counter(&t, "mailquota_db_sessions_total",
-	    "Database sessions opened by the worker threads (one per worker and configuration).",
-	    v->engine.db_connects);
-	counter(&t, "mailquota_db_connects_total",
-	    "Connections made to a MariaDB or PostgreSQL server, reconnects included.",
-	    v->net_connects);
-	counter(&t, "mailquota_db_reconnects_total",
-	    "Connections to a database server made again after one was lost.",
-	    v->net_reconnects);
-	counter(&t, "mailquota_db_connect_failures_total",
-	    "Failed attempts to connect to a database server.", v->net_failures);
-
-	gauge(&t, "mailquota_config_generation",
-	    "The configuration in use: 1 at start, one more per reload.",
-	    v->generation);
-	family(&t, "mailquota_build_info", "gauge", "The version of mailquota-policyd.");
-	put(&t, "mailquota_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
-	gauge(&t, "process_start_time_seconds",
-	    "Start time of the process since the Unix epoch, in seconds.",
-	    v->start_time);
-
-	*len_r = t.len;
-	return t.buf;
+	mq_buf_printf(b, " le_inf=%" PRIu64, cum);
+	mq_info("stats: latency_count=%" PRIu64 " latency_sum_ms=%" PRIu64
+	    ".%03" PRIu64 "%s", cum, c->latency_sum_us / 1000,
+	    c->latency_sum_us % 1000, mq_buf_str(b));
 }
 
 void
 mq_metrics_log(const struct mq_metrics_view *v)
 {
-	const struct mq_counters *c = v->c;
-	uint64_t cum = 0;
-	char hist[512];
-	size_t i, n = 0;
+	struct mq_buf b = { NULL, 0, 0 };
+	int line;
 
-	mq_info("stats: requests=%" PRIu64 " %s=%" PRIu64 " %s=%" PRIu64
-	    " %s=%" PRIu64 " %s=%" PRIu64 " %s=%" PRIu64 " %s=%" PRIu64
-	    " dry_run=%" PRIu64 " on_error_pass=%" PRIu64
-	    " answered_on_loop=%" PRIu64 " answered_by_workers=%" PRIu64
-	    " dropped=%" PRIu64, c->requests,
-	    mq_outcome_name(MQ_OUT_SUCCESS), c->outcome[MQ_OUT_SUCCESS],
-	    mq_outcome_name(MQ_OUT_NOUSER), c->outcome[MQ_OUT_NOUSER],
-	    mq_outcome_name(MQ_OUT_DISABLED), c->outcome[MQ_OUT_DISABLED],
-	    mq_outcome_name(MQ_OUT_OVERQUOTA), c->outcome[MQ_OUT_OVERQUOTA],
-	    mq_outcome_name(MQ_OUT_TOOLARGE), c->outcome[MQ_OUT_TOOLARGE],
-	    mq_outcome_name(MQ_OUT_TEMPFAIL), c->outcome[MQ_OUT_TEMPFAIL],
-	    c->dry_run, c->on_error_pass, c->on_loop, c->by_workers,
-	    c->dropped);
-	mq_info("stats: connections_open=%zu connections_total=%" PRIu64
-	    " malformed=%" PRIu64 " timeouts=%" PRIu64 " accept_errors=%" PRIu64
-	    " queued=%zu in_flight=%zu workers=%d", v->conns_open,
-	    c->conns_total, c->malformed, c->timeouts, c->accept_errors,
-	    v->queued, v->in_flight, v->workers);
-	mq_info("stats: generation=%u cache_hits=%" PRIu64 " cache_misses=%" PRIu64
-	    " usage_hits=%" PRIu64 " usage_misses=%" PRIu64 " db_errors=%" PRIu64
-	    " db_sessions=%" PRIu64 " db_connects=%" PRIu64
-	    " db_reconnects=%" PRIu64 " db_connect_failures=%" PRIu64
-	    " stale_hits=%" PRIu64 " stale_answers=%" PRIu64,
-	    v->generation, v->engine.cache_hits, v->engine.cache_misses,
-	    v->engine.usage_hits, v->engine.usage_misses, v->engine.db_errors,
-	    v->engine.db_connects, v->net_connects, v->net_reconnects,
-	    v->net_failures, v->engine.stale_hits, v->engine.stale_answers);
-	/* Cumulative, as in the histogram: le_ms=count pairs. */
-	hist[0] = '\0';
-	for (i = 0; i <= MQ_METRICS_NBUCKETS; i++) {
-		int r;
-
-		cum += c->latency[i];
-		if (i < MQ_METRICS_NBUCKETS)
-			r = snprintf(hist + n, sizeof(hist) - n, " le%" PRIu64
-			    ".%03" PRIu64 "ms=%" PRIu64,
-			    mq_metrics_bounds_us[i] / 1000,
-			    mq_metrics_bounds_us[i] % 1000, cum);
-		else
-			r = snprintf(hist + n, sizeof(hist) - n, " le_inf=%" PRIu64,
-			    cum);
-		if (r < 0 || (size_t)r >= sizeof(hist) - n)
-			break;
-		n += (size_t)r;
-	}
-	mq_info("stats: latency_count=%" PRIu64 " latency_sum_ms=%" PRIu64
-	    ".%03" PRIu64 "%s", cum, c->latency_sum_us / 1000,
-	    c->latency_sum_us % 1000, hist);
+	for (line = 1; line <= STATS_LINES; line++)
+		log_line(&b, line, v);
+	log_latency(&b, v->c);
+	mq_buf_free(&b);
 }
 
 /* ---------------------------------------------------------------- HTTP */

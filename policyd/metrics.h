@@ -44,9 +44,10 @@ struct mq_metrics_view {
 	const struct mq_counters *c;
 	struct mq_engine_stats engine;		/* retired + the current engine */
 	uint64_t net_connects, net_reconnects, net_failures;
-	size_t conns_open, in_flight, queued;
-	int workers;
-	unsigned generation;
+	/* gauges, filled by the caller */
+	uint64_t conns_open, in_flight, queued;
+	uint64_t workers;
+	uint64_t generation;
 	uint64_t start_time;			/* Unix time the process started */
 };
 

@@ -5,8 +5,8 @@
  * proto, answer cache hits inline with mq_engine_decide_cached, hand misses
  * to the worker pool, write "action=...\n\n", log one line per decision.
  *
- * Listening sockets are bound by mq_listen_bind before privileges are
- * dropped and before the loop exists; mq_server_listen wraps them later.
+ * Listening sockets are bound by mq_listen_bind (bind.h) before privileges
+ * are dropped and before the loop exists; mq_server_listen wraps them later.
  * Everything else runs on the loop thread.
  *
  * Shutdown (mq_server_shutdown): listeners close, idle connections close,
@@ -25,15 +25,6 @@
 
 struct event_base;
 struct mq_server;
-
-/*
- * mq_listen_bind - bind and listen for one policy.listen entry. inet: one
- * socket per address ("*": IPv4 and IPv6, the latter IPV6_V6ONLY). unix: a
- * stale socket is removed first, the mode applied after bind. Returns 0 with
- * a malloc'ed array of non-blocking close-on-exec fds, or -1 with a message.
- */
-int mq_listen_bind(const struct mq_listen *l, int **fds_r, size_t *nfds_r,
-    char *error, size_t errlen);
 
 /* mq_server_new - a server on base answering with rt (a reference is taken). */
 struct mq_server *mq_server_new(struct event_base *base, struct mq_runtime *rt);

@@ -70,11 +70,14 @@ void
 mq_runtime_unref(struct mq_runtime **rtp)
 {
 	struct mq_runtime *rt = *rtp;
+	unsigned refs;
 
 	*rtp = NULL;
 	if (rt == NULL)
 		return;
-	if (atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) != 1)
+	refs = atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel);
+	mq_assert(refs >= 1);	/* one unref too many would free it twice */
+	if (refs != 1)
 		return;
 	/* Sessions hold references too, so no session uses the engine now. */
 	mq_debug("configuration generation %u released", rt->generation);
@@ -251,6 +254,8 @@ mq_workers_new(struct event_base *base, int nthreads, struct mq_runtime *rt,
 void
 mq_workers_submit(struct mq_workers *w, struct mq_job *job)
 {
+	/* Its verdict goes back to an owner; a refresh has none (mq_workers_refresh). */
+	mq_assert(job->owner != NULL && job->rt != NULL);
 	job->next = NULL;
 	pthread_mutex_lock(&w->mtx);
 	if (w->tail != NULL)

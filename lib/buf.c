@@ -53,21 +53,59 @@ mq_buf_addc(struct mq_buf *b, char c)
 }
 
 void
-mq_buf_printf(struct mq_buf *b, const char *fmt, ...)
+mq_buf_addcn(struct mq_buf *b, char c, size_t n)
 {
-	va_list ap;
+	grow(b, n);
+	memset(b->s + b->len, c, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+void
+mq_buf_vprintf(struct mq_buf *b, const char *fmt, va_list ap)
+{
+	va_list ap2;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
 	if (n < 0)
 		return;
 	grow(b, (size_t)n);
-	va_start(ap, fmt);
 	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
 	b->len += (size_t)n;
+}
+
+void
+mq_buf_printf(struct mq_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mq_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+}
+
+void
+mq_buf_truncate(struct mq_buf *b, size_t len)
+{
+	if (len >= b->len)
+		return;
+	b->len = len;
+	b->s[len] = '\0';
+}
+
+void
+mq_buf_reset(struct mq_buf *b)
+{
+	mq_buf_truncate(b, 0);
+}
+
+const char *
+mq_buf_str(const struct mq_buf *b)
+{
+	return b->s != NULL ? b->s : "";
 }
 
 char *
