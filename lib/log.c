@@ -61,12 +61,12 @@ static const char *const level_name[] = {
 };
 
 /*
- * stderr_is_journal - systemd sets JOURNAL_STREAM=DEV:INODE when stderr is
- * the journal; syslog reaches the journal too, so writing both would log
- * every line twice.
+ * mq_log_stderr_is_journal - systemd sets JOURNAL_STREAM=DEV:INODE when
+ * stderr is the journal; syslog reaches the journal too, so writing both
+ * would log every line twice.
  */
-static bool
-stderr_is_journal(void)
+bool
+mq_log_stderr_is_journal(void)
 {
 	const char *js = getenv("JOURNAL_STREAM"), *colon;
 	uint64_t dev, ino;
@@ -84,7 +84,7 @@ void
 mq_log_open(const char *ident, int facility, enum mq_log_level level,
     bool to_stderr, bool to_syslog)
 {
-	if (to_stderr && to_syslog && stderr_is_journal())
+	if (to_stderr && to_syslog && mq_log_stderr_is_journal())
 		to_stderr = false;
 	mq_log_set_level(level);
 	/* Not waiting for the logging thread: it may be stuck on a full stderr. */

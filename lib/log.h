@@ -20,6 +20,9 @@ enum mq_log_level {
 };
 
 /* mq_log_open - ident for syslog, facility as LOG_MAIL etc., lowest level shown. */
+/* mq_log_stderr_is_journal - whether stderr is systemd's journal stream,
+ * which tells a service from a program run by hand. */
+bool mq_log_stderr_is_journal(void);
 void mq_log_open(const char *ident, int facility, enum mq_log_level level,
     bool to_stderr, bool to_syslog);
 void mq_log_set_level(enum mq_log_level level);

@@ -104,7 +104,9 @@ log_setup(const struct mq_config *cfg, bool debug, bool to_stderr,
  * daemon left as root by mistake reads Maildirs with whatever rights the
  * service manager left root (none, under the shipped unit), and answers
  * 451 for every local recipient. "root" written out is taken as meant.
- * With -f only the warning of drop_privileges is given.
+ * With -f only the warning of drop_privileges is given, unless stderr is
+ * systemd's journal: a service, not a test by hand (the shipped unit runs
+ * the daemon with -f).
  */
 static bool
 root_refused(const struct mq_config *cfg, bool background)
@@ -532,10 +534,12 @@ claim_privileged(struct main_ctx *m, const struct mq_config *cfg)
 	char msg[512];
 	int rc;
 
-	if (root_refused(cfg, !m->foreground && !m->stdio))
+	if (root_refused(cfg, (!m->foreground || mq_log_stderr_is_journal()) &&
+	    !m->stdio))
 		mq_fatal(EX_CONFIG, "%s: running as root without policy.user: set "
 		    "policy.user to the owner of the Maildirs (e.g. \"vmail\"), or "
-		    "policy.user = \"root\" to run as root on purpose (-f only warns)",
+		    "policy.user = \"root\" to run as root on purpose (-f started "
+		    "by hand only warns)",
 		    str_or_empty(cfg->file));
 	if (m->stdio)
 		return;

@@ -811,6 +811,23 @@ def t_root(res, e):
               "exit %d, still running %r: %s" % (r.returncode, left, out))
     _kill_all(conf)
 
+    # The shipped unit runs the daemon with -f, its stderr the journal:
+    # systemd names that stream in JOURNAL_STREAM=DEV:INODE. There, -f does
+    # not excuse a missing policy.user.
+    journal = os.path.join(root, "journal-stream")
+    with open(journal, "w+b") as jf:
+        st = os.fstat(jf.fileno())
+        env = dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
+        r = subprocess.run([mqtest.POLICYD, "-f", "-c", conf], stdout=subprocess.DEVNULL,
+                           stderr=jf, timeout=30, env=env)
+        jf.seek(0)
+        out = jf.read().decode(errors="replace").strip()
+    left = _pids_with(conf)
+    # (its message goes to syslog only, which is the journal there)
+    res.check("-f as root with stderr the journal, no policy.user: refused as in "
+              "the background", r.returncode == 78 and not left, "exit %d, still running %r: %s" % (r.returncode, left, out))
+    _kill_all(conf)
+
     d = mqtest.Daemon(conf, ("127.0.0.1", port)).start()
     try:
         got = d.wait_log(r"running as root: set policy\.user", 0, 5.0)
