@@ -31,6 +31,7 @@ static const struct fake_row fake_rows[] = {
 	{ MQ_Q_DOMAIN, "example.org", "1" },
 	{ MQ_Q_USER, "alice@example.org", "1000000" },
 	{ MQ_Q_USER, "bob@example.org", "1000" },
+	{ MQ_Q_USER, "broken@example.org", "abc" },	/* a quota that does not parse */
 	{ MQ_Q_ALIAS, "team@example.org", "alice@example.org, bob@example.org" },
 };
 
@@ -261,6 +262,19 @@ START_TEST(test_answers)
 }
 END_TEST
 
+/* A broken row (a quota of "abc") is a temporary failure, never a reject. */
+START_TEST(test_broken_row_is_tempfail)
+{
+	struct mq_verdict v;
+
+	start("");
+	decide("broken@example.org", 100, &v);
+	ck_assert_int_eq(v.outcome, MQ_OUT_TEMPFAIL);
+	ck_assert_str_eq(v.action, "451 4.3.0 Temporary lookup failure");
+	ck_assert_msg(strstr(v.reason, "quota") != NULL, "reason: %s", v.reason);
+}
+END_TEST
+
 /* The figures behind a mailbox's answer: the row's quota, maildirsize's usage. */
 START_TEST(test_mailbox_figures)
 {
@@ -377,6 +391,7 @@ engine_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_answers, 0, (int)MQ_NELEM(answers));
+	tcase_add_test(tc, test_broken_row_is_tempfail);
 	tcase_add_test(tc, test_mailbox_figures);
 	tcase_add_test(tc, test_foreign_domain_not_looked_up);
 	tcase_add_loop_test(tc, test_alias_one_full, 0, 2);
