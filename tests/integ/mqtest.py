@@ -8,14 +8,18 @@ What is here:
   free_port()   a free loopback TCP port
   processes     every process started here is stopped by PID at exit, on
                 SIGTERM/SIGINT too (never by name)
+  write(), script(), nobody(), chown_tree()
+                files, /bin/sh scripts and owners for a test's tree
   Fixture       a SQLite database in the tutorial schema plus Maildirs with
                 maildirsize files under base/%d/%u
   write_config  a mailquota.conf in libconfuse syntax
   Daemon        mailquota-policyd -f -c CONF, its stderr collected for asserts
   PolicyClient  one persistent policy-protocol connection
   Postfix       a private Postfix instance (own config and queue directories)
+                that asks a policy service, or delivers with virtual(8)
   Smtp          raw SMTP commands with (code, enhanced code, text) results
-  Dovecot       a private Dovecot 2.3 with maildir quota: dovecot-lda, doveadm
+  Dovecot       a private Dovecot 2.3 with maildir quota: dovecot-lda, doveadm,
+                a quota-warning script service, LMTP
   Results       one line per case and the closing "N passed, N failed"
 
 Set MQ_KEEP=1 to keep the temporary directories for a post-mortem.
