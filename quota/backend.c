@@ -9,6 +9,15 @@
 #include "backend.h"
 #include "util.h"
 
+/* The driver mq_backend_use put in place of the configured one, or NULL. */
+static const struct mq_backend_ops *used_driver;
+
+void
+mq_backend_use(const struct mq_backend_ops *ops)
+{
+	used_driver = ops;
+}
+
 const struct mq_backend_ops *
 mq_backend_find(enum mq_driver driver)
 {
@@ -34,7 +43,8 @@ int
 mq_backend_open(struct mq_backend_conn *conn, const struct mq_config *cfg,
     char *error, size_t errlen)
 {
-	conn->ops = mq_backend_find(cfg->db.driver);
+	conn->ops = used_driver != NULL ? used_driver :
+	    mq_backend_find(cfg->db.driver);
 	conn->be = NULL;
 	if (conn->ops == NULL) {
 		snprintf(error, errlen, "database driver not compiled in");

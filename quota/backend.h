@@ -61,6 +61,13 @@ struct mq_backend_ops {
 
 /* mq_backend_find - the built-in driver for a config, or NULL when not compiled in. */
 const struct mq_backend_ops *mq_backend_find(enum mq_driver driver);
+/*
+ * mq_backend_use - every connection opened after this call uses ops, whatever
+ * database.driver says; NULL goes back to the built-in drivers. For unit
+ * tests, which put a driver of their own behind the real engine. Call it
+ * before any thread opens a connection.
+ */
+void mq_backend_use(const struct mq_backend_ops *ops);
 
 /* Connection handle: the driver's ops plus its private state. */
 struct mq_backend_conn {

@@ -478,9 +478,7 @@ def main():
             policy={"reply_nouser": NOUSER, "reply_tempfail": TEMPFAIL,
                     "cache_ttl": ttl, "negative_cache_ttl": ttl,
                     "metrics": "inet:127.0.0.1:%d" % mport},
-            database={"driver": "pgsql", "hosts": [srv.host], "port": srv.port,
-                      "name": srv.database, "user": srv.user, "password": srv.password,
-                      "connect_timeout": 2, "query_timeout": 2, "connections": 4},
+            database=dict(srv.database_keys("tcp"), connections=4),
             maildir={"base": os.path.join(fixdir, "base")}, loglevel="notice",
             extra={"schema": "default"})
         confs.append(path)

@@ -8,6 +8,14 @@ top=${MQ_SRCDIR:-$(dirname "$0")/../..}
 build=${MQ_BUILDDIR:-.}
 passed=0
 failed=0
+for src in "$top"/tests/fuzz/fuzz_*.c; do
+	t=$(basename "$src" .c)
+	t=${t#fuzz_}
+	if [ -z "$(ls -A "$top/tests/fuzz/corpus/$t" 2>/dev/null)" ]; then
+		echo "FAIL: $t: no seed corpus in tests/fuzz/corpus/$t/"
+		failed=$((failed + 1))
+	fi
+done
 for dir in "$top"/tests/fuzz/corpus/*/; do
 	t=$(basename "$dir")
 	prog="$build/tests/fuzz/replay_$t"

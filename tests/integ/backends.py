@@ -17,19 +17,15 @@ MQ_REQUIRE_ALL=1; a single missing server is skipped the same way.
 """
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dbservers  # noqa: E402
+import mqtest  # noqa: E402
 
-SKIP = 77
-REQUIRE_ALL = os.environ.get("MQ_REQUIRE_ALL") == "1"
-BUILDDIR = os.environ.get("MQ_BUILDDIR") or dbservers.srcdir()
-MAILQUOTA = os.path.join(BUILDDIR, "cli", "mailquota")
+MAILQUOTA = mqtest.MAILQUOTA
 
 ACCEPT, REJECT, TEMPFAIL = 0, 1, 2
 
@@ -87,18 +83,7 @@ INJECTION = [
     "\U0001F600@example.org",
 ]
 
-failures = []
-passes = 0
-
-
-def ok(cond, what):
-    global passes
-    if cond:
-        passes += 1
-    else:
-        failures.append(what)
-        print("FAIL: " + what, flush=True)
-    return cond
+R = mqtest.Results()
 
 
 def run_check(conf, rcpt, size=0):
@@ -120,28 +105,24 @@ def run_check(conf, rcpt, size=0):
 
 
 def write_conf(path, srv, preset, via="tcp", database=None, queries=None,
-               extra="", **dbkeys):
-    """A configuration for srv with the preset's queries (or some replaced)."""
-    text = srv.conf_database(via, database=database, **dbkeys)
-    text += 'schema = "%s"\n' % preset
+               quota=None, **dbkeys):
+    """A configuration for srv with the preset's queries (or some replaced)
+    and these database keys."""
+    db = srv.database_keys(via, database)
+    db.update(dbkeys)
+    extra = {"schema": preset}
     if queries:
-        text += "queries {\n%s}\n" % "".join(
-            '    %s = "%s"\n' % (k, v.replace("\\", "\\\\").replace('"', '\\"'))
-            for k, v in queries.items())
-    text += 'maildir {\n    base = "%s"\n}\n' % os.path.join(
-        os.path.dirname(path), "mail")
-    text += 'policy {\n    reply_nouser = "550 5.1.1 User unknown"\n}\n'
-    text += extra
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+        extra["queries"] = queries
+    return mqtest.write_config(
+        path, database=db, maildir={"base": os.path.join(os.path.dirname(path), "mail")},
+        policy={"reply_nouser": "550 5.1.1 User unknown"}, quota=quota, extra=extra)
 
 
 def expect(conf, label, rcpt, size, code, outcome=None):
     rc, got, out, _ = run_check(conf, rcpt, size)
-    good = rc == code and (outcome is None or got == outcome)
-    ok(good, "%s: check %r --size %d: exit %d outcome %s, expected %d %s\n%s"
-       % (label, rcpt, size, rc, got or "-", code, outcome or "", out))
+    R.check("%s: check %r --size %d: exit %d %s" % (label, rcpt, size, code, outcome or ""),
+            rc == code and (outcome is None or got == outcome),
+            "exit %d outcome %s\n%s" % (rc, got or "-", out))
 
 
 def decisions(srv, tmp, preset, via):
@@ -158,8 +139,8 @@ def decisions(srv, tmp, preset, via):
     count = srv.sql("SELECT count(*) FROM %s" % table,
                     database="mq_" + preset).strip()
     want = {"default": "7", "postfixadmin": "6"}[preset]
-    ok(count == want, "%s: %s has %s rows, want %s" % (label, table, count,
-                                                     want))
+    R.check("%s: %s still has %s rows" % (label, table, want), count == want,
+            "%s rows" % count)
 
 
 def usage_from_sql(srv, tmp):
@@ -167,7 +148,7 @@ def usage_from_sql(srv, tmp):
     label = "%s/postfixadmin/usage=sql" % srv.driver
     conf = write_conf(os.path.join(tmp, "%s-usage.conf" % srv.driver), srv,
                       "postfixadmin", database="mq_postfixadmin",
-                      extra='quota {\n    usage = "sql"\n}\n')
+                      quota={"usage": "sql"})
     # alice: 524288 of 1048576 bytes used.
     expect(conf, label, "alice@example.org", 524288, ACCEPT, "success")
     expect(conf, label, "alice@example.org", 524289, REJECT, "overquota")
@@ -183,22 +164,21 @@ def faults(srv, tmp):
 
     # Dead hosts first: a socket that is not there, a refused address.
     write_conf(conf, srv, "default", database=db,
-               hosts='{"unix:%s", "127.0.0.2", "%s"}' % (
-                   os.path.join(tmp, "no-such.sock"), srv.host),
+               hosts=["unix:" + os.path.join(tmp, "no-such.sock"), "127.0.0.2", srv.host],
                port=srv.port)
     expect(conf, d + " failover", "alice@example.org", 100, ACCEPT, "success")
 
     write_conf(conf, srv, "default", database=db, password="wrong")
     rc, got, out, took = run_check(conf, "alice@example.org", 100)
     words = "Access denied" if d == "mysql" else "password authentication failed"
-    ok(rc == TEMPFAIL and words in out,
-       "%s wrong password: exit %d, want 2 with %r\n%s" % (d, rc, words, out))
+    R.check("%s wrong password: exit 2 with %r" % (d, words),
+            rc == TEMPFAIL and words in out, "exit %d\n%s" % (rc, out))
 
     write_conf(conf, srv, "default", database=db, queries={
         "user": "SELECT quota, enabled FROM no_such_table WHERE email = '%s'"})
     rc, got, out, took = run_check(conf, "alice@example.org", 100)
-    ok(rc == TEMPFAIL and "no_such_table" in out,
-       "%s broken query: exit %d, want 2 naming the table\n%s" % (d, rc, out))
+    R.check("%s broken query: exit 2 naming the table" % d,
+            rc == TEMPFAIL and "no_such_table" in out, "exit %d\n%s" % (rc, out))
 
     if d == "mysql":
         slow = "SELECT 0 AS quota, SLEEP(10) = 0 AS enabled FROM DUAL " \
@@ -209,18 +189,17 @@ def faults(srv, tmp):
     write_conf(conf, srv, "default", database=db, query_timeout=2,
                queries={"user": slow})
     rc, got, out, took = run_check(conf, "alice@example.org", 100)
-    ok(rc == TEMPFAIL and took < 5 and "timed out" in out,
-       "%s slow query: exit %d after %.1f s, want 2 at query_timeout (2 s)\n%s"
-       % (d, rc, took, out))
+    R.check("%s slow query: exit 2 at query_timeout (2 s)" % d,
+            rc == TEMPFAIL and took < 5 and "timed out" in out,
+            "exit %d after %.1f s\n%s" % (rc, took, out))
 
     # The server goes away, comes back, crashes, comes back.
     write_conf(conf, srv, "default", database=db)
     for how in ("stop", "kill"):
         getattr(srv, how)()
         rc, got, out, took = run_check(conf, "alice@example.org", 100)
-        ok(rc == TEMPFAIL and took < 3,
-           "%s server %sped: exit %d after %.1f s, want 2 at once\n%s"
-           % (d, how, rc, took, out))
+        R.check("%s server %sped: exit 2 at once" % (d, how),
+                rc == TEMPFAIL and took < 3, "exit %d after %.1f s\n%s" % (rc, took, out))
         srv.start()
         expect(conf, "%s after %s and start" % (d, how), "alice@example.org",
                100, ACCEPT, "success")
@@ -230,10 +209,7 @@ def one_server(name, start, tmp):
     try:
         srv = start(tmp)
     except dbservers.Unavailable as e:
-        if REQUIRE_ALL:
-            ok(False, "%s: %s (MQ_REQUIRE_ALL=1)" % (name, e))
-        else:
-            print("SKIP %s: %s" % (name, e), flush=True)
+        R.skip(name, str(e))
         return False
     try:
         for preset in ("default", "postfixadmin"):
@@ -243,11 +219,7 @@ def one_server(name, start, tmp):
                            database="mq_default")
         rc, _, out, _ = run_check(probe, "alice@example.org")
         if "not compiled in" in out:
-            if REQUIRE_ALL:
-                ok(False, "%s: mailquota has no %s driver" % (name, srv.driver))
-            else:
-                print("SKIP %s: mailquota built without the %s driver"
-                      % (name, srv.driver), flush=True)
+            R.skip(name, "mailquota built without the %s driver" % srv.driver)
             return False
         decisions(srv, tmp, "default", "tcp")
         decisions(srv, tmp, "postfixadmin", "unix")
@@ -259,28 +231,15 @@ def one_server(name, start, tmp):
 
 
 def main():
-    if not os.access(MAILQUOTA, os.X_OK):
-        print("SKIP: %s not built" % MAILQUOTA)
-        return 1 if REQUIRE_ALL else SKIP
-    tmp = tempfile.mkdtemp(prefix="mq-backends-")
+    mqtest.require_binary(MAILQUOTA)
+    tmp = mqtest.tempdir("mq-backends-")
     os.makedirs(os.path.join(tmp, "mail"))
     ran = 0
-    try:
-        for name, start in (("MariaDB", dbservers.start_mariadb),
-                            ("PostgreSQL", dbservers.start_postgresql)):
-            ran += one_server(name, start, tmp)
-    finally:
-        if failures and os.environ.get("MQ_KEEP_TMP"):
-            print("kept " + tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("%d checks passed, %d failed" % (passes, len(failures)))
-    if failures:
-        return 1
-    if ran == 0:
-        return SKIP
-    return 0
+    for name, start in (("MariaDB", dbservers.start_mariadb),
+                        ("PostgreSQL", dbservers.start_postgresql)):
+        ran += one_server(name, start, tmp)
+    R.finish(skipped_is_skip=ran == 0)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

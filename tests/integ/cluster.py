@@ -475,8 +475,7 @@ def dovecot_usage(res, root, base, p, r1, r2, daemons, how):
     MX hosts) read it from replica1 and replica2 and refuse once the
     mailbox is full."""
     import smtplib
-    import warnlib
-    why = warnlib.dovecot_missing()
+    why = mqtest.dovecot_available()
     if why is None and not os.path.exists("/usr/lib/dovecot/lmtp"):
         why = "Dovecot's LMTP server is not installed (dovecot-lmtpd)"
     if why is None and not glob.glob("/usr/lib/dovecot/modules/*pgsql*") + \
@@ -501,26 +500,24 @@ def dovecot_usage(res, root, base, p, r1, r2, daemons, how):
                 "  username_field = username\n  value_field = messages\n}\n"
                 % (p.socket_dir, p.port, p.database, p.superpass, table, table))
     os.chmod(dict_conf, 0o644)
-    uid, gid = warnlib.nobody()
-
-    class Homes:
-        @staticmethod
-        def maildir_path(user):
-            return os.path.join(base, "dovecot", user)
+    uid, gid = mqtest.nobody()
     os.makedirs(os.path.join(base, "dovecot"), exist_ok=True)
-    warnlib.chown_tree(os.path.join(base, "dovecot"), uid, gid)
+    mqtest.chown_tree(os.path.join(base, "dovecot"), uid, gid)
     lmtp = mqtest.free_port()
     droot = os.path.join(root, "dovecot-" + how)
     os.makedirs(droot)
-    dc = warnlib.Dovecot(droot, Homes, [user], DOVE_LIMIT, [], None, uid, gid,
-                         quota="dict:User quota::proxy::sqlquota" if how == "dict"
-                         else "maildir:User quota",
-                         clone_dict=None if how == "dict" else "proxy::sqlquota",
-                         lmtp_port=lmtp,
-                         extra=["dict {", "  sqlquota = pgsql:%s" % dict_conf, "}",
-                                "service dict {", "  unix_listener dict {",
-                                "    mode = 0666", "  }", "}"])
-    dc.setup().start()
+    plugin = {"quota_rule": "*:storage=%dB" % DOVE_LIMIT}
+    if how == "dict":
+        plugin["quota"] = "dict:User quota::proxy::sqlquota"
+    else:
+        plugin["quota_clone_dict"] = "proxy::sqlquota"
+    dc = mqtest.Dovecot(droot, plugin=plugin,
+                        mail_plugins="quota" if how == "dict" else "quota quota_clone",
+                        lmtp_port=lmtp,
+                        extra=["dict {", "  sqlquota = pgsql:%s" % dict_conf, "}",
+                               "service dict {", "  unix_listener dict {",
+                               "    mode = 0666", "  }", "}"])
+    dc.setup([(user, uid, gid, os.path.join(base, "dovecot", user), {})]).start()
     mqtest.at_cleanup(dc.stop)
     usage = {"quota": {"usage": "sql", "usage_ttl": USAGE_TTL},
              "queries": {"usage": "SELECT bytes, messages FROM %s "

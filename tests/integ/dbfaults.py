@@ -104,11 +104,8 @@ class Daemons:
     def start(self, name, database=None, queries=None, **policy):
         port = mqtest.free_port()
         conf = os.path.join(self.root, "%s-%s.conf" % (self.srv.driver, name))
-        db = {"driver": self.srv.driver, "hosts": [self.srv.host],
-              "port": self.srv.port, "name": self.srv.database,
-              "user": self.srv.user, "password": self.srv.password,
-              "connect_timeout": 2, "query_timeout": QUERY_TIMEOUT,
-              "connections": 4}
+        db = self.srv.database_keys("tcp")
+        db.update({"query_timeout": QUERY_TIMEOUT, "connections": 4})
         db.update(database or {})
         pol = {"reply_nouser": NOUSER, "reply_tempfail": TEMPFAIL}
         pol.update(policy)
@@ -473,13 +470,11 @@ def test_mode(res, srv, root):
 
     def run(name, preset="default", database=None, queries=None):
         conf = os.path.join(root, "%s-t-%s.conf" % (d, name))
-        text = srv.conf_database("tcp", database=database)
-        text += 'schema = "%s"\n' % preset
+        extra = {"schema": preset}
         if queries:
-            text += mqtest.config_text({"queries": queries})
-        text += 'maildir {\n    base = "%s"\n}\n' % root
-        with open(conf, "w") as f:
-            f.write(text)
+            extra["queries"] = queries
+        mqtest.write_config(conf, database=srv.database_keys("tcp", database),
+                            maildir={"base": root}, extra=extra)
         r = subprocess.run([mqtest.POLICYD, "-t", "-c", conf], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=30)
         return r.returncode, r.stdout.decode("utf-8", "replace")
@@ -515,9 +510,8 @@ def one_server(res, name, start, root, base):
     daemons = Daemons(root, srv, base)
     try:
         srv.load_preset("default")
-        probe = os.path.join(root, "%s-probe.conf" % srv.driver)
-        with open(probe, "w") as f:
-            f.write(srv.conf_database("tcp") + 'maildir {\n    base = "%s"\n}\n' % base)
+        probe = mqtest.write_config(os.path.join(root, "%s-probe.conf" % srv.driver),
+                                    database=srv.database_keys("tcp"), maildir={"base": base})
         r = subprocess.run([mqtest.POLICYD, "-t", "-c", probe],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if b"not compiled in" in r.stdout:

@@ -16,8 +16,9 @@ database services. Standard library only.
 
 A server has .driver ("mysql" or "pgsql"), .host ("127.0.0.1"), .port,
 .socket (the socket file), .database, .user and .password (a SELECT-only
-account), .pid, and .conf_database(via) with a mailquota.conf database {}
-block. Run as root, the servers drop to the "mysql" and "postgres" users
+account), .pid, and .database_keys(via) with the keys of a mailquota.conf
+database {} section reaching it (.conf_database(via): that block as text).
+Run as root, the servers drop to the "mysql" and "postgres" users
 (PostgreSQL refuses root); the temp dir is then made traversable (o+x).
 
 start_* raise Unavailable when the server binaries are not installed, so a
@@ -246,29 +247,22 @@ class _Server:
             self.load(os.path.join(top, "tests", "integ",
                                    "fixture-%s.sql" % preset), database)
 
-    def conf_database(self, via="tcp", database=None, **extra):
-        """A mailquota.conf database {} block reaching this server."""
+    def database_keys(self, via="tcp", database=None):
+        """The keys of a mailquota.conf database {} section reaching this
+        server, for mqtest.write_config's database= (or config_text)."""
         if via == "unix":
-            hosts = '{"unix:%s"}' % self.socket
-            port = 0
+            hosts, port = ["unix:%s" % self.socket], 0
         else:
-            hosts = '{"%s"}' % self.host
-            port = self.port
-        keys = {
-            "driver": '"%s"' % self.driver,
-            "hosts": hosts,
-            "port": str(port),
-            "name": '"%s"' % (database or self.database),
-            "user": '"%s"' % self.user,
-            "password": '"%s"' % self.password,
-            "connect_timeout": "2",
-            "query_timeout": "2",
-        }
-        for k, v in extra.items():
-            keys[k] = v if not isinstance(v, str) or v[:1] in '{"' else \
-                '"%s"' % v
-        return "database {\n%s}\n" % "".join(
-            "    %s = %s\n" % (k, v) for k, v in keys.items())
+            hosts, port = [self.host], self.port
+        return {"driver": self.driver, "hosts": hosts, "port": port,
+                "name": database or self.database, "user": self.user,
+                "password": self.password, "connect_timeout": 2,
+                "query_timeout": 2}
+
+    def conf_database(self, via="tcp", database=None):
+        """A mailquota.conf database {} block reaching this server."""
+        import mqtest
+        return mqtest.config_text({"database": self.database_keys(via, database)})
 
 
 class MariaDB(_Server):

@@ -8,14 +8,18 @@ What is here:
   free_port()   a free loopback TCP port
   processes     every process started here is stopped by PID at exit, on
                 SIGTERM/SIGINT too (never by name)
+  write(), script(), nobody(), chown_tree()
+                files, /bin/sh scripts and owners for a test's tree
   Fixture       a SQLite database in the tutorial schema plus Maildirs with
                 maildirsize files under base/%d/%u
   write_config  a mailquota.conf in libconfuse syntax
   Daemon        mailquota-policyd -f -c CONF, its stderr collected for asserts
   PolicyClient  one persistent policy-protocol connection
   Postfix       a private Postfix instance (own config and queue directories)
+                that asks a policy service, or delivers with virtual(8)
   Smtp          raw SMTP commands with (code, enhanced code, text) results
-  Dovecot       a private Dovecot 2.3 with maildir quota: dovecot-lda, doveadm
+  Dovecot       a private Dovecot 2.3 with maildir quota: dovecot-lda, doveadm,
+                a quota-warning script service, LMTP
   Results       one line per case and the closing "N passed, N failed"
 
 Set MQ_KEEP=1 to keep the temporary directories for a post-mortem.
@@ -194,6 +198,34 @@ def wait_until(pred, timeout=10.0, step=0.05):
         time.sleep(step)
 
 
+def write(path, text, mode=0o644):
+    """write - a text file with this mode."""
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+def script(path, body):
+    """script - an executable /bin/sh script."""
+    return write(path, "#!/bin/sh\n" + body.strip() + "\n", 0o755)
+
+
+def nobody():
+    """nobody - (uid, gid) of the user nobody, the owner of Maildirs in tests."""
+    import pwd
+    pw = pwd.getpwnam("nobody")
+    return pw.pw_uid, pw.pw_gid
+
+
+def chown_tree(top, uid, gid):
+    """chown_tree - top and everything below it to uid:gid."""
+    for d, dirs, files in os.walk(top):
+        os.chown(d, uid, gid)
+        for f in files:
+            os.chown(os.path.join(d, f), uid, gid)
+
+
 # --- fixtures: database and Maildirs --------------------------------------
 
 def maildir_filename(n, size):
@@ -281,6 +313,16 @@ class Fixture:
                 (self._domain_id(email), email, password, quota, 1 if enabled else 0))
         self._done()
 
+    def users(self, rows):
+        """users - (email, quota) rows as mailboxes, in one transaction."""
+        auto, self.autocommit = self.autocommit, False
+        try:
+            for email, quota in rows:
+                self.user(email, quota)
+        finally:
+            self.autocommit = auto
+        self._done()
+
     def set_user(self, email, **cols):
         table, key = (("mailbox", "username") if self.schema == "postfixadmin"
                       else ("virtual_users", "email"))
@@ -320,14 +362,16 @@ class Fixture:
         return os.path.join(self.base, dom, local)
 
     def maildir(self, email, limit_bytes=None, limit_messages=None, usage=(),
-                files=(), maildirsize=True, raw=None, folders=(), age=None):
+                files=(), maildirsize=True, raw=None, folders=(), age=None,
+                owner=None):
         """maildir - create the Maildir of email.
 
         limit_bytes/limit_messages: the maildirsize definition line ("NS,MC");
         usage: (bytes, count) lines after it; files: sizes of messages put in
         cur/ (named with ,S=); folders: extra Maildir++ folders (".Sent");
         raw: the whole maildirsize text instead; maildirsize=False: no file;
-        age: seconds to back-date the maildirsize mtime.
+        age: seconds to back-date the maildirsize mtime; owner: (uid, gid)
+        given the domain's directory and everything below it.
         """
         md = self.maildir_path(email)
         for sub in ("", "cur", "new", "tmp"):
@@ -359,6 +403,8 @@ class Fixture:
             if age is not None:
                 t = time.time() - age
                 os.utime(p, (t, t))
+        if owner is not None:
+            chown_tree(os.path.dirname(md), *owner)
         return md
 
 
@@ -731,7 +777,9 @@ def smtp_reply(code, msg):
 
 class Postfix:
     """A private Postfix instance: its own config, queue and data directories
-    and log file under a temp dir, smtpd on 127.0.0.1:port."""
+    and log file under a temp dir, smtpd on 127.0.0.1:port. Recipients are
+    judged by the policy service on policy_port (None: none) and their mail
+    is discarded, unless deliver_virtual() has it written into Maildirs."""
 
     def __init__(self, root, policy_port, domains, default_action="DUNNO",
                  policy_timeout="10s", extra_main=None):
@@ -746,11 +794,40 @@ class Postfix:
         self.default_action = default_action
         self.policy_timeout = policy_timeout
         self.extra_main = dict(extra_main or {})
+        self.mailboxes = None
         self.started = False
 
+    def deliver_virtual(self, fixture, mailboxes, uid, gid):
+        """deliver_virtual - mail for these mailboxes goes into the fixture's
+        Maildirs with virtual(8), written as uid:gid. Before setup()."""
+        self.fixture = fixture
+        self.mailboxes = list(mailboxes)
+        self.uid, self.gid = uid, gid
+        for d in sorted({m.rsplit("@", 1)[1] for m in self.mailboxes}):
+            if d not in self.domains:
+                self.domains.append(d)
+        return self
+
+    def _virtual_main(self):
+        vmailbox = os.path.join(self.confdir, "vmailbox")
+        write(vmailbox, "".join(
+            "%s %s/\n" % (m, os.path.relpath(self.fixture.maildir_path(m), self.fixture.base))
+            for m in self.mailboxes))
+        return {
+            "virtual_mailbox_base": self.fixture.base,
+            "virtual_mailbox_maps": "texthash:" + vmailbox,
+            "virtual_uid_maps": "static:%d" % self.uid,
+            "virtual_gid_maps": "static:%d" % self.gid,
+            "virtual_transport": "virtual",
+            "virtual_mailbox_limit": "0",
+        }
+
     def main_cf(self):
-        policy = "check_policy_service { inet:127.0.0.1:%d, timeout=%s, default_action=%s }" % (
-            self.policy_port, self.policy_timeout, self.default_action)
+        restrictions = "reject_unauth_destination"
+        if self.policy_port is not None:
+            restrictions += (", check_policy_service { inet:127.0.0.1:%d, timeout=%s, "
+                             "default_action=%s }" % (self.policy_port, self.policy_timeout,
+                                                      self.default_action))
         p = {
             "compatibility_level": "3.6",
             "queue_directory": self.queuedir,
@@ -783,7 +860,7 @@ class Postfix:
             # the policy service is the only judge of recipients here
             "smtpd_reject_unlisted_recipient": "no",
             "smtpd_relay_restrictions": "",
-            "smtpd_recipient_restrictions": "reject_unauth_destination, " + policy,
+            "smtpd_recipient_restrictions": restrictions,
             "smtpd_peername_lookup": "no",
             "smtpd_soft_error_limit": "1000",
             "smtpd_hard_error_limit": "1000",
@@ -798,6 +875,8 @@ class Postfix:
             "html_directory": "no",
             "shlib_directory": "/usr/lib/postfix",
         }
+        if self.mailboxes is not None:
+            p.update(self._virtual_main())
         p.update(self.extra_main)
         return "".join("%s = %s\n" % (k, v) for k, v in p.items())
 
@@ -861,6 +940,10 @@ class Postfix:
 
     def reload(self):
         self._run("reload")
+
+    def sendmail_wrapper(self, path):
+        """sendmail_wrapper - a script that is Postfix's sendmail for this instance."""
+        return script(path, 'exec /usr/sbin/sendmail -C %s "$@"' % self.confdir)
 
     def postconf(self, *settings):
         subprocess.run(["postconf", "-c", self.confdir, "-e"] + list(settings), check=True)
@@ -984,13 +1067,20 @@ def dovecot_available():
 
 
 class Dovecot:
-    """A private Dovecot 2.3: own base_dir, state_dir and log under root, no
-    listener, a passwd-file userdb whose lines carry each user's home (the
-    Maildir, mail_location = maildir:~) and extra fields such as
-    quota_rule and quota_grace, and quota = maildir. Deliveries go through
-    dovecot-lda -e, quota queries through doveadm."""
+    """A private Dovecot 2.3: own base_dir, state_dir and log under root, a
+    passwd-file userdb whose lines carry each user's home (the Maildir,
+    mail_location = maildir:~) and extra fields such as quota_rule and
+    quota_grace, and quota = maildir unless plugin says otherwise.
+    Deliveries go through dovecot-lda, quota queries through doveadm.
 
-    def __init__(self, root, plugin=None):
+    plugin: more plugin {} settings (quota_rule, quota_warning, ...);
+    mail_plugins: the mail_plugins line; warn_argv: a quota-warning script
+    service running this command as warn_user (uid) with warn_groups as its
+    extra_groups; lmtp_port: also serve LMTP on 127.0.0.1; extra: more
+    configuration lines."""
+
+    def __init__(self, root, plugin=None, mail_plugins="quota", warn_argv=None,
+                 warn_user=None, warn_groups=None, lmtp_port=None, extra=()):
         self.root = root
         self.conf = os.path.join(root, "dovecot.conf")
         self.base_dir = os.path.join(root, "run")
@@ -999,7 +1089,35 @@ class Dovecot:
         self.passwd = os.path.join(root, "users.passwd")
         self.plugin = {"quota": "maildir:User quota"}
         self.plugin.update(plugin or {})
+        self.mail_plugins = mail_plugins
+        self.warn_argv = warn_argv
+        self.warn_user = warn_user
+        self.warn_groups = warn_groups
+        self.lmtp_port = lmtp_port
+        self.extra = list(extra)
         self.proc = None
+
+    def _services(self):
+        text = []
+        if self.warn_argv:
+            import pwd
+            user = pwd.getpwuid(self.warn_user).pw_name
+            text += [
+                "service quota-warning {",
+                "  executable = script %s" % " ".join(self.warn_argv),
+                "  user = %s" % user,
+                "  extra_groups = %s" % (self.warn_groups or ""),
+                "  vsz_limit = 0",     # no address-space limit: lets sanitizer builds run
+                "  unix_listener quota-warning {",
+                "    user = %s" % user,
+                "    mode = 0600",
+                "  }",
+                "}"]
+        if self.lmtp_port:
+            text += ["service lmtp {", "  inet_listener lmtp {",
+                     "    address = 127.0.0.1", "    port = %d" % self.lmtp_port,
+                     "  }", "}"]
+        return text
 
     def setup(self, users):
         """setup - users: [(name, uid, gid, home, {extra field: value})]."""
@@ -1018,7 +1136,7 @@ class Dovecot:
             "instance_name = mqtest-%d" % os.getpid(),
             "log_path = %s" % self.log,
             "info_log_path = %s" % self.log,
-            "protocols =",
+            "protocols =%s" % (" lmtp" if self.lmtp_port else ""),
             "listen = 127.0.0.1",
             "ssl = no",
             "default_internal_user = dovecot",
@@ -1027,9 +1145,12 @@ class Dovecot:
             "passdb {", "  driver = passwd-file", "  args = %s" % self.passwd, "}",
             "userdb {", "  driver = passwd-file", "  args = %s" % self.passwd, "}",
             "mail_location = maildir:~",
-            "mail_plugins = quota",
-            "plugin {"] + ["  %s = %s" % kv for kv in self.plugin.items()] + ["}",
+            "mail_plugins = %s" % self.mail_plugins,
+            "protocol lda {", "  postmaster_address = postmaster@example.org", "}",
+            "plugin {"] + ["  %s = %s" % kv for kv in self.plugin.items()] + ["}"] +
+            self._services() + self.extra + [
             "service anvil {", "  chroot =", "}",
+            # dovecot-lda runs as the mail user too, inside a warning's hand-over
             "service stats {", "  unix_listener stats-writer {", "    mode = 0666", "  }", "}",
             ""])
         with open(self.conf, "w") as f:
@@ -1046,8 +1167,11 @@ class Dovecot:
     def start(self, timeout=15.0):
         self.proc = spawn(["dovecot", "-F", "-c", self.conf], stdin=subprocess.DEVNULL,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        sock = os.path.join(self.base_dir, "auth-userdb")
-        if not wait_until(lambda: self.proc.poll() is not None or os.path.exists(sock),
+        socks = [os.path.join(self.base_dir, "auth-userdb")]
+        if self.warn_argv:
+            socks.append(os.path.join(self.base_dir, "quota-warning"))
+        if not wait_until(lambda: self.proc.poll() is not None or
+                          all(os.path.exists(p) for p in socks),
                           timeout) or self.proc.poll() is not None:
             raise AssertionError("dovecot did not start\n" + self.log_tail())
         return self
@@ -1074,10 +1198,10 @@ class Dovecot:
                                  r.stdout.decode("utf-8", "replace").split("\0") if "=" in kv)
         return self._lda_env
 
-    def lda(self, user, message, timeout=60):
-        """lda - dovecot-lda -e: (exit status, its stderr text)."""
-        r = subprocess.run([DOVECOT_LDA, "-d", user, "-e"], env=self.lda_env(),
-                           input=message, stdout=subprocess.PIPE,
+    def lda(self, user, message, sender=None, timeout=60):
+        """lda - dovecot-lda -e (-f sender): (exit status, its stderr text)."""
+        argv = [DOVECOT_LDA, "-d", user, "-e"] + (["-f", sender] if sender else [])
+        r = subprocess.run(argv, env=self.lda_env(), input=message, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=timeout)
         return r.returncode, r.stdout.decode("utf-8", "replace")
 
@@ -1095,7 +1219,10 @@ class Dovecot:
 # --- results ----------------------------------------------------------------
 
 class Results:
-    """One line per case; finish() prints "N passed, N failed" and exits."""
+    """One line per case ("ok   NAME", "FAIL NAME: DETAIL", "skip NAME: WHY");
+    finish() prints "N passed, N failed" and exits: 1 when a case failed,
+    else 0. A pass shows its detail when it is one short line (a count, a
+    reply); a failure shows it whole (a log tail)."""
 
     def __init__(self):
         self.passed = 0
@@ -1105,6 +1232,9 @@ class Results:
 
     def ok(self, name, detail=""):
         self.passed += 1
+        detail = str(detail) if detail else ""
+        if "\n" in detail or len(detail) > 200:
+            detail = ""
         print("ok   %s%s" % (name, ("  (" + detail + ")") if detail else ""), flush=True)
 
     def fail(self, name, detail):
@@ -1136,7 +1266,11 @@ class Results:
             self.fail(name, "%s: %s" % (type(e).__name__, e))
             traceback.print_exc(file=sys.stderr)
 
-    def finish(self):
+    def finish(self, skipped_is_skip=False):
+        """finish - the count line, cleanup, exit; with skipped_is_skip, a run
+        where a case was skipped and none failed exits 77 (skipped)."""
         print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
         cleanup()
-        sys.exit(1 if self.failed else 0)
+        if self.failed:
+            sys.exit(1)
+        sys.exit(77 if skipped_is_skip and self.skipped else 0)

@@ -13,13 +13,15 @@ Exit 77 (skip) when mailquota or PostgreSQL is missing, unless
 MQ_REQUIRE_ALL=1.
 """
 import os
-import shutil
+import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import backends  # noqa: E402
 import dbservers  # noqa: E402
+import mqtest  # noqa: E402
+
+R = mqtest.Results()
 
 BATCH_LINE = "queries in one round trip"
 CASES = [
@@ -39,25 +41,18 @@ CASES = [
 
 
 def conf_for(srv, tmp, name, queries=None):
-    text = srv.conf_database("unix", database="mq_default")
-    text += 'schema = "default"\n'
-    if queries:
-        text += "queries {\n%s}\n" % "".join(
-            '    %s = "%s"\n' % (k, v) for k, v in queries.items())
-    text += 'maildir {\n    base = "%s"\n}\n' % os.path.join(tmp, "mail")
-    text += ('policy {\n    reply_nouser = "550 5.1.1 User unknown"\n'
-             '    cache_ttl = 0\n    negative_cache_ttl = 0\n}\n')
-    path = os.path.join(tmp, name)
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+    return mqtest.write_config(
+        os.path.join(tmp, name), database=srv.database_keys("unix", "mq_default"),
+        maildir={"base": os.path.join(tmp, "mail")},
+        policy={"reply_nouser": "550 5.1.1 User unknown", "cache_ttl": 0,
+                "negative_cache_ttl": 0},
+        extra={"queries": queries} if queries else None)
 
 
 def check(conf, rcpt, size):
-    r = backends.subprocess.run(
-        [backends.MAILQUOTA, "-d", "-c", conf, "check", "--size", str(size),
-         "--", rcpt], stdout=backends.subprocess.PIPE,
-        stderr=backends.subprocess.STDOUT, timeout=60)
+    r = subprocess.run(
+        [mqtest.MAILQUOTA, "-d", "-c", conf, "check", "--size", str(size),
+         "--", rcpt], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
     out = r.stdout.decode("utf-8", "replace")
     outcome = ""
     for line in out.splitlines():
@@ -67,54 +62,40 @@ def check(conf, rcpt, size):
 
 
 def run(srv, tmp):
-    ok = backends.ok
     srv.create_database("mq_default")
     srv.load_preset("default", database="mq_default")
     conf = conf_for(srv, tmp, "batch.conf")
     for rcpt, size, code, outcome in CASES:
         rc, got, out = check(conf, rcpt, size)
-        ok(rc == code and got == outcome,
-           "%r: exit %d outcome %s, expected %d %s\n%s" % (
-               rcpt, rc, got or "-", code, outcome, out))
-        ok(BATCH_LINE in out, "%r: the lookups were not batched\n%s" % (
-            rcpt, out))
+        R.check("%r: exit %d %s" % (rcpt, code, outcome), rc == code and got == outcome,
+                "exit %d outcome %s\n%s" % (rc, got or "-", out))
+        R.check("%r: the lookups are batched" % rcpt, BATCH_LINE in out, out)
     # A broken alias query: the batch fails, the lookup one by one says why.
     broken = conf_for(srv, tmp, "broken.conf", queries={
         "alias": "SELECT nosuchcolumn FROM virtual_aliases WHERE source = '%s'"})
     rc, got, out = check(broken, "alice@example.org", 100)
-    ok(rc == backends.TEMPFAIL and "nosuchcolumn" in out,
-       "broken alias query: exit %d, expected 2 with the reason\n%s" % (rc, out))
+    R.check("broken alias query: exit 2 with the reason",
+            rc == backends.TEMPFAIL and "nosuchcolumn" in out, "exit %d\n%s" % (rc, out))
     # A foreign domain never reaches the alias query: still answered.
     rc, got, out = check(broken, "someone@nowhere.example", 100)
-    ok(rc == backends.ACCEPT, "broken alias query, foreign domain: exit %d\n%s"
-       % (rc, out))
+    R.check("broken alias query, foreign domain: exit 0", rc == backends.ACCEPT,
+            "exit %d\n%s" % (rc, out))
 
 
 def main():
-    if not os.access(backends.MAILQUOTA, os.X_OK):
-        print("SKIP: %s not built" % backends.MAILQUOTA)
-        return 1 if backends.REQUIRE_ALL else backends.SKIP
-    tmp = tempfile.mkdtemp(prefix="mq-pipeline-")
+    mqtest.require_binary(mqtest.MAILQUOTA)
+    tmp = mqtest.tempdir("mq-pipeline-")
     os.makedirs(os.path.join(tmp, "mail"))
     try:
-        try:
-            srv = dbservers.start_postgresql(tmp)
-        except dbservers.Unavailable as e:
-            if backends.REQUIRE_ALL:
-                print("FAIL: PostgreSQL: %s (MQ_REQUIRE_ALL=1)" % e)
-                return 1
-            print("SKIP: PostgreSQL: %s" % e)
-            return backends.SKIP
-        try:
-            run(srv, tmp)
-        finally:
-            srv.close()
+        srv = dbservers.start_postgresql(tmp)
+    except dbservers.Unavailable as e:
+        mqtest.skip("PostgreSQL: %s" % e)
+    try:
+        run(srv, tmp)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("%d checks passed, %d failed" % (backends.passes,
-                                           len(backends.failures)))
-    return 1 if backends.failures else 0
+        srv.close()
+    R.finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

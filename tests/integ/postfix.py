@@ -324,9 +324,7 @@ class Target:
 
 def server_database(srv, name):
     """The database {} keys reaching srv over TCP."""
-    return {"driver": srv.driver, "hosts": [srv.host], "port": srv.port,
-            "name": name, "user": srv.user, "password": srv.password,
-            "connect_timeout": 2, "query_timeout": 2, "connections": 4}
+    return dict(srv.database_keys("tcp", name), connections=4)
 
 
 def start_servers(root, fx):

@@ -285,9 +285,7 @@ def main():
         mconf = mqtest.write_config(
             os.path.join(root, "mysql.conf"), None, listen=["inet:127.0.0.1:%d" % mport],
             policy=dict(mqtest.REPLIES), maildir={"base": fx.base},
-            database={"driver": "mysql", "hosts": [srv.host], "port": srv.port,
-                      "name": srv.database, "user": srv.user, "password": srv.password,
-                      "connect_timeout": 2, "query_timeout": 2})
+            database=srv.database_keys("tcp"))
         mdaemon = mqtest.Daemon(mconf, ("127.0.0.1", mport)).start()
 
     vdomains, vusers = postfix_maps(root, fx.db)

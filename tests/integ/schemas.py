@@ -96,9 +96,7 @@ class SqliteDb:
 
 
 def server_keys(srv, database):
-    return {"driver": srv.driver, "hosts": [srv.host], "port": srv.port,
-            "name": database, "user": srv.user, "password": srv.password,
-            "connect_timeout": 2, "query_timeout": 2, "connections": 2}
+    return dict(srv.database_keys("tcp", database), connections=2)
 
 
 def db_keys(db, database):

@@ -32,11 +32,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mqtest  # noqa: E402
 import warnlib as W  # noqa: E402
 
-R = W.Results()
-skipped = []
-TEMPLATE = os.path.join(W.SRCDIR, "conf", "warning.txt")
+R = mqtest.Results()
+TEMPLATE = os.path.join(mqtest.SRCDIR, "conf", "warning.txt")
 
 
 def copy_template(root, name="warning.txt", src=TEMPLATE):
@@ -67,27 +67,28 @@ def header_checks(tag, msg, rcpt, percent):
 # --- a) sendmail and SMTP through Postfix -----------------------------------
 
 def part_postfix():
-    why = W.postfix_available()
+    why = mqtest.postfix_available()
     if why:
-        skipped.append("a) " + why)
+        R.skip("a) Postfix", why)
         return
-    root = W.tempdir()
-    uid, gid = W.nobody()
-    fx = W.Fixture(root)
+    root = mqtest.tempdir("mqwarn-")
+    uid, gid = mqtest.nobody()
+    fx = mqtest.Fixture(root)
     fx.users([("alice@example.org", 1000000), ("bob@example.org", 1000000)])
-    fx.maildir("alice@example.org", 1000000, 850000, (uid, gid))
-    fx.maildir("bob@example.org", 1000000, 970000, (uid, gid))
-    pf = W.Postfix(root, fx, ["alice@example.org", "bob@example.org"], uid, gid).setup().start()
+    W.filled(fx, "alice@example.org", 1000000, 850000, (uid, gid))
+    W.filled(fx, "bob@example.org", 1000000, 970000, (uid, gid))
+    pf = mqtest.Postfix(os.path.join(root, "postfix"), None, []).deliver_virtual(
+        fx, ["alice@example.org", "bob@example.org"], uid, gid).setup().start()
     wrapper = pf.sendmail_wrapper(os.path.join(root, "sendmail"))
 
     # sendmail: the default template
-    conf = W.write_config(os.path.join(root, "sm.conf"), fx, {
+    conf = W.warn_config(os.path.join(root, "sm.conf"), fx, {
         "from": "postmaster@example.org", "delivery": "sendmail", "sendmail": wrapper,
         "template": copy_template(root), "state": os.path.join(root, "sm.state")})
     rc, out, err = W.run_warn(conf, "80", "alice@example.org")
     R.check("a) sendmail: exit 0", rc == 0, err)
     md = fx.maildir_path("alice@example.org")
-    got = W.wait_until(lambda: W.warnings_in(md), 20)
+    got = mqtest.wait_until(lambda: W.warnings_in(md), 20)
     if R.check("a) sendmail: delivered by Postfix", len(got or []) == 1, pf.log_tail()):
         name, raw, msg = got[0]
         header_checks("a) sendmail", msg, "alice@example.org", 85)
@@ -104,17 +105,17 @@ def part_postfix():
     # SMTP: a UTF-8 subject, a long line (quoted-printable), a leading dot
     long_line = "x" * 1200
     tmpl = os.path.join(root, "utf8.txt")
-    W.write(tmpl, "Subject: Ihr Postfach ist zu ${percent} % gef\u00fcllt \u2014 ${user}\n"
+    mqtest.write(tmpl, "Subject: Ihr Postfach ist zu ${percent} % gef\u00fcllt \u2014 ${user}\n"
             "X-Mailbox-Percent: ${percent}\n\n"
             "Gr\u00fc\u00dfe, ${user}.\n.\n..two dots\n" + long_line + "\n")
-    conf = W.write_config(os.path.join(root, "smtp.conf"), fx, {
+    conf = W.warn_config(os.path.join(root, "smtp.conf"), fx, {
         "from": "postmaster@example.org", "delivery": "smtp",
         "smtp": "inet:127.0.0.1:%d" % pf.port, "template": tmpl,
         "state": os.path.join(root, "smtp.state")})
     rc, out, err = W.run_warn(conf, "+95", "bob@example.org")
     R.check("a) smtp: exit 0", rc == 0, err)
     md = fx.maildir_path("bob@example.org")
-    got = W.wait_until(lambda: W.warnings_in(md), 20)
+    got = mqtest.wait_until(lambda: W.warnings_in(md), 20)
     if R.check("a) smtp: delivered by Postfix", len(got or []) == 1, pf.log_tail()):
         name, raw, msg = got[0]
         header_checks("a) smtp", msg, "bob@example.org", 97)
@@ -138,12 +139,12 @@ def part_postfix():
 # --- b) maildir delivery into a full mailbox ----------------------------------
 
 def part_maildir():
-    root = W.tempdir()
-    uid, gid = W.nobody()
-    fx = W.Fixture(root)
+    root = mqtest.tempdir("mqwarn-")
+    uid, gid = mqtest.nobody()
+    fx = mqtest.Fixture(root)
     fx.users([("carol@example.org", 100000)])
-    md = fx.maildir("carol@example.org", 100000, 100000, (uid, gid))
-    conf = W.write_config(os.path.join(root, "md.conf"), fx, {
+    md = W.filled(fx, "carol@example.org", 100000, 100000, (uid, gid))
+    conf = W.warn_config(os.path.join(root, "md.conf"), fx, {
         "from": "postmaster@example.org", "delivery": "maildir",
         "template": copy_template(root), "state": os.path.join(root, "md.state")})
     rc, out, err = W.run_warn(conf, "+100", "carol@example.org")
@@ -174,37 +175,41 @@ def part_maildir():
 # --- c) Dovecot's quota_warning ------------------------------------------------
 
 def part_dovecot():
-    why = W.dovecot_missing()
+    why = mqtest.dovecot_available()
     if why:
-        skipped.append("c) " + why)
+        R.skip("c) Dovecot", why)
         return
-    root = W.tempdir()
-    uid, gid = W.nobody()
-    fx = W.Fixture(root)
+    root = mqtest.tempdir("mqwarn-")
+    uid, gid = mqtest.nobody()
+    fx = mqtest.Fixture(root)
     limit = 100000
     fx.users([("dave@example.org", limit)])
-    md = fx.maildir("dave@example.org", owner=(uid, gid))
+    md = fx.maildir("dave@example.org", maildirsize=False, owner=(uid, gid))
     state_dir = os.path.join(root, "state")
     os.makedirs(state_dir, 0o755)
     os.chown(state_dir, uid, gid)
     conf = os.path.join(root, "mq.conf")
-    dc = W.Dovecot(root, fx, ["dave@example.org"], limit,
-                   ["storage=80%% quota-warning 80 %u"], [W.WARN, "-c", conf], uid, gid)
+    dc = mqtest.Dovecot(os.path.join(root, "dovecot"),
+                        plugin={"quota_rule": "*:storage=%dB" % limit,
+                                "quota_warning": "storage=80%% quota-warning 80 %u"},
+                        warn_argv=[W.WARN, "-c", conf], warn_user=uid)
     # the warning goes back in through dovecot-lda, as a site's sendmail would do it
-    lda = W.script(os.path.join(root, "sendmail-lda"),
+    lda = mqtest.script(os.path.join(root, "sendmail-lda"),
                    'cat > "%s/last-warning.$$"\n'
                    'exec %s -c %s -f "$3" -d "$5" < "%s/last-warning.$$"'
-                   % (state_dir, W.DOVECOT_LDA, dc.conf, state_dir))
-    W.write_config(conf, fx, {
+                   % (state_dir, mqtest.DOVECOT_LDA, dc.conf, state_dir))
+    W.warn_config(conf, fx, {
         "from": "postmaster@example.org", "delivery": "sendmail", "sendmail": lda,
         "template": copy_template(root), "state": os.path.join(state_dir, "warn.state")})
-    dc.setup().start()
+    dc.setup([("dave@example.org", uid, gid, md, {})]).start()
     body = ("x" * 76 + "\n") * 128
     sent = 0
     for i in range(12):
         msg = ("From: someone@example.net\nTo: dave@example.org\nSubject: filler %d\n"
                "Message-ID: <filler%d@example.net>\n\n%s" % (i, i, body)).encode()
-        if dc.lda("dave@example.org", msg) != 0:
+        rc, out = dc.lda("dave@example.org", msg)
+        if rc != 0:
+            mqtest.log("dovecot-lda: %d %s" % (rc, out))
             break
         sent += 1
         if W.maildirsize_used(md) >= limit * 80 // 100:
@@ -212,7 +217,7 @@ def part_dovecot():
             msg2 = msg.replace(b"filler %d" % i, b"after").replace(b"<filler", b"<after")
             dc.lda("dave@example.org", msg2)
             break
-    got = W.wait_until(lambda: W.warnings_in(md), 20)
+    got = mqtest.wait_until(lambda: W.warnings_in(md), 20)
     time.sleep(2)           # would a second one come?
     got = W.warnings_in(md)
     R.check("c) dovecot: 80 %% crossed after %d messages" % sent, 5 <= sent < 12)
@@ -231,8 +236,8 @@ def part_dovecot():
 # --- d) a sweep killed with SIGKILL and run again ------------------------------
 
 def part_sweep_kill():
-    root = W.tempdir()
-    fx = W.Fixture(root)
+    root = mqtest.tempdir("mqwarn-")
+    fx = mqtest.Fixture(root)
     n = 3000
     rows, due = [], set()
     for i in range(n):
@@ -244,16 +249,16 @@ def part_sweep_kill():
     for i, (addr, _) in enumerate(rows):
         used = pattern[i % 10]
         if used is None:
-            fx.maildir(addr)            # no maildirsize: counted, empty
+            fx.maildir(addr, maildirsize=False)     # counted, empty
         else:
-            fx.maildir(addr, 1000000, used)
+            W.filled(fx, addr, 1000000, used)
         if used is not None and used >= 800000:
             due.add(addr)
     count = os.path.join(root, "count")
-    wrapper = W.script(os.path.join(root, "sendmail"),
+    wrapper = mqtest.script(os.path.join(root, "sendmail"),
                        'cat > /dev/null\necho "$5" >> %s' % count)
     state = os.path.join(root, "warn.state")
-    conf = W.write_config(os.path.join(root, "sweep.conf"), fx, {
+    conf = W.warn_config(os.path.join(root, "sweep.conf"), fx, {
         "from": "postmaster@example.org", "delivery": "sendmail", "sendmail": wrapper,
         "template": copy_template(root), "state": state})
 
@@ -265,9 +270,9 @@ def part_sweep_kill():
             return []
 
     t0 = time.monotonic()
-    proc = W.spawn([W.WARN, "-c", conf, "--sweep"], stdout=subprocess.DEVNULL,
+    proc = mqtest.spawn([W.WARN, "-c", conf, "--sweep"], stdout=subprocess.DEVNULL,
                    stderr=subprocess.PIPE)
-    W.wait_until(lambda: len(lines()) >= len(due) // 3, 120, 0.01)
+    mqtest.wait_until(lambda: len(lines()) >= len(due) // 3, 120, 0.01)
     # a second sweep meanwhile is refused
     rc2, out2, err2 = W.run_warn(conf, "--sweep")
     R.check("d) a second sweep is refused while one runs",
@@ -307,21 +312,21 @@ def part_sweep_kill():
 # --- e) sendmail failing -------------------------------------------------------
 
 def part_failing():
-    root = W.tempdir()
-    fx = W.Fixture(root)
+    root = mqtest.tempdir("mqwarn-")
+    fx = mqtest.Fixture(root)
     fx.users([("erin@example.org", 1000), ("j\u00fcrgen@example.org", 1000)])
-    md = fx.maildir("erin@example.org", 1000, 900)
-    fx.maildir("j\u00fcrgen@example.org", 1000, 900)   # due, but not a plain address
+    md = W.filled(fx, "erin@example.org", 1000, 900)
+    W.filled(fx, "j\u00fcrgen@example.org", 1000, 900)   # due, but not a plain address
     state = os.path.join(root, "warn.state")
     count = os.path.join(root, "count")
-    fail75 = W.script(os.path.join(root, "sm75"), "cat > /dev/null\nexit 75")
-    fail1 = W.script(os.path.join(root, "sm1"), "exit 1")
-    good = W.script(os.path.join(root, "smok"),
+    fail75 = mqtest.script(os.path.join(root, "sm75"), "cat > /dev/null\nexit 75")
+    fail1 = mqtest.script(os.path.join(root, "sm1"), "exit 1")
+    good = mqtest.script(os.path.join(root, "smok"),
                     'cat > %s/last\necho "$5" >> %s' % (root, count))
     tmpl = copy_template(root)
 
     def conf_with(sendmail):
-        return W.write_config(os.path.join(root, "e.conf"), fx, {
+        return W.warn_config(os.path.join(root, "e.conf"), fx, {
             "from": "postmaster@example.org", "delivery": "sendmail", "sendmail": sendmail,
             "template": tmpl, "state": state})
 
@@ -356,11 +361,11 @@ def part_failing():
     R.check("e) and is recorded", sent_marks() == ["80"], str(sent_marks()))
 
     # back under: with warning-below.txt beside the template, the notice goes once
-    copy_template(root, "warning-below.txt", os.path.join(W.SRCDIR, "conf", "warning-below.txt"))
-    W.write(os.path.join(md, "maildirsize"), "1000S\n1000 2\n", 0o600)
+    copy_template(root, "warning-below.txt", os.path.join(mqtest.SRCDIR, "conf", "warning-below.txt"))
+    mqtest.write(os.path.join(md, "maildirsize"), "1000S\n1000 2\n", 0o600)
     rc, out, err = W.run_warn(conf_with(good), "--sweep")
     R.check("e) full: the 100 % warning", rc == 0 and open(count).read().count("erin") == 2, err)
-    W.write(os.path.join(md, "maildirsize"), "1000S\n100 1\n", 0o600)
+    mqtest.write(os.path.join(md, "maildirsize"), "1000S\n100 1\n", 0o600)
     rc, out, err = W.run_warn(conf_with(good), "--sweep")
     with open(os.path.join(root, "last")) as f:
         last = f.read()
@@ -371,11 +376,11 @@ def part_failing():
     R.check("e) everything re-armed at 10 %", sent_marks() == [], str(sent_marks()))
 
     # hook mode's downward forms, as Dovecot 2.3 (-100) and 2.4 (below) pass them
-    W.write(os.path.join(md, "maildirsize"), "1000S\n1000 2\n", 0o600)
+    mqtest.write(os.path.join(md, "maildirsize"), "1000S\n1000 2\n", 0o600)
     rc, out, err = W.run_warn(conf_with(good), "+100", "erin@example.org")
     R.check("e) hook +100", rc == 0 and sent_marks() == ["80", "95", "100"],
             "%d %s %s" % (rc, sent_marks(), err))
-    W.write(os.path.join(md, "maildirsize"), "1000S\n800 1\n", 0o600)
+    mqtest.write(os.path.join(md, "maildirsize"), "1000S\n800 1\n", 0o600)
     for arg in ("-100", "below"):
         before = open(count).read().count("erin")
         rc, out, err = W.run_warn(conf_with(good), arg, "erin@example.org", "example.org")
@@ -391,8 +396,8 @@ def part_failing():
 
 
 def main():
-    return W.run_parts((part_postfix, part_maildir, part_dovecot, part_sweep_kill,
-                        part_failing), R, skipped)
+    W.run_parts((part_postfix, part_maildir, part_dovecot, part_sweep_kill,
+                 part_failing), R)
 
 
 if __name__ == "__main__":

@@ -44,11 +44,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mqtest  # noqa: E402
 import warnlib as W  # noqa: E402
 
-R = W.Results()
-skipped = []
-TEMPLATE = os.path.join(W.SRCDIR, "conf", "warning.txt")
-DIGEST = os.path.join(W.SRCDIR, "conf", "digest.txt")
-SWEEP_UNIT = os.path.join(W.SRCDIR, "conf", "mailquota-warn-sweep.service.in")
+R = mqtest.Results()
+TEMPLATE = os.path.join(mqtest.SRCDIR, "conf", "warning.txt")
+DIGEST = os.path.join(mqtest.SRCDIR, "conf", "digest.txt")
+SWEEP_UNIT = os.path.join(mqtest.SRCDIR, "conf", "mailquota-warn-sweep.service.in")
 
 
 def unit_service(path):
@@ -97,16 +96,16 @@ def run_as_unit(argv, unit, timeout=120):
 # --- f) the hook as Dovecot runs it, the sweep as the unit runs it ----------
 
 def part_story():
-    why = W.dovecot_missing()
+    why = mqtest.dovecot_available()
     if why:
-        skipped.append("f) " + why)
+        R.skip("f) Dovecot", why)
         return
     unit = unit_service(SWEEP_UNIT)
     user = unit.get("User", "root") or "root"
     try:
         pwd.getpwnam(user)
     except KeyError:
-        skipped.append("f) the unit's User=%s does not exist here" % user)
+        R.skip("f) the sweep unit", "its User=%s does not exist here" % user)
         return
     # the postinst's group is mailquota; where the package is not installed
     # the mail group stands in: a group the hook's user is not in by itself
@@ -116,13 +115,13 @@ def part_story():
     except KeyError:
         group = "mail"
         ggid = grp.getgrnam(group).gr_gid
-    root = W.tempdir()
+    root = mqtest.tempdir("mqwarn-")
     os.chmod(root, 0o755)
-    uid, gid = W.nobody()
-    fx = W.Fixture(root)
+    uid, gid = mqtest.nobody()
+    fx = mqtest.Fixture(root)
     limit = 100000
     fx.users([("dave@example.org", limit)])
-    md = fx.maildir("dave@example.org", owner=(uid, gid))
+    md = fx.maildir("dave@example.org", maildirsize=False, owner=(uid, gid))
     # as the postinst makes /var/lib/mailquota/warn: its group, mode 2770
     state_dir = os.path.join(root, "lib-warn")
     os.makedirs(state_dir)
@@ -136,18 +135,20 @@ def part_story():
     os.makedirs(spool)
     os.chmod(spool, 0o1777)
     conf = os.path.join(root, "mq.conf")
-    dc = W.Dovecot(root, fx, ["dave@example.org"], limit,
-                   ["storage=95%% quota-warning 95 %u", "storage=80%% quota-warning 80 %u"],
-                   [W.WARN, "-c", conf], uid, gid, extra_groups=group)
+    dc = mqtest.Dovecot(os.path.join(root, "dovecot"),
+                        plugin={"quota_rule": "*:storage=%dB" % limit,
+                                "quota_warning": "storage=95%% quota-warning 95 %u",
+                                "quota_warning2": "storage=80%% quota-warning 80 %u"},
+                        warn_argv=[W.WARN, "-c", conf], warn_user=uid, warn_groups=group)
     # the warning goes back in through dovecot-lda, as a site's sendmail would
-    lda = W.script(os.path.join(root, "sendmail-lda"),
+    lda = mqtest.script(os.path.join(root, "sendmail-lda"),
                    'f=$(mktemp %s/w.XXXXXX)\ncat > "$f"\n'
-                   'exec %s -c %s -f "$3" -d "$5" < "$f"' % (spool, W.DOVECOT_LDA, dc.conf))
-    W.write_config(conf, fx, {
+                   'exec %s -c %s -f "$3" -d "$5" < "$f"' % (spool, mqtest.DOVECOT_LDA, dc.conf))
+    W.warn_config(conf, fx, {
         "from": "postmaster@example.org", "delivery": "sendmail", "sendmail": lda,
         "thresholds": [80, 95], "template": W.copy_file(root, TEMPLATE, "warning.txt"),
         "state": state})
-    dc.setup().start()
+    dc.setup([("dave@example.org", uid, gid, md, {})]).start()
     sweep = [W.WARN, "-c", conf, "--sweep"]
 
     rc, out, err = run_as_unit(sweep, unit)
@@ -171,15 +172,17 @@ def part_story():
             msg = ("From: someone@example.net\nTo: dave@example.org\nSubject: filler %d\n"
                    "Message-ID: <filler%d@example.net>\n\n%s"
                    % (seq[0], seq[0], ("x" * 76 + "\n") * lines)).encode()
-            if dc.lda("dave@example.org", msg) != 0:
+            rc, out = dc.lda("dave@example.org", msg)
+            if rc != 0:
+                mqtest.log("dovecot-lda: %d %s" % (rc, out))
                 return False
         return True
 
     R.check("f) dovecot-lda fills the mailbox to 80 %", fill_to(80))
-    W.wait_until(lambda: W.warnings_in(md), 20)
+    mqtest.wait_until(lambda: W.warnings_in(md), 20)
     # The warning is in the Maildir once handed over; the hook then still
     # records "sent" under the state's lock. Let it finish first.
-    W.wait_until(lambda: not hooks_running(), 20)
+    mqtest.wait_until(lambda: not hooks_running(), 20)
     for _ in range(2):
         rc, out, err = run_as_unit(sweep, unit)
         R.check("f) a sweep after the hook: exit 0", rc == 0, err)
@@ -198,7 +201,7 @@ def part_story():
     try:
         R.check("f) dovecot-lda fills the mailbox to 95 %", fill_to(95))
         pending = os.path.join(md, "mailquota-warn.pending")
-        W.wait_until(lambda: len(W.warnings_in(md)) >= 2 and os.path.exists(pending), 20)
+        mqtest.wait_until(lambda: len(W.warnings_in(md)) >= 2 and os.path.exists(pending), 20)
         R.check("f) the unrecorded hook left its record in the Maildir",
                 os.path.exists(pending), dc.log_tail())
         rc, out, err = run_as_unit(sweep, unit)
@@ -232,11 +235,11 @@ def postfix_sent(pf, prefix):
 
 
 def part_refusals():
-    why = W.postfix_available()
+    why = mqtest.postfix_available()
     if why:
-        skipped.append("g) " + why)
+        R.skip("g) Postfix", why)
         return
-    root = W.tempdir()
+    root = mqtest.tempdir("mqwarn-")
     os.chmod(root, 0o755)
     fx = mqtest.Fixture(os.path.join(root, "fx"))
     fx.domain("example.org")
@@ -266,7 +269,7 @@ def part_refusals():
     pf.start()
     rc, out, err = W.run_warn(c, "--sweep", timeout=120)
     R.check("g) smtp: the sweep goes on past 12 refusals: exit 0", rc == 0, err[-1500:])
-    W.wait_until(lambda: len(set(postfix_sent(pf, "due"))) >= 18, 30)
+    mqtest.wait_until(lambda: len(set(postfix_sent(pf, "due"))) >= 18, 30)
     warned = set(postfix_sent(pf, "due"))
     print("     g) smtp: %d of 18 due mailboxes warned after 12 refusals" % len(warned),
           flush=True)
@@ -288,7 +291,7 @@ def part_refusals():
 
     # sendmail: EX_NOUSER for the full ones (before the fallback fills them)
     log_ = os.path.join(root, "sm.log")
-    sm = W.script(os.path.join(root, "sendmail"),
+    sm = mqtest.script(os.path.join(root, "sendmail"),
                   'cat > /dev/null\ncase "$5" in full*) exit 67;; esac\necho "$5" >> %s' % log_)
     c = conf("sendmail", delivery="sendmail", sendmail=sm)
     rc, out, err = W.run_warn(c, "--sweep", timeout=120)
@@ -314,14 +317,14 @@ def part_refusals():
         msg = W.warnings_in(fx.maildir_path(dropped[0]))[0][2]
         R.check("g) fallback: it is the 100 % warning, to the mailbox",
                 msg["To"] == dropped[0] and "100 %" in str(msg["Subject"]), str(msg["Subject"]))
-    W.wait_until(lambda: len(postfix_sent(pf, "due")) >= before + 18, 30)
+    mqtest.wait_until(lambda: len(postfix_sent(pf, "due")) >= before + 18, 30)
     R.check("g) fallback: the 18 due ones went by SMTP again (a new state)",
             len(postfix_sent(pf, "due")) == before + 18, str(len(postfix_sent(pf, "due"))))
     pf.stop()
     d.stop()
 
     # a transport failure still stops it: sendmail exiting 75 for everyone
-    sm75 = W.script(os.path.join(root, "sm75"), "cat > /dev/null\nexit 75")
+    sm75 = mqtest.script(os.path.join(root, "sm75"), "cat > /dev/null\nexit 75")
     c = conf("down", delivery="sendmail", sendmail=sm75)
     rc, out, err = W.run_warn(c, "--sweep", timeout=120)
     R.check("g) a transport failure still stops the sweep after 10: exit 75",
@@ -331,16 +334,16 @@ def part_refusals():
 # --- h) a long Maildir path -----------------------------------------------------
 
 def part_long_path():
-    root = W.tempdir()
-    fx = W.Fixture(root)
+    root = mqtest.tempdir("mqwarn-")
+    fx = mqtest.Fixture(root)
     fx.users([("erin@example.org", 100000)])
     middle = "l" * 200 + "/" + "m" * 200
     md = os.path.join(fx.base, "example.org", middle, "erin")
     for sub in ("cur", "new", "tmp"):
         os.makedirs(os.path.join(md, sub), 0o700)
-    W.write(os.path.join(md, "maildirsize"), "100000S\n90000 9\n", 0o600)
+    mqtest.write(os.path.join(md, "maildirsize"), "100000S\n90000 9\n", 0o600)
     state = os.path.join(root, "warn.state")
-    conf = W.write_config(os.path.join(root, "long.conf"), fx, {
+    conf = W.warn_config(os.path.join(root, "long.conf"), fx, {
         "from": "postmaster@example.org", "delivery": "maildir",
         "template": W.copy_file(root, TEMPLATE, "warning.txt"), "state": state},
         maildir_path="%d/" + middle + "/%u")
@@ -352,7 +355,7 @@ def part_long_path():
     R.check("h) nothing delivered into a cut path",
             not os.path.exists(os.path.join(fx.base, "example.org", "l" * 200, "m" * 40)))
     too_long = "%d/" + "/".join(["x" * 250] * 17) + "/%u"
-    conf = W.write_config(os.path.join(root, "toolong.conf"), fx, {
+    conf = W.warn_config(os.path.join(root, "toolong.conf"), fx, {
         "from": "postmaster@example.org", "delivery": "maildir",
         "template": W.copy_file(root, TEMPLATE, "warning.txt"), "state": state},
         maildir_path=too_long)
@@ -367,27 +370,27 @@ def part_long_path():
 # --- i) the administrators' digest ----------------------------------------------
 
 def part_digest():
-    why = W.postfix_available()
+    why = mqtest.postfix_available()
     if why:
-        skipped.append("i) " + why)
+        R.skip("i) Postfix", why)
         return
-    root = W.tempdir()
-    uid, gid = W.nobody()
-    fx = W.Fixture(root)
+    root = mqtest.tempdir("mqwarn-")
+    uid, gid = mqtest.nobody()
+    fx = mqtest.Fixture(root)
     boxes = {"alice@example.org": 970000, "bob@example.org": 850000,
              "carol@example.org": 500000, "dan@example.net": 1000000,
              "postmaster@example.org": 100000, "postmaster@example.net": 100000}
     fx.users([(a, 1000000) for a in boxes])
     for a, used in boxes.items():
-        fx.maildir(a, 1000000, used, (uid, gid))
+        W.filled(fx, a, 1000000, used, (uid, gid))
     # example.net names its administrator in the database; example.org does not
-    fx.conn.executescript("CREATE TABLE domain_admins (domain TEXT, admin TEXT);"
-                          "INSERT INTO domain_admins VALUES ('example.net', 'dan@example.net');")
-    fx.conn.commit()
-    pf = W.Postfix(root, fx, list(boxes), uid, gid).setup().start()
+    fx.sql("CREATE TABLE domain_admins (domain TEXT, admin TEXT)")
+    fx.sql("INSERT INTO domain_admins VALUES ('example.net', 'dan@example.net')")
+    pf = mqtest.Postfix(os.path.join(root, "postfix"), None, []).deliver_virtual(
+        fx, list(boxes), uid, gid).setup().start()
     wrapper = pf.sendmail_wrapper(os.path.join(root, "sendmail"))
     state = os.path.join(root, "warn.state")
-    conf = W.write_config(os.path.join(root, "digest.conf"), fx, {
+    conf = W.warn_config(os.path.join(root, "digest.conf"), fx, {
         "from": "postmaster@example.org", "delivery": "sendmail", "sendmail": wrapper,
         "template": W.copy_file(root, TEMPLATE, "warning.txt"),
         "digest_template": W.copy_file(root, DIGEST, "digest.txt"), "state": state},
@@ -402,7 +405,7 @@ def part_digest():
             not W.warnings_in(org), out + err)
     rc, out, err = W.run_warn(conf, "--digest")
     R.check("i) --digest: exit 0", rc == 0, err)
-    W.wait_until(lambda: W.warnings_in(org) and W.warnings_in(net), 20)
+    mqtest.wait_until(lambda: W.warnings_in(org) and W.warnings_in(net), 20)
     time.sleep(1)
     got_org, got_net = W.warnings_in(org), W.warnings_in(net)
     print("     i) digests: %d to postmaster@example.org, %d to dan@example.net"
@@ -434,7 +437,7 @@ def part_digest():
     with open(state, "a") as f:
         f.write("@example.org 100 sent %d\n" % (time.time() - 2 * 86400))
     rc, out, err = W.run_warn(conf, "--digest")
-    W.wait_until(lambda: len(W.warnings_in(org)) >= 2, 20)
+    mqtest.wait_until(lambda: len(W.warnings_in(org)) >= 2, 20)
     time.sleep(1)
     R.check("i) after the interval the next digest goes, to that domain only",
             rc == 0 and len(W.warnings_in(org)) == 2 and len(W.warnings_in(net)) == 1,
@@ -450,7 +453,7 @@ def part_digest():
 
 
 def main():
-    return W.run_parts((part_story, part_refusals, part_long_path, part_digest), R, skipped)
+    W.run_parts((part_story, part_refusals, part_long_path, part_digest), R)
 
 
 if __name__ == "__main__":

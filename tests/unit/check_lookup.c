@@ -111,6 +111,25 @@ START_TEST(test_bad_quota_is_tempfail)
 }
 END_TEST
 
+/* The other columns of a user row: a value that does not parse fails the lookup too. */
+static const struct row bad_user_rows[] = {
+	{ { "quota", "messages", "enabled" }, { "100", "many", "1" } },
+	{ { "quota", "messages", "enabled" }, { "100", "-5", "1" } },
+	{ { "quota", "enabled" }, { "100", "maybe" } },
+	{ { "quota", "enabled" }, { "100", "" } },
+};
+
+START_TEST(test_bad_user_column_is_tempfail)
+{
+	const struct mq_record *rec = NULL;
+
+	ck_assert_int_eq(lookup_rows(MQ_Q_USER, &bad_user_rows[_i], 1, MQ_FOUND, &rec),
+	    MQ_TEMPFAIL);
+	ck_assert_ptr_null(rec);
+	ck_assert_msg(strstr(error, "user query") != NULL, "error: %s", error);
+}
+END_TEST
+
 START_TEST(test_error_text_is_sanitised)
 {
 	const struct row rows[] = { { { "quota" }, { "12\n\x1b[31mred" } } };
@@ -274,6 +293,8 @@ lookup_suite(void)
 	tcase_add_test(tc, test_user_optional_columns);
 	tcase_add_test(tc, test_numeric_rendering);
 	tcase_add_loop_test(tc, test_bad_quota_is_tempfail, 0, (int)MQ_NELEM(bad_quotas));
+	tcase_add_loop_test(tc, test_bad_user_column_is_tempfail, 0,
+	    (int)MQ_NELEM(bad_user_rows));
 	tcase_add_test(tc, test_error_text_is_sanitised);
 	tcase_add_loop_test(tc, test_domain_flag, 0, (int)MQ_NELEM(flag_rows));
 	tcase_add_test(tc, test_domain_without_flag);

@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * check_util - the strict number parsers, bounded copies, log sanitising,
- * human-readable sizes and mq_write_all.
+ * human-readable sizes, mq_write_all, the allocators that never return
+ * NULL, the bounded condition wait and the monotonic clock.
  */
 #include "autoconf.h"
 
 #include <check.h>
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -193,6 +197,76 @@ START_TEST(test_fnv1a)
 }
 END_TEST
 
+START_TEST(test_xalloc)
+{
+	char *p;
+	int *v;
+
+	p = xstrndup("abcdef", 3);
+	ck_assert_str_eq(p, "abc");
+	free(p);
+	p = xstrndup("ab", 10);		/* shorter than n: the whole string */
+	ck_assert_str_eq(p, "ab");
+	free(p);
+	p = xasprintf("%s=%d", "size", 42);
+	ck_assert_str_eq(p, "size=42");
+	free(p);
+	v = xcalloc(4, sizeof(*v));
+	ck_assert(v[0] == 0 && v[3] == 0);
+	v[3] = 7;
+	v = xreallocarray(v, 1000, sizeof(*v));	/* grows, keeps what was there */
+	ck_assert_int_eq(v[3], 7);
+	free(v);
+}
+END_TEST
+
+/* n * size past SIZE_MAX is refused, not wrapped: the process exits EX_OSERR. */
+START_TEST(test_xreallocarray_overflow)
+{
+	void *p = xreallocarray(NULL, SIZE_MAX / 2 + 2, 2);
+
+	free(p);	/* not reached */
+}
+END_TEST
+
+/*
+ * mq_cond_wait_ms - a wait nobody signals ends after the time given (and a
+ * time of more than a second carries into tv_sec).
+ */
+START_TEST(test_cond_wait_times_out)
+{
+	static const unsigned waits[] = { 30, 1020 };
+	pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+	unsigned ms = waits[_i];
+	uint64_t t0, took;
+	int rc;
+
+	pthread_mutex_lock(&mtx);
+	t0 = mq_now_monotonic_us();
+	do
+		rc = mq_cond_wait_ms(&cond, &mtx, ms);
+	while (rc == 0);	/* a spurious wake-up: wait again */
+	took = mq_now_monotonic_us() - t0;
+	pthread_mutex_unlock(&mtx);
+	ck_assert_int_eq(rc, ETIMEDOUT);
+	ck_assert_uint_ge(took, (uint64_t)ms * 1000 * 9 / 10);
+	ck_assert_uint_lt(took, (uint64_t)ms * 1000 + 5000000);
+}
+END_TEST
+
+START_TEST(test_monotonic_clock)
+{
+	uint64_t a = mq_now_monotonic_us(), b;
+
+	usleep(2000);
+	b = mq_now_monotonic_us();
+	ck_assert_uint_gt(a, 0);
+	ck_assert_uint_ge(b - a, 2000);
+	ck_assert_uint_lt(b - a, 5000000);
+}
+END_TEST
+
 static Suite *
 util_suite(void)
 {
@@ -209,6 +283,10 @@ util_suite(void)
 	tcase_add_test(tc, test_human_bytes);
 	tcase_add_test(tc, test_write_all);
 	tcase_add_test(tc, test_fnv1a);
+	tcase_add_test(tc, test_xalloc);
+	tcase_add_exit_test(tc, test_xreallocarray_overflow, EX_OSERR);
+	tcase_add_loop_test(tc, test_cond_wait_times_out, 0, 2);
+	tcase_add_test(tc, test_monotonic_clock);
 	suite_add_tcase(s, tc);
 	return s;
 }
