@@ -23,122 +23,153 @@
 #include "autoconf.h"
 
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sqltmpl.h"
 #include "util.h"
 
+/* Where a translation stands. */
+struct xlat {
+	const char *tmpl;
+	size_t i;		/* the next byte of tmpl */
+	enum mq_sql_style style;
+	struct mq_sql *out;
+	char *text;		/* the driver SQL so far */
+	size_t len;
+	char quote;		/* the open literal's quote, or NUL */
+	size_t lit_start;	/* where the open literal started */
+};
+
+/* The "$N" marker is written with at most two digits. */
+_Static_assert(MQ_SQL_MAX_PARAMS <= 99, "parameter numbers of two digits");
+
 /* emit_param - append the marker for parameter number n (1-based). */
-static size_t
-emit_param(char *out, size_t len, enum mq_sql_style style, size_t n)
+static void
+emit_param(struct xlat *x, size_t n)
 {
-	if (style == MQ_SQL_QMARK) {
-		out[len++] = '?';
-		return len;
+	if (x->style == MQ_SQL_QMARK) {
+		x->text[x->len++] = '?';
+		return;
 	}
-	/* At most MQ_SQL_MAX_PARAMS (two digits); the buffer has room. */
-	len += (size_t)snprintf(out + len, 4, "$%zu", n);
-	return len;
+	x->text[x->len++] = '$';
+	if (n >= 10)
+		x->text[x->len++] = (char)('0' + n / 10);
+	x->text[x->len++] = (char)('0' + n % 10);
+}
+
+/* placeholder - the '%' escape at x->i: 0, or -1 with *error_r. */
+static int
+placeholder(struct xlat *x, const char **error_r)
+{
+	const char *t = x->tmpl + x->i;
+	enum mq_sql_param p;
+	bool whole;
+
+	if (t[1] == '%') {
+		x->text[x->len++] = '%';
+		x->i += 2;
+		return 0;
+	}
+	if (t[1] == 's')
+		p = MQ_PARAM_ADDRESS;
+	else if (t[1] == 'u')
+		p = MQ_PARAM_LOCAL;
+	else if (t[1] == 'd')
+		p = MQ_PARAM_DOMAIN;
+	else {
+		*error_r = "unknown '%' escape (use %s, %u, %d or %%)";
+		return -1;
+	}
+	/* '%s' as a whole single-quoted literal: drop the quotes. */
+	whole = x->quote == '\'' && x->lit_start + 1 == x->i &&
+	    t[2] == '\'' && t[3] != '\'';
+	if (x->quote != '\0' && !whole) {
+		*error_r = "placeholder inside a quoted string "
+		    "(write it alone in single quotes, e.g. '%s')";
+		return -1;
+	}
+	if (x->out->nparams == MQ_SQL_MAX_PARAMS) {
+		*error_r = "too many placeholders";
+		return -1;
+	}
+	x->out->params[x->out->nparams++] = p;
+	if (whole) {
+		x->len--;		/* the opening quote */
+		x->quote = '\0';
+		x->i += 3;		/* %s and the closing quote */
+	} else
+		x->i += 2;
+	emit_param(x, x->out->nparams);
+	return 0;
+}
+
+/*
+ * other_char - any byte but '%' at x->i: copied, with the quotes tracked
+ * and a bare marker of the target style refused. 0, or -1 with *error_r.
+ */
+static int
+other_char(struct xlat *x, const char **error_r)
+{
+	char c = x->tmpl[x->i], next = x->tmpl[x->i + 1];
+
+	if (x->quote != '\0') {
+		if (c == x->quote) {
+			if (next == x->quote) {
+				/* doubled quote: still inside */
+				x->text[x->len++] = c;
+				x->text[x->len++] = c;
+				x->i += 2;
+				return 0;
+			}
+			x->quote = '\0';
+		}
+	} else if (c == '\'' || c == '"') {
+		x->quote = c;
+		x->lit_start = x->i;
+	} else if (x->style == MQ_SQL_QMARK && c == '?') {
+		*error_r = "a literal '?' outside quotes would be taken "
+		    "for a parameter";
+		return -1;
+	} else if (x->style == MQ_SQL_DOLLAR && c == '$' &&
+	    next >= '0' && next <= '9') {
+		*error_r = "a literal $N outside quotes would be taken "
+		    "for a parameter";
+		return -1;
+	}
+	x->text[x->len++] = c;
+	x->i++;
+	return 0;
 }
 
 int
 mq_sql_translate(const char *tmpl, enum mq_sql_style style,
     struct mq_sql *out, const char **error_r)
 {
-	size_t tlen = strlen(tmpl), i = 0, len = 0;
-	size_t lit_start = 0;	/* where the open literal started */
-	char quote = '\0';	/* the open literal's quote, or NUL */
-	char *text;
+	size_t tlen = strlen(tmpl);
+	struct xlat x = { .tmpl = tmpl, .style = style, .out = out };
 
 	memset(out, 0, sizeof(*out));
 	/* "%s" (2 bytes) becomes at most "$16" (3 bytes). */
-	text = xmalloc(tlen * 2 + 1);
+	x.text = xmalloc(tlen * 2 + 1);
 
-	while (i < tlen) {
-		char c = tmpl[i];
+	while (x.i < tlen) {
+		int r = tmpl[x.i] == '%' ? placeholder(&x, error_r) :
+		    other_char(&x, error_r);
 
-		if (c == '%') {
-			char e = tmpl[i + 1];
-			enum mq_sql_param p;
-			bool whole;
-
-			if (e == '%') {
-				text[len++] = '%';
-				i += 2;
-				continue;
-			}
-			if (e == 's')
-				p = MQ_PARAM_ADDRESS;
-			else if (e == 'u')
-				p = MQ_PARAM_LOCAL;
-			else if (e == 'd')
-				p = MQ_PARAM_DOMAIN;
-			else {
-				*error_r = "unknown '%' escape (use %s, %u, %d or %%)";
-				goto fail;
-			}
-			/* '%s' as a whole single-quoted literal: drop the quotes. */
-			whole = quote == '\'' && lit_start + 1 == i &&
-			    tmpl[i + 2] == '\'' && tmpl[i + 3] != '\'';
-			if (quote != '\0' && !whole) {
-				*error_r = "placeholder inside a quoted string "
-				    "(write it alone in single quotes, e.g. '%s')";
-				goto fail;
-			}
-			if (out->nparams == MQ_SQL_MAX_PARAMS) {
-				*error_r = "too many placeholders";
-				goto fail;
-			}
-			out->params[out->nparams++] = p;
-			if (whole) {
-				len--;		/* the opening quote */
-				quote = '\0';
-				i += 3;		/* %s and the closing quote */
-			} else
-				i += 2;
-			len = emit_param(text, len, style, out->nparams);
-			continue;
-		}
-
-		if (quote != '\0') {
-			if (c == quote) {
-				if (tmpl[i + 1] == quote) {
-					/* doubled quote: still inside */
-					text[len++] = c;
-					text[len++] = c;
-					i += 2;
-					continue;
-				}
-				quote = '\0';
-			}
-		} else if (c == '\'' || c == '"') {
-			quote = c;
-			lit_start = i;
-		} else if (style == MQ_SQL_QMARK && c == '?') {
-			*error_r = "a literal '?' outside quotes would be taken "
-			    "for a parameter";
+		if (r < 0)
 			goto fail;
-		} else if (style == MQ_SQL_DOLLAR && c == '$' &&
-		    tmpl[i + 1] >= '0' && tmpl[i + 1] <= '9') {
-			*error_r = "a literal $N outside quotes would be taken "
-			    "for a parameter";
-			goto fail;
-		}
-		text[len++] = c;
-		i++;
 	}
-	if (quote != '\0') {
+	if (x.quote != '\0') {
 		*error_r = "unterminated quoted string";
 		goto fail;
 	}
-	text[len] = '\0';
-	out->text = text;
+	x.text[x.len] = '\0';
+	out->text = x.text;
 	return 0;
 
 fail:
-	free(text);
+	free(x.text);
 	memset(out, 0, sizeof(*out));
 	return -1;
 }
