@@ -304,6 +304,28 @@ mq_net_connect(struct mq_net_hosts *hosts, const char *driver,
 	return -1;
 }
 
+int
+mq_net_run(const char *driver, mq_net_attempt_fn *attempt, void *ctx,
+    enum mq_net_fail *fail_r, char *error, size_t errlen)
+{
+	size_t rows;
+	int tries, r;
+
+	for (tries = 1;; tries++) {
+		rows = 0;
+		*fail_r = MQ_NET_OK;
+		r = attempt(ctx, &rows, fail_r, error, errlen);
+		if (*fail_r == MQ_NET_OK)
+			return r;
+		if ((*fail_r != MQ_NET_LOST && *fail_r != MQ_NET_NOT_READY) ||
+		    tries > 1 || rows > 0)
+			return MQ_TEMPFAIL;
+		mq_debug("%s: %s, retrying once: %s", driver,
+		    *fail_r == MQ_NET_LOST ? "connection lost" : "host not ready",
+		    error);
+	}
+}
+
 void
 mq_net_host_down(struct mq_net_hosts *hosts, size_t index, const char *driver,
     const char *error)
