@@ -173,12 +173,16 @@ void
 mq_set_error(char *error, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
+	int n;
 
 	if (error == NULL || errlen == 0)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(error, errlen, fmt, ap);
+	n = vsnprintf(error, errlen, fmt, ap);
 	va_end(ap);
+	/* A reason longer than the buffer says that it was cut. */
+	if (n >= 0 && (size_t)n >= errlen && errlen > 4)
+		memcpy(error + errlen - 4, "...", 4);
 }
 
 const char *

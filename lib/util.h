@@ -43,7 +43,8 @@ void mq_sanitize(char *dst, size_t size, const char *src, size_t len);
 
 /*
  * mq_set_error - format a reason into the caller's error buffer, if it
- * gave one (error NULL or errlen 0: nothing is written).
+ * gave one (error NULL or errlen 0: nothing is written); a reason longer
+ * than the buffer ends in "...".
  */
 void mq_set_error(char *error, size_t errlen, const char *fmt, ...)
     MQ_PRINTF(3, 4);

@@ -109,7 +109,7 @@ set_error(char *error, size_t errlen, const char *what, unsigned code,
 	char clean[256];
 
 	mq_net_message(clean, sizeof(clean), text);
-	snprintf(error, errlen, "%s: %s (%u)", what, clean, code);
+	mq_set_error(error, errlen, "%s: %s (%u)", what, clean, code);
 }
 
 static void
@@ -135,7 +135,10 @@ set_server_timeout(struct mq_backend *be, MYSQL *my)
 {
 	char sql[96];
 
-	/* Built from a configured integer only, never from a request. */
+	/*
+	 * Built from a configured integer only, never from a request; an
+	 * unsigned int is at most 10 digits, so sql always holds it.
+	 */
 	snprintf(sql, sizeof(sql), "SET SESSION max_statement_time = %u",
 	    be->net.query_timeout);
 	if (mysql_real_query(my, sql, strlen(sql)) == 0)
@@ -195,12 +198,12 @@ node_state(struct mq_backend *be, MYSQL *my, char *error, size_t errlen)
 	if (provider[0] == '\0')
 		return 0;		/* no Galera */
 	if (strcasecmp(ready, "ON") != 0 || strcasecmp(cluster, "Primary") != 0) {
-		snprintf(error, errlen, "Galera node not ready: wsrep_ready = %s, "
+		mq_set_error(error, errlen, "Galera node not ready: wsrep_ready = %s, "
 		    "wsrep_cluster_status = %s", ready, cluster);
 		return 1;
 	}
 	if (be->net.max_replica_lag > 0 && strcmp(state, "4") != 0) {
-		snprintf(error, errlen, "Galera node not synced: wsrep_local_state "
+		mq_set_error(error, errlen, "Galera node not synced: wsrep_local_state "
 		    "= %s (%s), refused for max_replica_lag", state, comment);
 		return 1;
 	}
@@ -217,7 +220,7 @@ connect_host(void *ctx, const struct mq_net_host *h, char *error, size_t errlen)
 
 	my = mysql_init(NULL);
 	if (my == NULL) {
-		snprintf(error, errlen, "mysql_init: out of memory");
+		mq_set_error(error, errlen, "mysql_init: out of memory");
 		return -1;
 	}
 	mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
@@ -312,7 +315,7 @@ stmt_fail(struct mq_backend *be, MYSQL_STMT *st, const char *what,
 		set_error(error, errlen, what, code, mysql_stmt_error(st));
 	f = classify(code, started_us, be->net.query_timeout);
 	if (f == MQ_NET_TIMEOUT || f == MQ_NET_SERVER_TIMEOUT)
-		snprintf(error, errlen, "query timed out after %u s",
+		mq_set_error(error, errlen, "query timed out after %u s",
 		    be->net.query_timeout);
 	return f;
 }
@@ -367,7 +370,7 @@ prepare(struct mq_backend *be, enum mq_query_kind kind, uint64_t started_us,
 		return NULL;
 	}
 	if (mysql_stmt_param_count(st) != sql->nparams) {
-		snprintf(error, errlen, "prepare: the server counts %lu "
+		mq_set_error(error, errlen, "prepare: the server counts %lu "
 		    "parameters, the query has %zu",
 		    mysql_stmt_param_count(st), sql->nparams);
 		mysql_stmt_close(st);
@@ -435,7 +438,7 @@ row_values(MYSQL_STMT *st, struct my_cols *c, char *error, size_t errlen)
 			continue;
 		}
 		if (c->len[i] > MY_VALUE_MAX) {
-			snprintf(error, errlen, "column %s: value of %lu bytes "
+			mq_set_error(error, errlen, "column %s: value of %lu bytes "
 			    "is too long", c->names[i], c->len[i]);
 			return -1;
 		}
@@ -587,7 +590,7 @@ run(struct mq_backend *be, enum mq_query_kind kind, const struct mq_key *key,
 		if (mysql_stmt_errno(st) != 0)
 			*fail = stmt_fail(be, st, "metadata", started, error, errlen);
 		else {
-			snprintf(error, errlen, "the query returns no rows "
+			mq_set_error(error, errlen, "the query returns no rows "
 			    "(not a SELECT?)");
 			*fail = MQ_NET_SQL;
 		}
@@ -635,7 +638,7 @@ my_open(const struct mq_db_config *db, char *const queries[MQ_Q_COUNT],
 
 	pthread_once(&library_once, library_init);
 	if (library_status != 0) {
-		snprintf(error, errlen, "mysql_library_init failed");
+		mq_set_error(error, errlen, "mysql_library_init failed");
 		return NULL;
 	}
 	thread_setup();
@@ -762,7 +765,7 @@ my_columns(struct mq_backend *be, enum mq_query_kind kind,
 	size_t n;
 
 	if (be->net.sql[kind].text == NULL) {
-		snprintf(error, errlen, "no %s query configured", mq_query_kind_name(kind));
+		mq_set_error(error, errlen, "no %s query configured", mq_query_kind_name(kind));
 		return MQ_TEMPFAIL;
 	}
 	thread_setup();
@@ -775,7 +778,7 @@ my_columns(struct mq_backend *be, enum mq_query_kind kind,
 		return MQ_TEMPFAIL;
 	}
 	if ((meta = mysql_stmt_result_metadata(st)) == NULL) {
-		snprintf(error, errlen, "the query returns no rows (not a SELECT?)");
+		mq_set_error(error, errlen, "the query returns no rows (not a SELECT?)");
 		return MQ_TEMPFAIL;
 	}
 	n = mysql_num_fields(meta);

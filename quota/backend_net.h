@@ -195,7 +195,8 @@ bool mq_net_utf8_valid(const char *s);
 /*
  * mq_net_message - copy a driver message for an error string or a log line:
  * runs of blanks and line breaks become one space, other control and
- * non-ASCII bytes '?', no trailing blank.
+ * non-ASCII bytes '?', no trailing blank; a message longer than dst ends
+ * in "...".
  */
 void mq_net_message(char *dst, size_t size, const char *src);
 

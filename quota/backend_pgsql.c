@@ -142,7 +142,7 @@ conn_error(PGconn *pg, const char *what, char *error, size_t errlen)
 	char clean[256];
 
 	mq_net_message(clean, sizeof(clean), PQerrorMessage(pg));
-	snprintf(error, errlen, "%s: %s", what, clean[0] != '\0' ? clean :
+	mq_set_error(error, errlen, "%s: %s", what, clean[0] != '\0' ? clean :
 	    "connection failed");
 }
 
@@ -223,7 +223,7 @@ connect_host(void *ctx, const struct mq_net_host *h, char *error, size_t errlen)
 	pg = PQconnectdbParams(params.keys, params.vals, 0);
 	free(params.dir);
 	if (pg == NULL) {
-		snprintf(error, errlen, "connect: out of memory");
+		mq_set_error(error, errlen, "connect: out of memory");
 		return -1;
 	}
 	if (PQstatus(pg) != CONNECTION_OK || PQsetnonblocking(pg, 1) != 0) {
@@ -283,7 +283,7 @@ wait_ready(struct mq_backend *be, uint64_t deadline_us, char *error,
 			return 0;
 		now = mq_now_monotonic_us();
 		if (now >= deadline_us) {
-			snprintf(error, errlen, "query timed out after %u s",
+			mq_set_error(error, errlen, "query timed out after %u s",
 			    be->net.query_timeout);
 			return MQ_NET_TIMEOUT;
 		}
@@ -293,7 +293,7 @@ wait_ready(struct mq_backend *be, uint64_t deadline_us, char *error,
 		p.revents = 0;
 		r = poll(&p, 1, ms);
 		if (r < 0 && errno != EINTR) {
-			snprintf(error, errlen, "poll: %s", strerror(errno));
+			mq_set_error(error, errlen, "poll: %s", strerror(errno));
 			return MQ_NET_LOST;
 		}
 		if (r > 0 && (p.revents & (POLLIN | POLLERR | POLLHUP)) != 0 &&
@@ -333,10 +333,10 @@ result_failure(struct mq_backend *be, const PGresult *res, const char *what,
 
 	mq_net_message(clean, sizeof(clean), PQresultErrorMessage(res));
 	if (f == MQ_NET_SERVER_TIMEOUT)
-		snprintf(error, errlen, "query timed out after %u s",
+		mq_set_error(error, errlen, "query timed out after %u s",
 		    be->net.query_timeout);
 	else
-		snprintf(error, errlen, "%s: %s", what, clean);
+		mq_set_error(error, errlen, "%s: %s", what, clean);
 	return f;
 }
 
@@ -376,7 +376,7 @@ collect(struct mq_backend *be, uint64_t deadline_us, const char *what,
 		default:
 			/* COPY and the like: never from a SELECT. */
 			if (*fail == MQ_NET_OK) {
-				snprintf(error, errlen, "%s: unexpected %s", what,
+				mq_set_error(error, errlen, "%s: unexpected %s", what,
 				    PQresStatus(PQresultStatus(res)));
 				*fail = MQ_NET_LOST;
 			}
@@ -484,7 +484,7 @@ run(struct mq_backend *be, enum mq_query_kind kind, const struct mq_key *key,
 		goto failed;
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		PQclear(res);
-		snprintf(error, errlen, "the query returns no rows (not a SELECT?)");
+		mq_set_error(error, errlen, "the query returns no rows (not a SELECT?)");
 		*fail = MQ_NET_SQL;
 		goto failed;
 	}
@@ -552,7 +552,7 @@ replica_state(struct mq_backend *be, char *error, size_t errlen)
 	if (fail != MQ_NET_OK || res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
 	    PQntuples(res) != 1) {
 		if (fail == MQ_NET_OK)
-			snprintf(error, errlen, "replica lag: no answer");
+			mq_set_error(error, errlen, "replica lag: no answer");
 		PQclear(res);
 		return -1;
 	}
@@ -563,11 +563,11 @@ replica_state(struct mq_backend *be, char *error, size_t errlen)
 	}
 	PQclear(res);
 	if (lag < 0) {
-		snprintf(error, errlen, "replica of unknown lag (no transaction "
+		mq_set_error(error, errlen, "replica of unknown lag (no transaction "
 		    "replayed yet), refused for max_replica_lag");
 		r = 1;
 	} else if (lag > (double)be->net.max_replica_lag) {
-		snprintf(error, errlen, "replica %.1f s behind, more than "
+		mq_set_error(error, errlen, "replica %.1f s behind, more than "
 		    "max_replica_lag (%u s)", lag, be->net.max_replica_lag);
 		r = 1;
 	} else
@@ -670,7 +670,7 @@ pg_columns(struct mq_backend *be, enum mq_query_kind kind,
 	int ncols;
 
 	if (be->net.sql[kind].text == NULL) {
-		snprintf(error, errlen, "no %s query configured", mq_query_kind_name(kind));
+		mq_set_error(error, errlen, "no %s query configured", mq_query_kind_name(kind));
 		return MQ_TEMPFAIL;
 	}
 	if (be->pg == NULL && pg_connect(be, error, errlen) < 0)
@@ -804,7 +804,7 @@ batch_receive(struct pg_batch *b, uint64_t deadline, size_t *rows_r,
 			break;		/* after a failure, already counted */
 		default:
 			if (*fail == MQ_NET_OK) {
-				snprintf(error, errlen, "execute: unexpected %s",
+				mq_set_error(error, errlen, "execute: unexpected %s",
 				    PQresStatus(PQresultStatus(res)));
 				*fail = MQ_NET_LOST;
 			}
@@ -815,7 +815,7 @@ batch_receive(struct pg_batch *b, uint64_t deadline, size_t *rows_r,
 			return -1;
 	}
 	if (at != b->nsent && *fail == MQ_NET_OK) {
-		snprintf(error, errlen, "execute: %zu results for %zu queries",
+		mq_set_error(error, errlen, "execute: %zu results for %zu queries",
 		    at, b->nsent);
 		*fail = MQ_NET_LOST;
 	}
@@ -878,13 +878,13 @@ pg_query_batch(struct mq_backend *be, size_t n, const enum mq_query_kind *kinds,
 	size_t todo = 0;
 
 	if (n > PG_MAX_BATCH) {
-		snprintf(error, errlen, "too many queries for one batch");
+		mq_set_error(error, errlen, "too many queries for one batch");
 		return MQ_MISS;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if ((unsigned)kinds[i] >= MQ_Q_COUNT ||
 		    be->net.sql[kinds[i]].text == NULL) {
-			snprintf(error, errlen, "no such query configured");
+			mq_set_error(error, errlen, "no such query configured");
 			return MQ_MISS;
 		}
 		/* As in pg_query: a key that is not UTF-8 equals no value. */
