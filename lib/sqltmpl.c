@@ -23,106 +23,123 @@
 #include "autoconf.h"
 
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sqltmpl.h"
 #include "util.h"
 
-/* emit_param - append the marker for parameter number n (1-based). */
-static size_t
-emit_param(char *out, size_t len, enum mq_sql_style style, size_t n)
-{
-	if (style == MQ_SQL_QMARK) {
-		out[len++] = '?';
-		return len;
-	}
-	/* At most MQ_SQL_MAX_PARAMS (two digits); the buffer has room. */
-	len += (size_t)snprintf(out + len, 4, "$%zu", n);
-	return len;
-}
-
-/* The translation under way: where the scan is, the open literal, the output. */
-struct scan {
+/* Where a translation stands. */
+struct xlat {
 	const char *tmpl;
-	size_t i;
-	size_t lit_start;	/* where the open literal started */
-	char quote;		/* the open literal's quote, or NUL */
+	size_t i;		/* the next byte of tmpl */
 	enum mq_sql_style style;
-	char *text;
-	size_t len;
 	struct mq_sql *out;
+	char *text;		/* the driver SQL so far */
+	size_t len;
+	char quote;		/* the open literal's quote, or NUL */
+	size_t lit_start;	/* where the open literal started */
 };
 
-/* scan_escape - tmpl[i] is '%': "%%", or a placeholder. NULL, or why not. */
-static const char *
-scan_escape(struct scan *sc)
+/* The "$N" marker is written with at most two digits. */
+_Static_assert(MQ_SQL_MAX_PARAMS <= 99, "parameter numbers of two digits");
+
+/* emit_param - append the marker for parameter number n (1-based). */
+static void
+emit_param(struct xlat *x, size_t n)
 {
-	const char *tmpl = sc->tmpl;
-	char e = tmpl[sc->i + 1];
+	if (x->style == MQ_SQL_QMARK) {
+		x->text[x->len++] = '?';
+		return;
+	}
+	x->text[x->len++] = '$';
+	if (n >= 10)
+		x->text[x->len++] = (char)('0' + n / 10);
+	x->text[x->len++] = (char)('0' + n % 10);
+}
+
+/* placeholder - the '%' escape at x->i: 0, or -1 with *error_r. */
+static int
+placeholder(struct xlat *x, const char **error_r)
+{
+	const char *t = x->tmpl + x->i;
 	enum mq_sql_param p;
 	bool whole;
 
-	if (e == '%') {
-		sc->text[sc->len++] = '%';
-		sc->i += 2;
-		return NULL;
+	if (t[1] == '%') {
+		x->text[x->len++] = '%';
+		x->i += 2;
+		return 0;
 	}
-	if (e == 's')
+	if (t[1] == 's')
 		p = MQ_PARAM_ADDRESS;
-	else if (e == 'u')
+	else if (t[1] == 'u')
 		p = MQ_PARAM_LOCAL;
-	else if (e == 'd')
+	else if (t[1] == 'd')
 		p = MQ_PARAM_DOMAIN;
-	else
-		return "unknown '%' escape (use %s, %u, %d or %%)";
+	else {
+		*error_r = "unknown '%' escape (use %s, %u, %d or %%)";
+		return -1;
+	}
 	/* '%s' as a whole single-quoted literal: drop the quotes. */
-	whole = sc->quote == '\'' && sc->lit_start + 1 == sc->i &&
-	    tmpl[sc->i + 2] == '\'' && tmpl[sc->i + 3] != '\'';
-	if (sc->quote != '\0' && !whole)
-		return "placeholder inside a quoted string "
+	whole = x->quote == '\'' && x->lit_start + 1 == x->i &&
+	    t[2] == '\'' && t[3] != '\'';
+	if (x->quote != '\0' && !whole) {
+		*error_r = "placeholder inside a quoted string "
 		    "(write it alone in single quotes, e.g. '%s')";
-	if (sc->out->nparams == MQ_SQL_MAX_PARAMS)
-		return "too many placeholders";
-	sc->out->params[sc->out->nparams++] = p;
+		return -1;
+	}
+	if (x->out->nparams == MQ_SQL_MAX_PARAMS) {
+		*error_r = "too many placeholders";
+		return -1;
+	}
+	x->out->params[x->out->nparams++] = p;
 	if (whole) {
-		sc->len--;		/* the opening quote */
-		sc->quote = '\0';
-		sc->i += 3;		/* %s and the closing quote */
+		x->len--;		/* the opening quote */
+		x->quote = '\0';
+		x->i += 3;		/* %s and the closing quote */
 	} else
-		sc->i += 2;
-	sc->len = emit_param(sc->text, sc->len, sc->style, sc->out->nparams);
-	return NULL;
+		x->i += 2;
+	emit_param(x, x->out->nparams);
+	return 0;
 }
 
-/* scan_char - any other character: quotes tracked, bare markers refused. */
-static const char *
-scan_char(struct scan *sc)
+/*
+ * other_char - any byte but '%' at x->i: copied, with the quotes tracked
+ * and a bare marker of the target style refused. 0, or -1 with *error_r.
+ */
+static int
+other_char(struct xlat *x, const char **error_r)
 {
-	char c = sc->tmpl[sc->i], next = sc->tmpl[sc->i + 1];
+	char c = x->tmpl[x->i], next = x->tmpl[x->i + 1];
 
-	if (sc->quote != '\0') {
-		if (c == sc->quote) {
-			if (next == sc->quote) {
+	if (x->quote != '\0') {
+		if (c == x->quote) {
+			if (next == x->quote) {
 				/* doubled quote: still inside */
-				sc->text[sc->len++] = c;
-				sc->text[sc->len++] = c;
-				sc->i += 2;
-				return NULL;
+				x->text[x->len++] = c;
+				x->text[x->len++] = c;
+				x->i += 2;
+				return 0;
 			}
-			sc->quote = '\0';
+			x->quote = '\0';
 		}
 	} else if (c == '\'' || c == '"') {
-		sc->quote = c;
-		sc->lit_start = sc->i;
-	} else if (sc->style == MQ_SQL_QMARK && c == '?')
-		return "a literal '?' outside quotes would be taken for a parameter";
-	else if (sc->style == MQ_SQL_DOLLAR && c == '$' && next >= '0' && next <= '9')
-		return "a literal $N outside quotes would be taken for a parameter";
-	sc->text[sc->len++] = c;
-	sc->i++;
-	return NULL;
+		x->quote = c;
+		x->lit_start = x->i;
+	} else if (x->style == MQ_SQL_QMARK && c == '?') {
+		*error_r = "a literal '?' outside quotes would be taken "
+		    "for a parameter";
+		return -1;
+	} else if (x->style == MQ_SQL_DOLLAR && c == '$' &&
+	    next >= '0' && next <= '9') {
+		*error_r = "a literal $N outside quotes would be taken "
+		    "for a parameter";
+		return -1;
+	}
+	x->text[x->len++] = c;
+	x->i++;
+	return 0;
 }
 
 int
@@ -130,25 +147,31 @@ mq_sql_translate(const char *tmpl, enum mq_sql_style style,
     struct mq_sql *out, const char **error_r)
 {
 	size_t tlen = strlen(tmpl);
-	struct scan sc = { tmpl, 0, 0, '\0', style, NULL, 0, out };
-	const char *why = NULL;
+	struct xlat x = { .tmpl = tmpl, .style = style, .out = out };
 
 	memset(out, 0, sizeof(*out));
 	/* "%s" (2 bytes) becomes at most "$16" (3 bytes). */
-	sc.text = xmalloc(tlen * 2 + 1);
-	while (sc.i < tlen && why == NULL)
-		why = tmpl[sc.i] == '%' ? scan_escape(&sc) : scan_char(&sc);
-	if (why == NULL && sc.quote != '\0')
-		why = "unterminated quoted string";
-	if (why != NULL) {
-		*error_r = why;
-		free(sc.text);
-		memset(out, 0, sizeof(*out));
-		return -1;
+	x.text = xmalloc(tlen * 2 + 1);
+
+	while (x.i < tlen) {
+		int r = tmpl[x.i] == '%' ? placeholder(&x, error_r) :
+		    other_char(&x, error_r);
+
+		if (r < 0)
+			goto fail;
 	}
-	sc.text[sc.len] = '\0';
-	out->text = sc.text;
+	if (x.quote != '\0') {
+		*error_r = "unterminated quoted string";
+		goto fail;
+	}
+	x.text[x.len] = '\0';
+	out->text = x.text;
 	return 0;
+
+fail:
+	free(x.text);
+	memset(out, 0, sizeof(*out));
+	return -1;
 }
 
 void

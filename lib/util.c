@@ -4,9 +4,12 @@
  */
 #include "autoconf.h"
 
+#include <sys/stat.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +169,29 @@ mq_sanitize(char *dst, size_t size, const char *src, size_t len)
 		memcpy(dst + size - 4, "...", 4);
 }
 
+void
+mq_set_error(char *error, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (error == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(error, errlen, fmt, ap);
+	va_end(ap);
+	/* A reason longer than the buffer says that it was cut. */
+	if (n >= 0 && (size_t)n >= errlen && errlen > 4)
+		memcpy(error + errlen - 4, "...", 4);
+}
+
+const char *
+mq_shown(char *buf, size_t size, const char *s)
+{
+	mq_sanitize(buf, size, s, strlen(s));
+	return buf;
+}
+
 char *
 mq_human_bytes(char *buf, size_t size, uint64_t bytes)
 {
@@ -225,4 +251,74 @@ mq_write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* write_temp - fill the new temp file fd: owner, mode, data, fsync, close. */
+static int
+write_temp(int fd, const struct stat *dir, const char *tmp, const void *data,
+    size_t len, mode_t mode, char *error, size_t errlen)
+{
+	/* Owned like the directory, so its owner's programs can replace it. */
+	if ((geteuid() != dir->st_uid || getegid() != dir->st_gid) &&
+	    fchown(fd, dir->st_uid, dir->st_gid) < 0) {
+		mq_set_error(error, errlen, "cannot give %s to uid %lu gid %lu: %s",
+		    tmp, (unsigned long)dir->st_uid, (unsigned long)dir->st_gid,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (fchmod(fd, mode) < 0 || mq_write_all(fd, data, len) < 0 ||
+	    fsync(fd) < 0) {
+		mq_set_error(error, errlen, "cannot write %s: %s", tmp,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (close(fd) < 0) {
+		mq_set_error(error, errlen, "cannot write %s: %s", tmp,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+mq_write_atomic(int dirfd, const char *name, const void *data, size_t len,
+    mode_t mode, char *error, size_t errlen)
+{
+	static atomic_uint seq;
+	struct stat dir;
+	char *tmp;
+	int fd;
+
+	if (fstat(dirfd, &dir) < 0) {
+		mq_set_error(error, errlen, "cannot stat the directory of %s: %s",
+		    name, strerror(errno));
+		return -1;
+	}
+	tmp = xasprintf("%s.%ld.%u.tmp", name, (long)getpid(),
+	    atomic_fetch_add(&seq, 1));
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, mode);
+	if (fd < 0) {
+		mq_set_error(error, errlen, "cannot create %s: %s", tmp,
+		    strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	if (write_temp(fd, &dir, tmp, data, len, mode, error, errlen) < 0)
+		goto fail;
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		mq_set_error(error, errlen, "cannot rename %s to %s: %s", tmp,
+		    name, strerror(errno));
+		goto fail;
+	}
+	(void)fsync(dirfd);
+	free(tmp);
+	return 0;
+
+fail:
+	(void)unlinkat(dirfd, tmp, 0);
+	free(tmp);
+	return -1;
 }

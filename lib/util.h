@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #define MQ_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define MQ_NORETURN __attribute__((noreturn))
@@ -39,6 +41,24 @@ size_t mq_strlcpy(char *dst, const char *src, size_t size);
  */
 void mq_sanitize(char *dst, size_t size, const char *src, size_t len);
 
+/*
+ * mq_set_error - format a reason into the caller's error buffer, if it
+ * gave one (error NULL or errlen 0: nothing is written); a reason longer
+ * than the buffer ends in "...".
+ */
+void mq_set_error(char *error, size_t errlen, const char *fmt, ...)
+    MQ_PRINTF(3, 4);
+
+/* mq_shown - mq_sanitize of a whole string into buf (at least 2 bytes); returns buf. */
+const char *mq_shown(char *buf, size_t size, const char *s);
+
+/* mq_same_time - two timestamps are equal to the nanosecond. */
+static inline bool
+mq_same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
 /* mq_human_bytes - "1.5 GiB"-style binary units into buf; returns buf. */
 char *mq_human_bytes(char *buf, size_t size, uint64_t bytes);
 
@@ -61,6 +81,19 @@ mq_fnv1a_str(uint64_t h, const char *s)
 
 /* mq_write_all - write the whole buffer (retrying on EINTR); 0, or -1 with errno. */
 int mq_write_all(int fd, const void *buf, size_t len);
+
+/*
+ * mq_write_atomic - replace name in the directory dirfd with data so that a
+ * reader sees the old file or the new one, never a part: a new temp file
+ * beside it ("NAME.PID.SEQ.tmp", O_EXCL, O_NOFOLLOW) with mode, owned by the
+ * directory's owner and group (fchown when the process is not already
+ * both), written, fsync'ed, renamed over name, then the directory fsync'ed
+ * so the rename lasts (best effort: once renamed the new file is in place,
+ * so a failure there is not reported). 0, or -1 with the reason in error;
+ * on failure name is untouched and the temp file removed.
+ */
+int mq_write_atomic(int dirfd, const char *name, const void *data, size_t len,
+    mode_t mode, char *error, size_t errlen);
 
 /* mq_cond_wait_ms - pthread_cond_timedwait for at most ms milliseconds. */
 int mq_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mtx, unsigned ms);

@@ -47,7 +47,7 @@ mq_backend_open(struct mq_backend_conn *conn, const struct mq_config *cfg,
 	    mq_backend_find(cfg->db.driver);
 	conn->be = NULL;
 	if (conn->ops == NULL) {
-		snprintf(error, errlen, "database driver not compiled in");
+		mq_set_error(error, errlen, "database driver not compiled in");
 		return MQ_TEMPFAIL;
 	}
 	conn->be = conn->ops->open(&cfg->db, cfg->queries, error, errlen);
@@ -59,7 +59,7 @@ mq_backend_query(struct mq_backend_conn *conn, enum mq_query_kind kind,
     const struct mq_key *key, mq_row_fn *fn, void *ctx, char *error, size_t errlen)
 {
 	if (conn->be == NULL) {
-		snprintf(error, errlen, "database not open");
+		mq_set_error(error, errlen, "database not open");
 		return MQ_TEMPFAIL;
 	}
 	return conn->ops->query(conn->be, kind, key, fn, ctx, error, errlen);
@@ -71,7 +71,7 @@ mq_backend_query_batch(struct mq_backend_conn *conn, size_t n,
     mq_row_fn *fn, void *const *ctxs, int *results, char *error, size_t errlen)
 {
 	if (conn->be == NULL || conn->ops->query_batch == NULL) {
-		snprintf(error, errlen, "no batched queries");
+		mq_set_error(error, errlen, "no batched queries");
 		return MQ_MISS;
 	}
 	return conn->ops->query_batch(conn->be, n, kinds, keys, fn, ctxs,
@@ -83,7 +83,7 @@ mq_backend_columns(struct mq_backend_conn *conn, enum mq_query_kind kind,
     mq_columns_fn *fn, void *ctx, char *error, size_t errlen)
 {
 	if (conn->be == NULL || conn->ops->columns == NULL) {
-		snprintf(error, errlen, "the driver cannot list a query's columns");
+		mq_set_error(error, errlen, "the driver cannot list a query's columns");
 		return MQ_TEMPFAIL;
 	}
 	return conn->ops->columns(conn->be, kind, fn, ctx, error, errlen);
@@ -108,7 +108,7 @@ mq_backend_translate(char *const queries[MQ_Q_COUNT], enum mq_sql_style style,
 		if (queries[i] == NULL || queries[i][0] == '\0')
 			continue;
 		if (mq_sql_translate(queries[i], style, &sql[i], &why) < 0) {
-			snprintf(error, errlen, "queries.%s: %s",
+			mq_set_error(error, errlen, "queries.%s: %s",
 			    mq_query_kind_name((enum mq_query_kind)i), why);
 			sql[i].text = NULL;
 			for (size_t j = 0; j < i; j++)

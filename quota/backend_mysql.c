@@ -58,16 +58,6 @@
 #define MY_COLBUF	256		/* first buffer per result column */
 #define MY_VALUE_MAX	(1u << 20)	/* a longer column value is an error */
 
-/* How a query run went wrong, which decides what happens to the connection. */
-enum my_fail {
-	MY_OK,
-	MY_SQL,		/* the server refused the statement: keep the connection */
-	MY_LOST,	/* connection-level failure: reconnect, retry once */
-	MY_TIMEOUT,	/* client-side timeout: drop the connection, no retry */
-	MY_SERVER_TIMEOUT, /* max_statement_time: the connection is fine */
-	MY_NOT_READY,	/* a Galera node outside the primary component: next host */
-};
-
 struct mq_backend {
 	struct mq_net_setup net;	/* hosts, queries, credentials, timeouts */
 
@@ -119,7 +109,7 @@ set_error(char *error, size_t errlen, const char *what, unsigned code,
 	char clean[256];
 
 	mq_net_message(clean, sizeof(clean), text);
-	snprintf(error, errlen, "%s: %s (%u)", what, clean, code);
+	mq_set_error(error, errlen, "%s: %s (%u)", what, clean, code);
 }
 
 static void
@@ -145,7 +135,10 @@ set_server_timeout(struct mq_backend *be, MYSQL *my)
 {
 	char sql[96];
 
-	/* Built from a configured integer only, never from a request. */
+	/*
+	 * Built from a configured integer only, never from a request; an
+	 * unsigned int is at most 10 digits, so sql always holds it.
+	 */
 	snprintf(sql, sizeof(sql), "SET SESSION max_statement_time = %u",
 	    be->net.query_timeout);
 	if (mysql_real_query(my, sql, strlen(sql)) == 0)
@@ -205,12 +198,12 @@ node_state(struct mq_backend *be, MYSQL *my, char *error, size_t errlen)
 	if (provider[0] == '\0')
 		return 0;		/* no Galera */
 	if (strcasecmp(ready, "ON") != 0 || strcasecmp(cluster, "Primary") != 0) {
-		snprintf(error, errlen, "Galera node not ready: wsrep_ready = %s, "
+		mq_set_error(error, errlen, "Galera node not ready: wsrep_ready = %s, "
 		    "wsrep_cluster_status = %s", ready, cluster);
 		return 1;
 	}
 	if (be->net.max_replica_lag > 0 && strcmp(state, "4") != 0) {
-		snprintf(error, errlen, "Galera node not synced: wsrep_local_state "
+		mq_set_error(error, errlen, "Galera node not synced: wsrep_local_state "
 		    "= %s (%s), refused for max_replica_lag", state, comment);
 		return 1;
 	}
@@ -227,7 +220,7 @@ connect_host(void *ctx, const struct mq_net_host *h, char *error, size_t errlen)
 
 	my = mysql_init(NULL);
 	if (my == NULL) {
-		snprintf(error, errlen, "mysql_init: out of memory");
+		mq_set_error(error, errlen, "mysql_init: out of memory");
 		return -1;
 	}
 	mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
@@ -278,7 +271,7 @@ my_connect(struct mq_backend *be, char *error, size_t errlen)
  * errors (2000-2999, 5000-5999) are connection-level; a few server errors
  * are too (killed, shutting down, statement handle gone).
  */
-static enum my_fail
+static enum mq_net_fail
 classify(unsigned code, uint64_t started_us, unsigned timeout_s)
 {
 	if ((code >= CR_MIN_ERROR && code <= CR_MAX_ERROR) ||
@@ -286,8 +279,8 @@ classify(unsigned code, uint64_t started_us, unsigned timeout_s)
 		/* A read that took the whole timeout was cut by it. */
 		if (mq_now_monotonic_us() - started_us + 250000u >=
 		    (uint64_t)timeout_s * 1000000u)
-			return MY_TIMEOUT;
-		return MY_LOST;
+			return MQ_NET_TIMEOUT;
+		return MQ_NET_LOST;
 	}
 	switch (code) {
 	case ER_SERVER_SHUTDOWN:
@@ -295,24 +288,24 @@ classify(unsigned code, uint64_t started_us, unsigned timeout_s)
 	case ER_UNKNOWN_STMT_HANDLER:
 	case ER_NEED_REPREPARE:
 	case 4031:	/* MySQL 8: disconnected by the server (idle timeout) */
-		return MY_LOST;
+		return MQ_NET_LOST;
 	case ER_UNKNOWN_COM_ERROR:	/* 1047: Galera, not in the primary component */
-		return MY_NOT_READY;
+		return MQ_NET_NOT_READY;
 	case ER_STATEMENT_TIMEOUT:
 	case 3024:	/* MySQL: max_execution_time exceeded */
-		return MY_SERVER_TIMEOUT;
+		return MQ_NET_SERVER_TIMEOUT;
 	default:
-		return MY_SQL;
+		return MQ_NET_SQL;
 	}
 }
 
 /* stmt_fail - record a statement error and classify it. */
-static enum my_fail
+static enum mq_net_fail
 stmt_fail(struct mq_backend *be, MYSQL_STMT *st, const char *what,
     uint64_t started_us, char *error, size_t errlen)
 {
 	unsigned code = mysql_stmt_errno(st);
-	enum my_fail f;
+	enum mq_net_fail f;
 
 	if (code == 0) {
 		/* Some paths leave the error on the connection only. */
@@ -321,8 +314,8 @@ stmt_fail(struct mq_backend *be, MYSQL_STMT *st, const char *what,
 	} else
 		set_error(error, errlen, what, code, mysql_stmt_error(st));
 	f = classify(code, started_us, be->net.query_timeout);
-	if (f == MY_TIMEOUT || f == MY_SERVER_TIMEOUT)
-		snprintf(error, errlen, "query timed out after %u s",
+	if (f == MQ_NET_TIMEOUT || f == MQ_NET_SERVER_TIMEOUT)
+		mq_set_error(error, errlen, "query timed out after %u s",
 		    be->net.query_timeout);
 	return f;
 }
@@ -357,7 +350,7 @@ charset_miss(unsigned code, const struct mq_sql *sql, const struct mq_key *key)
 /* prepare - the statement for kind on the current connection. */
 static MYSQL_STMT *
 prepare(struct mq_backend *be, enum mq_query_kind kind, uint64_t started_us,
-    enum my_fail *fail, char *error, size_t errlen)
+    enum mq_net_fail *fail, char *error, size_t errlen)
 {
 	const struct mq_sql *sql = &be->net.sql[kind];
 	MYSQL_STMT *st;
@@ -368,7 +361,7 @@ prepare(struct mq_backend *be, enum mq_query_kind kind, uint64_t started_us,
 	if (st == NULL) {
 		set_error(error, errlen, "prepare", mysql_errno(be->my),
 		    mysql_error(be->my));
-		*fail = MY_LOST;
+		*fail = MQ_NET_LOST;
 		return NULL;
 	}
 	if (mysql_stmt_prepare(st, sql->text, strlen(sql->text)) != 0) {
@@ -377,11 +370,11 @@ prepare(struct mq_backend *be, enum mq_query_kind kind, uint64_t started_us,
 		return NULL;
 	}
 	if (mysql_stmt_param_count(st) != sql->nparams) {
-		snprintf(error, errlen, "prepare: the server counts %lu "
+		mq_set_error(error, errlen, "prepare: the server counts %lu "
 		    "parameters, the query has %zu",
 		    mysql_stmt_param_count(st), sql->nparams);
 		mysql_stmt_close(st);
-		*fail = MY_SQL;
+		*fail = MQ_NET_SQL;
 		return NULL;
 	}
 	be->stmt[kind] = st;
@@ -445,7 +438,7 @@ row_values(MYSQL_STMT *st, struct my_cols *c, char *error, size_t errlen)
 			continue;
 		}
 		if (c->len[i] > MY_VALUE_MAX) {
-			snprintf(error, errlen, "column %s: value of %lu bytes "
+			mq_set_error(error, errlen, "column %s: value of %lu bytes "
 			    "is too long", c->names[i], c->len[i]);
 			return -1;
 		}
@@ -474,31 +467,48 @@ row_values(MYSQL_STMT *st, struct my_cols *c, char *error, size_t errlen)
 	return 0;
 }
 
-/*
- * run - prepare (once), bind, execute and fetch one query. *rows_r counts
- * rows handed to fn, so the caller never retries after some were.
- */
-static int
-run(struct mq_backend *be, enum mq_query_kind kind, const struct mq_key *key,
-    mq_row_fn *fn, void *ctx, size_t *rows_r, enum my_fail *fail,
-    char *error, size_t errlen)
+/* cols_init - one string buffer per column of meta, bound for fetching. */
+static void
+cols_init(struct my_cols *c, MYSQL_RES *meta)
 {
-	const struct mq_sql *sql = &be->net.sql[kind];
-	MYSQL_BIND params[MQ_SQL_MAX_PARAMS];
-	unsigned long plen[MQ_SQL_MAX_PARAMS];
-	uint64_t started = mq_now_monotonic_us();
-	struct my_cols c;
 	MYSQL_FIELD *fields;
-	MYSQL_RES *meta = NULL;
-	MYSQL_STMT *st;
-	int rc, result = MQ_TEMPFAIL;
 	size_t i;
 
-	*fail = MY_OK;
-	memset(&c, 0, sizeof(c));
-	st = prepare(be, kind, started, fail, error, errlen);
-	if (st == NULL)
-		return MQ_TEMPFAIL;
+	c->n = mysql_num_fields(meta);
+	fields = mysql_fetch_fields(meta);
+	c->bind = xcalloc(c->n, sizeof(*c->bind));
+	c->names = xcalloc(c->n, sizeof(*c->names));
+	c->values = xcalloc(c->n, sizeof(*c->values));
+	c->buf = xcalloc(c->n, sizeof(*c->buf));
+	c->len = xcalloc(c->n, sizeof(*c->len));
+	c->null = xcalloc(c->n, sizeof(*c->null));
+	c->err = xcalloc(c->n, sizeof(*c->err));
+	c->big = xcalloc(c->n, sizeof(*c->big));
+	c->bigcap = xcalloc(c->n, sizeof(*c->bigcap));
+	for (i = 0; i < c->n; i++) {
+		c->names[i] = fields[i].name;
+		c->bind[i].buffer_type = MYSQL_TYPE_STRING;
+		c->bind[i].buffer = c->buf[i];
+		c->bind[i].buffer_length = MY_COLBUF;
+		c->bind[i].length = &c->len[i];
+		c->bind[i].is_null = &c->null[i];
+		c->bind[i].error = &c->err[i];
+	}
+}
+
+/*
+ * execute - bind the key's values as the parameters and execute: MQ_FOUND
+ * when the statement ran, MQ_NOTFOUND when the key cannot match
+ * (charset_miss), MQ_TEMPFAIL with *fail.
+ */
+static int
+execute(struct mq_backend *be, MYSQL_STMT *st, const struct mq_sql *sql,
+    const struct mq_key *key, uint64_t started, enum mq_net_fail *fail,
+    char *error, size_t errlen)
+{
+	MYSQL_BIND params[MQ_SQL_MAX_PARAMS];
+	unsigned long plen[MQ_SQL_MAX_PARAMS];
+	size_t i;
 
 	memset(params, 0, sizeof(params));
 	for (i = 0; i < sql->nparams; i++) {
@@ -512,74 +522,93 @@ run(struct mq_backend *be, enum mq_query_kind kind, const struct mq_key *key,
 	}
 	if (sql->nparams > 0 && mysql_stmt_bind_param(st, params) != 0) {
 		*fail = stmt_fail(be, st, "bind", started, error, errlen);
-		goto out;
+		return MQ_TEMPFAIL;
 	}
 	if (mysql_stmt_execute(st) != 0) {
-		if (charset_miss(mysql_stmt_errno(st), sql, key)) {
-			result = MQ_NOTFOUND;
-			goto out;
-		}
+		if (charset_miss(mysql_stmt_errno(st), sql, key))
+			return MQ_NOTFOUND;
 		*fail = stmt_fail(be, st, "execute", started, error, errlen);
-		goto out;
+		return MQ_TEMPFAIL;
 	}
+	return MQ_FOUND;
+}
+
+/*
+ * fetch_rows - each row of the executed statement to fn, until fn says
+ * stop: MQ_FOUND, MQ_NOTFOUND (no row) or MQ_TEMPFAIL with *fail.
+ */
+static int
+fetch_rows(struct mq_backend *be, MYSQL_STMT *st, struct my_cols *c,
+    mq_row_fn *fn, void *ctx, size_t *rows_r, uint64_t started,
+    enum mq_net_fail *fail, char *error, size_t errlen)
+{
+	int rc, result = MQ_NOTFOUND;
+
+	while ((rc = mysql_stmt_fetch(st)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
+		if (row_values(st, c, error, errlen) < 0) {
+			*fail = MQ_NET_SQL;
+			return MQ_TEMPFAIL;
+		}
+		(*rows_r)++;
+		result = MQ_FOUND;
+		if (fn(ctx, c->n, c->names, c->values) != 0)
+			break;
+	}
+	if (rc == 1) {
+		*fail = stmt_fail(be, st, "fetch", started, error, errlen);
+		return MQ_TEMPFAIL;
+	}
+	return result;
+}
+
+/*
+ * run - prepare (once), bind, execute and fetch one query. *rows_r counts
+ * rows handed to fn, so the caller never retries after some were.
+ */
+static int
+run(struct mq_backend *be, enum mq_query_kind kind, const struct mq_key *key,
+    mq_row_fn *fn, void *ctx, size_t *rows_r, enum mq_net_fail *fail,
+    char *error, size_t errlen)
+{
+	const struct mq_sql *sql = &be->net.sql[kind];
+	uint64_t started = mq_now_monotonic_us();
+	struct my_cols c;
+	MYSQL_RES *meta = NULL;
+	MYSQL_STMT *st;
+	int result;
+
+	*fail = MQ_NET_OK;
+	memset(&c, 0, sizeof(c));
+	st = prepare(be, kind, started, fail, error, errlen);
+	if (st == NULL)
+		return MQ_TEMPFAIL;
+	result = execute(be, st, sql, key, started, fail, error, errlen);
+	if (result != MQ_FOUND)
+		goto out;
 	meta = mysql_stmt_result_metadata(st);
 	if (meta == NULL) {
 		if (mysql_stmt_errno(st) != 0)
 			*fail = stmt_fail(be, st, "metadata", started, error, errlen);
 		else {
-			snprintf(error, errlen, "the query returns no rows "
+			mq_set_error(error, errlen, "the query returns no rows "
 			    "(not a SELECT?)");
-			*fail = MY_SQL;
+			*fail = MQ_NET_SQL;
 		}
 		goto out;
 	}
-
-	c.n = mysql_num_fields(meta);
-	fields = mysql_fetch_fields(meta);
-	c.bind = xcalloc(c.n, sizeof(*c.bind));
-	c.names = xcalloc(c.n, sizeof(*c.names));
-	c.values = xcalloc(c.n, sizeof(*c.values));
-	c.buf = xcalloc(c.n, sizeof(*c.buf));
-	c.len = xcalloc(c.n, sizeof(*c.len));
-	c.null = xcalloc(c.n, sizeof(*c.null));
-	c.err = xcalloc(c.n, sizeof(*c.err));
-	c.big = xcalloc(c.n, sizeof(*c.big));
-	c.bigcap = xcalloc(c.n, sizeof(*c.bigcap));
-	for (i = 0; i < c.n; i++) {
-		c.names[i] = fields[i].name;
-		c.bind[i].buffer_type = MYSQL_TYPE_STRING;
-		c.bind[i].buffer = c.buf[i];
-		c.bind[i].buffer_length = MY_COLBUF;
-		c.bind[i].length = &c.len[i];
-		c.bind[i].is_null = &c.null[i];
-		c.bind[i].error = &c.err[i];
-	}
+	cols_init(&c, meta);
 	if (c.n > 0 && mysql_stmt_bind_result(st, c.bind) != 0) {
 		*fail = stmt_fail(be, st, "bind result", started, error, errlen);
 		goto out;
 	}
-
-	result = MQ_NOTFOUND;
-	while ((rc = mysql_stmt_fetch(st)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
-		if (row_values(st, &c, error, errlen) < 0) {
-			*fail = MY_SQL;
-			result = MQ_TEMPFAIL;
-			break;
-		}
-		(*rows_r)++;
-		result = MQ_FOUND;
-		if (fn(ctx, c.n, c.names, c.values) != 0)
-			break;
-	}
-	if (rc == 1) {
-		*fail = stmt_fail(be, st, "fetch", started, error, errlen);
-		result = MQ_TEMPFAIL;
-	}
+	result = fetch_rows(be, st, &c, fn, ctx, rows_r, started, fail, error,
+	    errlen);
 out:
 	/* Drops unread rows, so the statement can run again. */
-	if (*fail != MY_LOST && *fail != MY_TIMEOUT && *fail != MY_NOT_READY)
+	if (*fail != MQ_NET_LOST && *fail != MQ_NET_TIMEOUT &&
+	    *fail != MQ_NET_NOT_READY)
 		mysql_stmt_free_result(st);
-	if (*fail == MY_SQL || *fail == MY_SERVER_TIMEOUT) {
+	if (*fail == MQ_NET_SQL || *fail == MQ_NET_SERVER_TIMEOUT) {
 		/* Prepare afresh next time: cheap, and clears any odd state. */
 		mysql_stmt_close(st);
 		be->stmt[kind] = NULL;
@@ -587,7 +616,7 @@ out:
 	if (meta != NULL)
 		mysql_free_result(meta);
 	cols_free(&c);
-	return *fail == MY_OK ? result : MQ_TEMPFAIL;
+	return *fail == MQ_NET_OK ? result : MQ_TEMPFAIL;
 }
 
 static void
@@ -609,7 +638,7 @@ my_open(const struct mq_db_config *db, char *const queries[MQ_Q_COUNT],
 
 	pthread_once(&library_once, library_init);
 	if (library_status != 0) {
-		snprintf(error, errlen, "mysql_library_init failed");
+		mq_set_error(error, errlen, "mysql_library_init failed");
 		return NULL;
 	}
 	thread_setup();
@@ -676,14 +705,43 @@ recheck(struct mq_backend *be)
 	my_disconnect(be);
 }
 
+/*
+ * my_attempt - connect when needed and run the query; leave the connection
+ * as the failure requires (mq_net_attempt_fn).
+ */
+static int
+my_attempt(void *arg, size_t *rows_r, enum mq_net_fail *fail, char *error,
+    size_t errlen)
+{
+	struct mq_net_call *c = arg;
+	struct mq_backend *be = c->be;
+	int r;
+
+	if (be->my == NULL && my_connect(be, error, errlen) < 0) {
+		*fail = MQ_NET_DOWN;
+		return MQ_TEMPFAIL;
+	}
+	r = run(be, c->kind, c->key, c->fn, c->ctx, rows_r, fail, error, errlen);
+	if (*fail == MQ_NET_NOT_READY) {
+		/* As if it had refused the connection: the next host. */
+		mq_net_host_down(&be->net.hosts, be->host, "mysql", error);
+		my_disconnect(be);
+	} else if (*fail == MQ_NET_LOST || *fail == MQ_NET_TIMEOUT) {
+		mq_debug("mysql: %s: dropping the connection: %s",
+		    be->net.hosts.v[be->host].spec, error);
+		my_disconnect(be);
+	}
+	return r;
+}
+
 static int
 my_query(struct mq_backend *be, enum mq_query_kind kind,
     const struct mq_key *key, mq_row_fn *fn, void *ctx,
     char *error, size_t errlen)
 {
-	enum my_fail fail;
-	size_t rows;
-	int attempt, r;
+	struct mq_net_call call = { be, kind, key, fn, ctx };
+	enum mq_net_fail fail;
+	int r;
 
 	/* Bytes that are not UTF-8 cannot equal any value: no server round trip. */
 	if ((r = mq_net_query_ready(&be->net, kind, key, error, errlen)) != MQ_FOUND)
@@ -691,29 +749,7 @@ my_query(struct mq_backend *be, enum mq_query_kind kind,
 	thread_setup();
 	recheck(be);
 	failback(be);
-	for (attempt = 0;; attempt++) {
-		if (be->my == NULL && my_connect(be, error, errlen) < 0)
-			return MQ_TEMPFAIL;
-		rows = 0;
-		r = run(be, kind, key, fn, ctx, &rows, &fail, error, errlen);
-		if (fail == MY_OK)
-			return r;
-		if (fail == MY_NOT_READY) {
-			/* As if it had refused the connection: the next host. */
-			mq_net_host_down(&be->net.hosts, be->host, "mysql", error);
-			my_disconnect(be);
-			if (attempt > 0 || rows > 0)
-				return MQ_TEMPFAIL;
-			continue;
-		}
-		if (fail == MY_LOST || fail == MY_TIMEOUT) {
-			mq_debug("mysql: %s: dropping the connection: %s",
-			    be->net.hosts.v[be->host].spec, error);
-			my_disconnect(be);
-		}
-		if (fail != MY_LOST || attempt > 0 || rows > 0)
-			return MQ_TEMPFAIL;
-	}
+	return mq_net_run("mysql", my_attempt, &call, &fail, error, errlen);
 }
 
 /* my_columns - the prepared statement's result metadata: its column names. */
@@ -721,7 +757,7 @@ static int
 my_columns(struct mq_backend *be, enum mq_query_kind kind,
     mq_columns_fn *fn, void *ctx, char *error, size_t errlen)
 {
-	enum my_fail fail = MY_OK;
+	enum mq_net_fail fail = MQ_NET_OK;
 	MYSQL_FIELD *fields;
 	MYSQL_RES *meta;
 	MYSQL_STMT *st;
@@ -729,7 +765,7 @@ my_columns(struct mq_backend *be, enum mq_query_kind kind,
 	size_t n;
 
 	if (be->net.sql[kind].text == NULL) {
-		snprintf(error, errlen, "no %s query configured", mq_query_kind_name(kind));
+		mq_set_error(error, errlen, "no %s query configured", mq_query_kind_name(kind));
 		return MQ_TEMPFAIL;
 	}
 	thread_setup();
@@ -737,12 +773,12 @@ my_columns(struct mq_backend *be, enum mq_query_kind kind,
 		return MQ_TEMPFAIL;
 	st = prepare(be, kind, mq_now_monotonic_us(), &fail, error, errlen);
 	if (st == NULL) {
-		if (fail == MY_LOST || fail == MY_TIMEOUT)
+		if (fail == MQ_NET_LOST || fail == MQ_NET_TIMEOUT)
 			my_disconnect(be);
 		return MQ_TEMPFAIL;
 	}
 	if ((meta = mysql_stmt_result_metadata(st)) == NULL) {
-		snprintf(error, errlen, "the query returns no rows (not a SELECT?)");
+		mq_set_error(error, errlen, "the query returns no rows (not a SELECT?)");
 		return MQ_TEMPFAIL;
 	}
 	n = mysql_num_fields(meta);

@@ -151,7 +151,7 @@ host_parse(const char *spec, unsigned default_port, struct mq_net_host *h,
 	h->port = default_port;
 	if (strncmp(spec, "unix:", 5) == 0) {
 		if (spec[5] != '/') {
-			snprintf(error, errlen, "database.hosts: \"%s\": a socket "
+			mq_set_error(error, errlen, "database.hosts: \"%s\": a socket "
 			    "path must be absolute", spec);
 			return -1;
 		}
@@ -159,7 +159,7 @@ host_parse(const char *spec, unsigned default_port, struct mq_net_host *h,
 		return 0;
 	}
 	if (spec[0] == '\0') {
-		snprintf(error, errlen, "database.hosts: empty host name");
+		mq_set_error(error, errlen, "database.hosts: empty host name");
 		return -1;
 	}
 	if (spec[0] == '[') {
@@ -169,7 +169,7 @@ host_parse(const char *spec, unsigned default_port, struct mq_net_host *h,
 		    (end[1] != '\0' && end[1] != ':') ||
 		    (end[1] == ':' && (h->port = parse_port(end + 2,
 		    strlen(end + 2))) == 0)) {
-			snprintf(error, errlen, "database.hosts: \"%s\": expected "
+			mq_set_error(error, errlen, "database.hosts: \"%s\": expected "
 			    "[address] or [address]:port", spec);
 			return -1;
 		}
@@ -181,7 +181,7 @@ host_parse(const char *spec, unsigned default_port, struct mq_net_host *h,
 		/* "name:port"; several colons make a bare IPv6 address. */
 		h->port = parse_port(colon + 1, strlen(colon + 1));
 		if (h->port == 0 || colon == spec) {
-			snprintf(error, errlen, "database.hosts: \"%s\": expected "
+			mq_set_error(error, errlen, "database.hosts: \"%s\": expected "
 			    "host:port with a port from 1 to 65535", spec);
 			return -1;
 		}
@@ -202,11 +202,11 @@ mq_net_hosts_parse(const struct mq_db_config *db, const char *driver,
 	hosts->n = 0;
 	hosts->connected = false;
 	if (db->nhosts == 0) {
-		snprintf(error, errlen, "database.hosts: no host given");
+		mq_set_error(error, errlen, "database.hosts: no host given");
 		return -1;
 	}
 	if (db->port > 65535) {
-		snprintf(error, errlen, "database.port: %u is not a port", db->port);
+		mq_set_error(error, errlen, "database.port: %u is not a port", db->port);
 		return -1;
 	}
 	hosts->v = xcalloc(db->nhosts, sizeof(*hosts->v));
@@ -243,15 +243,15 @@ mq_net_hosts_free(struct mq_net_hosts *hosts)
 	hosts->n = 0;
 }
 
-/* append - add "; text" (or text when empty) to a bounded message. */
+/* tried_add - "spec: msg" onto the list of failed hosts (grown, "; " between). */
 static void
-append(char *dst, size_t size, const char *text)
+tried_add(char **list, const char *spec, const char *msg)
 {
-	size_t len = strlen(dst);
+	char *s = xasprintf("%s%s%s: %s", *list != NULL ? *list : "",
+	    *list != NULL ? "; " : "", spec, msg);
 
-	if (len + 1 >= size)
-		return;
-	snprintf(dst + len, size - len, "%s%s", len > 0 ? "; " : "", text);
+	free(*list);
+	*list = s;
 }
 
 int
@@ -259,7 +259,7 @@ mq_net_connect(struct mq_net_hosts *hosts, const char *driver,
     mq_net_connect_fn *fn, void *ctx, size_t limit, size_t *index_r,
     char *error, size_t errlen)
 {
-	char tried[512] = "", lasterr[256] = "", msg[256], one[384];
+	char *tried = NULL, lasterr[256] = "", msg[256];
 	uint64_t wait, min_wait = UINT64_MAX;
 	bool any_tried = false, probe;
 	size_t i;
@@ -286,22 +286,45 @@ mq_net_connect(struct mq_net_hosts *hosts, const char *driver,
 				    memory_order_relaxed);
 			hosts->connected = true;
 			*index_r = i;
+			free(tried);
 			return 0;
 		}
 		atomic_fetch_add_explicit(&net_failures, 1, memory_order_relaxed);
 		breaker_failed(h->breaker, probe, driver, h->spec, msg);
-		snprintf(one, sizeof(one), "%s: %s", h->spec, msg);
-		append(tried, sizeof(tried), one);
+		tried_add(&tried, h->spec, msg);
 	}
 	if (any_tried)
-		snprintf(error, errlen, "cannot connect to the database: %s", tried);
+		mq_set_error(error, errlen, "cannot connect to the database: %s", tried);
 	else if (min_wait == UINT64_MAX || min_wait == 0)
-		snprintf(error, errlen, "database unavailable (reconnecting)%s%s",
+		mq_set_error(error, errlen, "database unavailable (reconnecting)%s%s",
 		    lasterr[0] != '\0' ? ": " : "", lasterr);
 	else
-		snprintf(error, errlen, "database unavailable (retrying in %.1f s)%s%s",
+		mq_set_error(error, errlen, "database unavailable (retrying in %.1f s)%s%s",
 		    (double)min_wait / 1e6, lasterr[0] != '\0' ? ": " : "", lasterr);
+	free(tried);
 	return -1;
+}
+
+int
+mq_net_run(const char *driver, mq_net_attempt_fn *attempt, void *ctx,
+    enum mq_net_fail *fail_r, char *error, size_t errlen)
+{
+	size_t rows;
+	int tries, r;
+
+	for (tries = 1;; tries++) {
+		rows = 0;
+		*fail_r = MQ_NET_OK;
+		r = attempt(ctx, &rows, fail_r, error, errlen);
+		if (*fail_r == MQ_NET_OK)
+			return r;
+		if ((*fail_r != MQ_NET_LOST && *fail_r != MQ_NET_NOT_READY) ||
+		    tries > 1 || rows > 0)
+			return MQ_TEMPFAIL;
+		mq_debug("%s: %s, retrying once: %s", driver,
+		    *fail_r == MQ_NET_LOST ? "connection lost" : "host not ready",
+		    error);
+	}
 }
 
 void
@@ -423,7 +446,7 @@ mq_net_query_ready(const struct mq_net_setup *setup, enum mq_query_kind kind,
     const struct mq_key *key, char *error, size_t errlen)
 {
 	if ((unsigned)kind >= MQ_Q_COUNT || setup->sql[kind].text == NULL) {
-		snprintf(error, errlen, "no %s query configured",
+		mq_set_error(error, errlen, "no %s query configured",
 		    (unsigned)kind < MQ_Q_COUNT ? mq_query_kind_name(kind) : "such");
 		return MQ_TEMPFAIL;
 	}
@@ -447,15 +470,21 @@ mq_net_message(char *dst, size_t size, const char *src)
 		}
 		if (blank) {
 			if (n + 1 >= size)
-				break;
+				goto cut;
 			dst[n++] = ' ';
 			blank = false;
 		}
 		if (n + 1 >= size)
-			break;
+			goto cut;
 		dst[n++] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
 	}
 	dst[n] = '\0';
+	return;
+cut:
+	/* A message longer than dst says that it was cut. */
+	dst[n] = '\0';
+	if (size > 4)
+		memcpy(dst + size - 4, "...", 4);
 }
 
 /* wipe - clear a secret before freeing it. */

@@ -41,6 +41,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "backend.h"
 #include "config.h"
 #include "sqltmpl.h"
 
@@ -131,6 +132,49 @@ bool mq_net_failback_due(struct mq_net_hosts *hosts, size_t index,
 bool mq_net_lag_check_due(const struct mq_net_setup *setup, uint64_t *next_us);
 
 /*
+ * How one attempt at a query went wrong, which decides what happens to the
+ * connection and whether the query runs once more (mq_net_run).
+ */
+enum mq_net_fail {
+	MQ_NET_OK,
+	MQ_NET_DOWN,		/* no connection could be made: no retry */
+	MQ_NET_SQL,		/* the server refused the statement: keep the connection */
+	MQ_NET_LOST,		/* connection-level failure: reconnect, retry once */
+	MQ_NET_TIMEOUT,		/* client-side timeout: drop the connection, no retry */
+	MQ_NET_SERVER_TIMEOUT,	/* the server's statement timeout: the connection is fine */
+	MQ_NET_NOT_READY,	/* the host may not answer now: the next host, retry once */
+};
+
+/*
+ * One attempt at a query: connect when there is no connection (else
+ * *fail = MQ_NET_DOWN), run the query, count in *rows_r the rows handed to
+ * the caller, and leave the connection as *fail requires (dropped when
+ * lost or timed out, the host's breaker opened when not ready). Returns
+ * the query's result (MQ_TEMPFAIL when *fail is not MQ_NET_OK).
+ */
+typedef int mq_net_attempt_fn(void *ctx, size_t *rows_r,
+    enum mq_net_fail *fail, char *error, size_t errlen);
+
+/* One query's arguments, for a driver's mq_net_attempt_fn. */
+struct mq_net_call {
+	struct mq_backend *be;
+	enum mq_query_kind kind;
+	const struct mq_key *key;
+	mq_row_fn *fn;
+	void *ctx;
+};
+
+/*
+ * mq_net_run - run attempt, and once more when it failed with the
+ * connection lost or the host not ready before any row was handed over:
+ * the second attempt connects afresh (to the next host when this one was
+ * not ready). Never more, so a query that kills its connection cannot
+ * loop. Returns the last attempt's result, with its failure in *fail_r.
+ */
+int mq_net_run(const char *driver, mq_net_attempt_fn *attempt, void *ctx,
+    enum mq_net_fail *fail_r, char *error, size_t errlen);
+
+/*
  * mq_net_key_ok - false when a parameter of sql cannot match any row: a
  * missing key part or bytes that are not UTF-8 (the connection's encoding).
  * The caller answers MQ_NOTFOUND without asking the server.
@@ -151,7 +195,8 @@ bool mq_net_utf8_valid(const char *s);
 /*
  * mq_net_message - copy a driver message for an error string or a log line:
  * runs of blanks and line breaks become one space, other control and
- * non-ASCII bytes '?', no trailing blank.
+ * non-ASCII bytes '?', no trailing blank; a message longer than dst ends
+ * in "...".
  */
 void mq_net_message(char *dst, size_t size, const char *src);
 

@@ -56,14 +56,6 @@
 
 #define PG_MAX_CANCELS	4	/* cancel threads under way at once */
 
-enum pg_fail {
-	PG_OK,
-	PG_SQL,		/* the server refused the statement: keep the connection */
-	PG_LOST,	/* connection-level failure: reconnect, retry once */
-	PG_TIMEOUT,	/* client-side deadline: drop the connection, no retry */
-	PG_SERVER_TIMEOUT, /* statement_timeout: the connection is fine */
-};
-
 struct mq_backend {
 	struct mq_net_setup net;	/* hosts, queries, credentials, timeouts */
 
@@ -150,83 +142,91 @@ conn_error(PGconn *pg, const char *what, char *error, size_t errlen)
 	char clean[256];
 
 	mq_net_message(clean, sizeof(clean), PQerrorMessage(pg));
-	snprintf(error, errlen, "%s: %s", what, clean[0] != '\0' ? clean :
+	mq_set_error(error, errlen, "%s: %s", what, clean[0] != '\0' ? clean :
 	    "connection failed");
 }
 
 static int replica_state(struct mq_backend *be, char *error, size_t errlen);
+
+/* The connection parameters for one host, as PQconnectdbParams takes them. */
+struct pg_params {
+	const char *keys[12], *vals[12];
+	/* An unsigned int is at most 10 digits: these always hold theirs. */
+	char port[16], ctimeout[16], options[48];
+	char *dir;		/* the socket directory, allocated */
+};
+
+/* add_param - one key and value; the arrays are sized for every key below. */
+static void
+add_param(struct pg_params *p, size_t *n, const char *key, const char *val)
+{
+	p->keys[*n] = key;
+	p->vals[(*n)++] = val;
+}
+
+/*
+ * conn_params - what connecting to h takes. A socket file
+ * "DIR/.s.PGSQL.PORT" names its directory and port.
+ */
+static void
+conn_params(const struct mq_backend *be, const struct mq_net_host *h,
+    struct pg_params *p)
+{
+	unsigned portnum = h->port;
+	size_t n = 0;
+
+	p->dir = NULL;
+	if (h->socket != NULL) {
+		const char *slash = strrchr(h->socket, '/');
+
+		if (strncmp(slash + 1, ".s.PGSQL.", 9) == 0) {
+			uint64_t v;
+
+			if (mq_parse_u64(slash + 10, &v) == 0 && v > 0 && v <= 65535)
+				portnum = (unsigned)v;
+			p->dir = xstrndup(h->socket, slash == h->socket ? 1 :
+			    (size_t)(slash - h->socket));
+		} else
+			p->dir = xstrdup(h->socket);
+	}
+	add_param(p, &n, "host", p->dir != NULL ? p->dir : h->host);
+	if (portnum != 0) {
+		snprintf(p->port, sizeof(p->port), "%u", portnum);
+		add_param(p, &n, "port", p->port);
+	}
+	add_param(p, &n, "dbname", be->net.name);
+	if (be->net.user != NULL)
+		add_param(p, &n, "user", be->net.user);
+	if (be->net.password != NULL)
+		add_param(p, &n, "password", be->net.password);
+	snprintf(p->ctimeout, sizeof(p->ctimeout), "%u", be->net.connect_timeout);
+	add_param(p, &n, "connect_timeout", p->ctimeout);
+	snprintf(p->options, sizeof(p->options), "-c statement_timeout=%u",
+	    be->net.query_timeout * 1000u);
+	add_param(p, &n, "options", p->options);
+	add_param(p, &n, "client_encoding", "UTF8");
+	add_param(p, &n, "fallback_application_name", "mailquota");
+	p->keys[n] = NULL;
+	p->vals[n] = NULL;
+}
 
 /* connect_host - one attempt on one host (mq_net_connect_fn). */
 static int
 connect_host(void *ctx, const struct mq_net_host *h, char *error, size_t errlen)
 {
 	struct mq_backend *be = ctx;
-	const char *keys[12], *vals[12];
-	char port[16], ctimeout[16], options[64], *dir = NULL;
-	unsigned portnum = h->port;
-	size_t n = 0;
+	struct pg_params params;
 	PGconn *pg;
-	int r;
 
-	if (h->socket != NULL) {
-		const char *slash = strrchr(h->socket, '/');
-
-		/* A socket file "DIR/.s.PGSQL.PORT" names its directory and port. */
-		if (strncmp(slash + 1, ".s.PGSQL.", 9) == 0) {
-			uint64_t v;
-
-			if (mq_parse_u64(slash + 10, &v) == 0 && v > 0 && v <= 65535)
-				portnum = (unsigned)v;
-			dir = xstrndup(h->socket, slash == h->socket ? 1 :
-			    (size_t)(slash - h->socket));
-		} else
-			dir = xstrdup(h->socket);
-	}
-	keys[n] = "host";
-	vals[n++] = dir != NULL ? dir : h->host;
-	if (portnum != 0) {
-		snprintf(port, sizeof(port), "%u", portnum);
-		keys[n] = "port";
-		vals[n++] = port;
-	}
-	keys[n] = "dbname";
-	vals[n++] = be->net.name;
-	if (be->net.user != NULL) {
-		keys[n] = "user";
-		vals[n++] = be->net.user;
-	}
-	if (be->net.password != NULL) {
-		keys[n] = "password";
-		vals[n++] = be->net.password;
-	}
-	snprintf(ctimeout, sizeof(ctimeout), "%u", be->net.connect_timeout);
-	keys[n] = "connect_timeout";
-	vals[n++] = ctimeout;
-	snprintf(options, sizeof(options), "-c statement_timeout=%u",
-	    be->net.query_timeout * 1000u);
-	keys[n] = "options";
-	vals[n++] = options;
-	keys[n] = "client_encoding";
-	vals[n++] = "UTF8";
-	keys[n] = "fallback_application_name";
-	vals[n++] = "mailquota";
-	keys[n] = NULL;
-	vals[n] = NULL;
-
+	conn_params(be, h, &params);
 	/* expand_dbname = 0: a database name is never parsed as a conninfo. */
-	pg = PQconnectdbParams(keys, vals, 0);
-	free(dir);
+	pg = PQconnectdbParams(params.keys, params.vals, 0);
+	free(params.dir);
 	if (pg == NULL) {
-		snprintf(error, errlen, "connect: out of memory");
+		mq_set_error(error, errlen, "connect: out of memory");
 		return -1;
 	}
-	if (PQstatus(pg) != CONNECTION_OK) {
-		conn_error(pg, "connect", error, errlen);
-		PQfinish(pg);
-		return -1;
-	}
-	r = PQsetnonblocking(pg, 1);
-	if (r != 0) {
+	if (PQstatus(pg) != CONNECTION_OK || PQsetnonblocking(pg, 1) != 0) {
 		conn_error(pg, "connect", error, errlen);
 		PQfinish(pg);
 		return -1;
@@ -256,7 +256,7 @@ pg_connect(struct mq_backend *be, char *error, size_t errlen)
 
 /*
  * wait_ready - flush what was sent and read until a whole result is in,
- * or the deadline passes. 0 ready, PG_LOST or PG_TIMEOUT otherwise.
+ * or the deadline passes. 0 ready, MQ_NET_LOST or MQ_NET_TIMEOUT otherwise.
  */
 static int
 wait_ready(struct mq_backend *be, uint64_t deadline_us, char *error,
@@ -267,7 +267,7 @@ wait_ready(struct mq_backend *be, uint64_t deadline_us, char *error,
 
 	if (fd < 0) {
 		conn_error(pg, "socket", error, errlen);
-		return PG_LOST;
+		return MQ_NET_LOST;
 	}
 	for (;;) {
 		struct pollfd p;
@@ -277,15 +277,15 @@ wait_ready(struct mq_backend *be, uint64_t deadline_us, char *error,
 		fl = PQflush(pg);
 		if (fl < 0) {
 			conn_error(pg, "send", error, errlen);
-			return PG_LOST;
+			return MQ_NET_LOST;
 		}
 		if (fl == 0 && !PQisBusy(pg))
 			return 0;
 		now = mq_now_monotonic_us();
 		if (now >= deadline_us) {
-			snprintf(error, errlen, "query timed out after %u s",
+			mq_set_error(error, errlen, "query timed out after %u s",
 			    be->net.query_timeout);
-			return PG_TIMEOUT;
+			return MQ_NET_TIMEOUT;
 		}
 		ms = (int)((deadline_us - now + 999) / 1000);
 		p.fd = fd;
@@ -293,50 +293,50 @@ wait_ready(struct mq_backend *be, uint64_t deadline_us, char *error,
 		p.revents = 0;
 		r = poll(&p, 1, ms);
 		if (r < 0 && errno != EINTR) {
-			snprintf(error, errlen, "poll: %s", strerror(errno));
-			return PG_LOST;
+			mq_set_error(error, errlen, "poll: %s", strerror(errno));
+			return MQ_NET_LOST;
 		}
 		if (r > 0 && (p.revents & (POLLIN | POLLERR | POLLHUP)) != 0 &&
 		    !PQconsumeInput(pg)) {
 			conn_error(pg, "receive", error, errlen);
-			return PG_LOST;
+			return MQ_NET_LOST;
 		}
 	}
 }
 
 /* classify - what a failed result means for the connection. */
-static enum pg_fail
+static enum mq_net_fail
 classify(PGconn *pg, const PGresult *res)
 {
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
 	if (PQstatus(pg) == CONNECTION_BAD || state == NULL)
-		return PG_LOST;
+		return MQ_NET_LOST;
 	if (strncmp(state, "08", 2) == 0 ||	/* connection exception */
 	    strcmp(state, "57P01") == 0 ||	/* admin_shutdown */
 	    strcmp(state, "57P02") == 0 ||	/* crash_shutdown */
 	    strcmp(state, "57P03") == 0 ||	/* cannot_connect_now */
 	    strcmp(state, "26000") == 0)	/* prepared statement gone */
-		return PG_LOST;
+		return MQ_NET_LOST;
 	if (strcmp(state, "57014") == 0)	/* query_canceled: statement_timeout */
-		return PG_SERVER_TIMEOUT;
-	return PG_SQL;
+		return MQ_NET_SERVER_TIMEOUT;
+	return MQ_NET_SQL;
 }
 
 /* result_failure - classify a failed result and describe it in error. */
-static enum pg_fail
+static enum mq_net_fail
 result_failure(struct mq_backend *be, const PGresult *res, const char *what,
     char *error, size_t errlen)
 {
-	enum pg_fail f = classify(be->pg, res);
+	enum mq_net_fail f = classify(be->pg, res);
 	char clean[256];
 
 	mq_net_message(clean, sizeof(clean), PQresultErrorMessage(res));
-	if (f == PG_SERVER_TIMEOUT)
-		snprintf(error, errlen, "query timed out after %u s",
+	if (f == MQ_NET_SERVER_TIMEOUT)
+		mq_set_error(error, errlen, "query timed out after %u s",
 		    be->net.query_timeout);
 	else
-		snprintf(error, errlen, "%s: %s", what, clean);
+		mq_set_error(error, errlen, "%s: %s", what, clean);
 	return f;
 }
 
@@ -346,7 +346,7 @@ result_failure(struct mq_backend *be, const PGresult *res, const char *what,
  */
 static PGresult *
 collect(struct mq_backend *be, uint64_t deadline_us, const char *what,
-    enum pg_fail *fail, char *error, size_t errlen)
+    enum mq_net_fail *fail, char *error, size_t errlen)
 {
 	PGresult *keep = NULL, *res;
 
@@ -354,7 +354,7 @@ collect(struct mq_backend *be, uint64_t deadline_us, const char *what,
 		int w = wait_ready(be, deadline_us, error, errlen);
 
 		if (w != 0) {
-			*fail = (enum pg_fail)w;
+			*fail = (enum mq_net_fail)w;
 			PQclear(keep);
 			return NULL;
 		}
@@ -364,29 +364,29 @@ collect(struct mq_backend *be, uint64_t deadline_us, const char *what,
 		switch (PQresultStatus(res)) {
 		case PGRES_TUPLES_OK:
 		case PGRES_COMMAND_OK:
-			if (keep == NULL && *fail == PG_OK) {
+			if (keep == NULL && *fail == MQ_NET_OK) {
 				keep = res;
 				continue;
 			}
 			break;
 		case PGRES_FATAL_ERROR:
-			if (*fail == PG_OK)
+			if (*fail == MQ_NET_OK)
 				*fail = result_failure(be, res, what, error, errlen);
 			break;
 		default:
 			/* COPY and the like: never from a SELECT. */
-			if (*fail == PG_OK) {
-				snprintf(error, errlen, "%s: unexpected %s", what,
+			if (*fail == MQ_NET_OK) {
+				mq_set_error(error, errlen, "%s: unexpected %s", what,
 				    PQresStatus(PQresultStatus(res)));
-				*fail = PG_LOST;
+				*fail = MQ_NET_LOST;
 			}
 			break;
 		}
 		PQclear(res);
-		if (*fail == PG_LOST && PQstatus(be->pg) == CONNECTION_BAD)
+		if (*fail == MQ_NET_LOST && PQstatus(be->pg) == CONNECTION_BAD)
 			break;
 	}
-	if (*fail != PG_OK) {
+	if (*fail != MQ_NET_OK) {
 		PQclear(keep);
 		return NULL;
 	}
@@ -396,7 +396,7 @@ collect(struct mq_backend *be, uint64_t deadline_us, const char *what,
 /* prepare - the statement for kind on the current connection. */
 static int
 prepare(struct mq_backend *be, enum mq_query_kind kind, uint64_t deadline_us,
-    enum pg_fail *fail, char *error, size_t errlen)
+    enum mq_net_fail *fail, char *error, size_t errlen)
 {
 	const struct mq_sql *sql = &be->net.sql[kind];
 	PGresult *res;
@@ -406,11 +406,11 @@ prepare(struct mq_backend *be, enum mq_query_kind kind, uint64_t deadline_us,
 	if (!PQsendPrepare(be->pg, stmt_name[kind], sql->text,
 	    (int)sql->nparams, NULL)) {
 		conn_error(be->pg, "prepare", error, errlen);
-		*fail = PG_LOST;
+		*fail = MQ_NET_LOST;
 		return -1;
 	}
 	res = collect(be, deadline_us, "prepare", fail, error, errlen);
-	if (*fail != PG_OK)
+	if (*fail != MQ_NET_OK)
 		return -1;
 	PQclear(res);
 	be->prepared[kind] = true;
@@ -419,14 +419,14 @@ prepare(struct mq_backend *be, enum mq_query_kind kind, uint64_t deadline_us,
 
 /* after_failure - what a failed query leaves of the connection. */
 static void
-after_failure(struct mq_backend *be, enum pg_fail fail)
+after_failure(struct mq_backend *be, enum mq_net_fail fail)
 {
-	if (fail == PG_TIMEOUT) {
+	if (fail == MQ_NET_TIMEOUT) {
 		cancel_async(be->pg);
 		pg_disconnect(be);
-	} else if (fail == PG_LOST)
+	} else if (fail == MQ_NET_LOST)
 		pg_disconnect(be);
-	/* PG_SQL, PG_SERVER_TIMEOUT: the connection and statements stay good. */
+	/* MQ_NET_SQL, MQ_NET_SERVER_TIMEOUT: the connection and statements stay good. */
 }
 
 /* hand_rows - each row of a SELECT's result to fn; MQ_FOUND or MQ_NOTFOUND. */
@@ -458,7 +458,7 @@ hand_rows(const PGresult *res, mq_row_fn *fn, void *ctx, size_t *rows_r)
 /* run - prepare (once), execute and hand over the rows of one query. */
 static int
 run(struct mq_backend *be, enum mq_query_kind kind, const struct mq_key *key,
-    mq_row_fn *fn, void *ctx, size_t *rows_r, enum pg_fail *fail,
+    mq_row_fn *fn, void *ctx, size_t *rows_r, enum mq_net_fail *fail,
     char *error, size_t errlen)
 {
 	const struct mq_sql *sql = &be->net.sql[kind];
@@ -468,7 +468,7 @@ run(struct mq_backend *be, enum mq_query_kind kind, const struct mq_key *key,
 	PGresult *res;
 	int i, result;
 
-	*fail = PG_OK;
+	*fail = MQ_NET_OK;
 	if (prepare(be, kind, deadline, fail, error, errlen) < 0)
 		goto failed;
 	for (i = 0; i < (int)sql->nparams; i++)
@@ -476,16 +476,16 @@ run(struct mq_backend *be, enum mq_query_kind kind, const struct mq_key *key,
 	if (!PQsendQueryPrepared(be->pg, stmt_name[kind], (int)sql->nparams,
 	    values, NULL, NULL, 0)) {
 		conn_error(be->pg, "execute", error, errlen);
-		*fail = PG_LOST;
+		*fail = MQ_NET_LOST;
 		goto failed;
 	}
 	res = collect(be, deadline, "execute", fail, error, errlen);
-	if (*fail != PG_OK)
+	if (*fail != MQ_NET_OK)
 		goto failed;
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		PQclear(res);
-		snprintf(error, errlen, "the query returns no rows (not a SELECT?)");
-		*fail = PG_SQL;
+		mq_set_error(error, errlen, "the query returns no rows (not a SELECT?)");
+		*fail = MQ_NET_SQL;
 		goto failed;
 	}
 
@@ -538,7 +538,7 @@ replica_state(struct mq_backend *be, char *error, size_t errlen)
 {
 	uint64_t deadline = mq_now_monotonic_us() +
 	    (uint64_t)be->net.query_timeout * 1000000u;
-	enum pg_fail fail = PG_OK;
+	enum mq_net_fail fail = MQ_NET_OK;
 	PGresult *res;
 	double lag = -1;
 	char *end;
@@ -549,10 +549,10 @@ replica_state(struct mq_backend *be, char *error, size_t errlen)
 		return -1;
 	}
 	res = collect(be, deadline, "replica lag", &fail, error, errlen);
-	if (fail != PG_OK || res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
+	if (fail != MQ_NET_OK || res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
 	    PQntuples(res) != 1) {
-		if (fail == PG_OK)
-			snprintf(error, errlen, "replica lag: no answer");
+		if (fail == MQ_NET_OK)
+			mq_set_error(error, errlen, "replica lag: no answer");
 		PQclear(res);
 		return -1;
 	}
@@ -563,11 +563,11 @@ replica_state(struct mq_backend *be, char *error, size_t errlen)
 	}
 	PQclear(res);
 	if (lag < 0) {
-		snprintf(error, errlen, "replica of unknown lag (no transaction "
+		mq_set_error(error, errlen, "replica of unknown lag (no transaction "
 		    "replayed yet), refused for max_replica_lag");
 		r = 1;
 	} else if (lag > (double)be->net.max_replica_lag) {
-		snprintf(error, errlen, "replica %.1f s behind, more than "
+		mq_set_error(error, errlen, "replica %.1f s behind, more than "
 		    "max_replica_lag (%u s)", lag, be->net.max_replica_lag);
 		r = 1;
 	} else
@@ -626,31 +626,36 @@ recheck(struct mq_backend *be)
 	pg_disconnect(be);
 }
 
+/* pg_attempt - connect when needed and run the query (mq_net_attempt_fn). */
+static int
+pg_attempt(void *arg, size_t *rows_r, enum mq_net_fail *fail, char *error,
+    size_t errlen)
+{
+	struct mq_net_call *c = arg;
+
+	if (c->be->pg == NULL && pg_connect(c->be, error, errlen) < 0) {
+		*fail = MQ_NET_DOWN;
+		return MQ_TEMPFAIL;
+	}
+	return run(c->be, c->kind, c->key, c->fn, c->ctx, rows_r, fail, error,
+	    errlen);
+}
+
 static int
 pg_query(struct mq_backend *be, enum mq_query_kind kind,
     const struct mq_key *key, mq_row_fn *fn, void *ctx,
     char *error, size_t errlen)
 {
-	enum pg_fail fail;
-	size_t rows;
-	int attempt, r;
+	struct mq_net_call call = { be, kind, key, fn, ctx };
+	enum mq_net_fail fail;
+	int r;
 
 	/* Bytes that are not UTF-8 cannot equal any value: no server round trip. */
 	if ((r = mq_net_query_ready(&be->net, kind, key, error, errlen)) != MQ_FOUND)
 		return r;
 	recheck(be);
 	failback(be);
-	for (attempt = 0;; attempt++) {
-		if (be->pg == NULL && pg_connect(be, error, errlen) < 0)
-			return MQ_TEMPFAIL;
-		rows = 0;
-		r = run(be, kind, key, fn, ctx, &rows, &fail, error, errlen);
-		if (fail == PG_OK)
-			return r;
-		if (fail != PG_LOST || attempt > 0 || rows > 0)
-			return MQ_TEMPFAIL;
-		mq_debug("pgsql: connection lost, retrying once: %s", error);
-	}
+	return mq_net_run("pgsql", pg_attempt, &call, &fail, error, errlen);
 }
 
 /* pg_columns - describe the prepared statement: its result's column names. */
@@ -659,13 +664,13 @@ pg_columns(struct mq_backend *be, enum mq_query_kind kind,
     mq_columns_fn *fn, void *ctx, char *error, size_t errlen)
 {
 	uint64_t deadline;
-	enum pg_fail fail = PG_OK;
+	enum mq_net_fail fail = MQ_NET_OK;
 	const char **names;
 	PGresult *res;
 	int ncols;
 
 	if (be->net.sql[kind].text == NULL) {
-		snprintf(error, errlen, "no %s query configured", mq_query_kind_name(kind));
+		mq_set_error(error, errlen, "no %s query configured", mq_query_kind_name(kind));
 		return MQ_TEMPFAIL;
 	}
 	if (be->pg == NULL && pg_connect(be, error, errlen) < 0)
@@ -675,11 +680,11 @@ pg_columns(struct mq_backend *be, enum mq_query_kind kind,
 		goto failed;
 	if (!PQsendDescribePrepared(be->pg, stmt_name[kind])) {
 		conn_error(be->pg, "describe", error, errlen);
-		fail = PG_LOST;
+		fail = MQ_NET_LOST;
 		goto failed;
 	}
 	res = collect(be, deadline, "describe", &fail, error, errlen);
-	if (fail != PG_OK)
+	if (fail != MQ_NET_OK)
 		goto failed;
 	ncols = res != NULL ? PQnfields(res) : 0;
 	names = xcalloc(ncols > 0 ? (size_t)ncols : 1, sizeof(*names));
@@ -697,62 +702,85 @@ failed:
 
 #define PG_MAX_BATCH	8	/* queries in one pipeline */
 
+/* One batch's arguments, for run_batch and the attempts of mq_net_run. */
+struct pg_batch {
+	struct mq_backend *be;
+	size_t n;
+	const enum mq_query_kind *kinds;
+	const struct mq_key *keys;
+	bool skip[PG_MAX_BATCH];	/* a key that can match no row: not sent */
+	mq_row_fn *fn;
+	void *const *ctxs;
+	int *results;
+	size_t sent[PG_MAX_BATCH];	/* the index of each query sent, in order */
+	size_t nsent;
+};
+
 /*
- * run_batch - the queries in one pipeline: every execute sent, one sync,
- * then the results in order. A failed query aborts those after it, so the
- * first failure decides *fail. Statements not yet prepared on this
- * connection are prepared first, outside the pipeline.
+ * batch_send - prepare what is not prepared yet (outside the pipeline),
+ * then every execute and one sync in pipeline mode. 0, or -1 with *fail.
  */
-static void
-run_batch(struct mq_backend *be, size_t n, const enum mq_query_kind *kinds,
-    const struct mq_key *keys, const bool *skip, mq_row_fn *fn,
-    void *const *ctxs, int *results, size_t *rows_r, enum pg_fail *fail,
+static int
+batch_send(struct pg_batch *b, uint64_t deadline, enum mq_net_fail *fail,
     char *error, size_t errlen)
 {
-	uint64_t deadline = mq_now_monotonic_us() +
-	    (uint64_t)be->net.query_timeout * 1000000u;
-	size_t sent[PG_MAX_BATCH], nsent = 0, at = 0;
-	bool synced = false;
+	struct mq_backend *be = b->be;
 
-	*fail = PG_OK;
-	for (size_t i = 0; i < n; i++)
-		if (!skip[i] && prepare(be, kinds[i], deadline, fail, error,
-		    errlen) < 0)
-			goto failed;
+	b->nsent = 0;
+	for (size_t i = 0; i < b->n; i++)
+		if (!b->skip[i] && prepare(be, b->kinds[i], deadline, fail,
+		    error, errlen) < 0)
+			return -1;
 	if (!PQenterPipelineMode(be->pg)) {
 		conn_error(be->pg, "pipeline", error, errlen);
-		*fail = PG_LOST;
-		goto failed;
+		*fail = MQ_NET_LOST;
+		return -1;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct mq_sql *sql = &be->net.sql[kinds[i]];
+	for (size_t i = 0; i < b->n; i++) {
+		const struct mq_sql *sql = &be->net.sql[b->kinds[i]];
 		const char *values[MQ_SQL_MAX_PARAMS];
 
-		if (skip[i])
+		if (b->skip[i])
 			continue;
 		for (size_t k = 0; k < sql->nparams; k++)
-			values[k] = mq_sql_param_value(sql->params[k], &keys[i]);
-		if (!PQsendQueryPrepared(be->pg, stmt_name[kinds[i]],
+			values[k] = mq_sql_param_value(sql->params[k], &b->keys[i]);
+		if (!PQsendQueryPrepared(be->pg, stmt_name[b->kinds[i]],
 		    (int)sql->nparams, values, NULL, NULL, 0)) {
 			conn_error(be->pg, "execute", error, errlen);
-			*fail = PG_LOST;
-			goto failed;
+			*fail = MQ_NET_LOST;
+			return -1;
 		}
-		sent[nsent++] = i;
+		b->sent[b->nsent++] = i;
 	}
 	if (!PQpipelineSync(be->pg)) {
 		conn_error(be->pg, "execute", error, errlen);
-		*fail = PG_LOST;
-		goto failed;
+		*fail = MQ_NET_LOST;
+		return -1;
 	}
-	/* Each query's results end with a NULL; the sync's result ends it all. */
+	return 0;
+}
+
+/*
+ * batch_receive - the results in order: each query's end with a NULL, the
+ * sync's result ends it all. A failed query aborts those after it, so the
+ * first failure decides *fail. -1 when the connection is gone (or the
+ * deadline passed) and nothing more can be read; 0 otherwise.
+ */
+static int
+batch_receive(struct pg_batch *b, uint64_t deadline, size_t *rows_r,
+    enum mq_net_fail *fail, char *error, size_t errlen)
+{
+	struct mq_backend *be = b->be;
+	size_t at = 0;
+	bool synced = false;
+
 	while (!synced) {
 		int w = wait_ready(be, deadline, error, errlen);
 		PGresult *res;
 
 		if (w != 0) {
-			*fail = (enum pg_fail)w;
-			goto failed;
+			*fail = (enum mq_net_fail)w;
+			return -1;
 		}
 		res = PQgetResult(be->pg);
 		if (res == NULL) {
@@ -764,45 +792,79 @@ run_batch(struct mq_backend *be, size_t n, const enum mq_query_kind *kinds,
 			synced = true;
 			break;
 		case PGRES_TUPLES_OK:
-			if (*fail == PG_OK && at < nsent)
-				results[sent[at]] = hand_rows(res, fn,
-				    ctxs[sent[at]], rows_r);
+			if (*fail == MQ_NET_OK && at < b->nsent)
+				b->results[b->sent[at]] = hand_rows(res, b->fn,
+				    b->ctxs[b->sent[at]], rows_r);
 			break;
 		case PGRES_FATAL_ERROR:
-			if (*fail == PG_OK)
+			if (*fail == MQ_NET_OK)
 				*fail = result_failure(be, res, "execute", error, errlen);
 			break;
 		case PGRES_PIPELINE_ABORTED:
 			break;		/* after a failure, already counted */
 		default:
-			if (*fail == PG_OK) {
-				snprintf(error, errlen, "execute: unexpected %s",
+			if (*fail == MQ_NET_OK) {
+				mq_set_error(error, errlen, "execute: unexpected %s",
 				    PQresStatus(PQresultStatus(res)));
-				*fail = PG_LOST;
+				*fail = MQ_NET_LOST;
 			}
 			break;
 		}
 		PQclear(res);
-		if (*fail == PG_LOST && PQstatus(be->pg) == CONNECTION_BAD)
-			goto failed;
+		if (*fail == MQ_NET_LOST && PQstatus(be->pg) == CONNECTION_BAD)
+			return -1;
 	}
-	if (at != nsent && *fail == PG_OK) {
-		snprintf(error, errlen, "execute: %zu results for %zu queries",
-		    at, nsent);
-		*fail = PG_LOST;
+	if (at != b->nsent && *fail == MQ_NET_OK) {
+		mq_set_error(error, errlen, "execute: %zu results for %zu queries",
+		    at, b->nsent);
+		*fail = MQ_NET_LOST;
 	}
-	if (!PQexitPipelineMode(be->pg) && *fail == PG_OK) {
+	return 0;
+}
+
+/*
+ * run_batch - the queries of b in one pipeline (one sync, one round trip)
+ * under one deadline: MQ_FOUND, or MQ_TEMPFAIL with *fail.
+ */
+static int
+run_batch(struct pg_batch *b, size_t *rows_r, enum mq_net_fail *fail,
+    char *error, size_t errlen)
+{
+	struct mq_backend *be = b->be;
+	uint64_t deadline = mq_now_monotonic_us() +
+	    (uint64_t)be->net.query_timeout * 1000000u;
+
+	*fail = MQ_NET_OK;
+	if (batch_send(b, deadline, fail, error, errlen) < 0 ||
+	    batch_receive(b, deadline, rows_r, fail, error, errlen) < 0)
+		goto failed;
+	if (!PQexitPipelineMode(be->pg) && *fail == MQ_NET_OK) {
 		conn_error(be->pg, "pipeline", error, errlen);
-		*fail = PG_LOST;
+		*fail = MQ_NET_LOST;
 	}
-	if (*fail == PG_OK)
-		return;
+	if (*fail == MQ_NET_OK)
+		return MQ_FOUND;
 failed:
 	/* A connection left in pipeline mode is not used again. */
-	if (*fail != PG_TIMEOUT && be->pg != NULL &&
+	if (*fail != MQ_NET_TIMEOUT && be->pg != NULL &&
 	    PQpipelineStatus(be->pg) != PQ_PIPELINE_OFF)
-		*fail = PG_LOST;
+		*fail = MQ_NET_LOST;
 	after_failure(be, *fail);
+	return MQ_TEMPFAIL;
+}
+
+/* batch_attempt - connect when needed and run the batch (mq_net_attempt_fn). */
+static int
+batch_attempt(void *arg, size_t *rows_r, enum mq_net_fail *fail, char *error,
+    size_t errlen)
+{
+	struct pg_batch *b = arg;
+
+	if (b->be->pg == NULL && pg_connect(b->be, error, errlen) < 0) {
+		*fail = MQ_NET_DOWN;
+		return MQ_TEMPFAIL;
+	}
+	return run_batch(b, rows_r, fail, error, errlen);
 }
 
 static int
@@ -810,46 +872,40 @@ pg_query_batch(struct mq_backend *be, size_t n, const enum mq_query_kind *kinds,
     const struct mq_key *keys, mq_row_fn *fn, void *const *ctxs, int *results,
     char *error, size_t errlen)
 {
-	bool skip[PG_MAX_BATCH];
-	enum pg_fail fail;
-	size_t rows, todo = 0;
-	int attempt;
+	struct pg_batch b = { .be = be, .n = n, .kinds = kinds, .keys = keys,
+	    .fn = fn, .ctxs = ctxs, .results = results };
+	enum mq_net_fail fail;
+	size_t todo = 0;
 
 	if (n > PG_MAX_BATCH) {
-		snprintf(error, errlen, "too many queries for one batch");
+		mq_set_error(error, errlen, "too many queries for one batch");
 		return MQ_MISS;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if ((unsigned)kinds[i] >= MQ_Q_COUNT ||
 		    be->net.sql[kinds[i]].text == NULL) {
-			snprintf(error, errlen, "no such query configured");
+			mq_set_error(error, errlen, "no such query configured");
 			return MQ_MISS;
 		}
 		/* As in pg_query: a key that is not UTF-8 equals no value. */
-		skip[i] = !mq_net_key_ok(&be->net.sql[kinds[i]], &keys[i]);
+		b.skip[i] = !mq_net_key_ok(&be->net.sql[kinds[i]], &keys[i]);
 		results[i] = MQ_NOTFOUND;
-		todo += !skip[i];
+		todo += !b.skip[i];
 	}
 	if (todo == 0)
 		return MQ_FOUND;
 	recheck(be);
 	failback(be);
-	for (attempt = 0;; attempt++) {
-		if (be->pg == NULL && pg_connect(be, error, errlen) < 0)
-			return MQ_TEMPFAIL;
-		rows = 0;
-		run_batch(be, n, kinds, keys, skip, fn, ctxs, results, &rows,
-		    &fail, error, errlen);
-		if (fail == PG_OK) {
-			mq_debug("pgsql: %zu queries in one round trip", todo);
-			return MQ_FOUND;
-		}
-		if (fail == PG_TIMEOUT || fail == PG_SERVER_TIMEOUT)
-			return MQ_TEMPFAIL;
-		if (fail != PG_LOST || attempt > 0 || rows > 0)
-			return MQ_MISS;
-		mq_debug("pgsql: connection lost, retrying once: %s", error);
+	mq_net_run("pgsql", batch_attempt, &b, &fail, error, errlen);
+	if (fail == MQ_NET_OK) {
+		mq_debug("pgsql: %zu queries in one round trip", todo);
+		return MQ_FOUND;
 	}
+	/* No connection or a timeout: queries of their own would only repeat it. */
+	if (fail == MQ_NET_DOWN || fail == MQ_NET_TIMEOUT ||
+	    fail == MQ_NET_SERVER_TIMEOUT)
+		return MQ_TEMPFAIL;
+	return MQ_MISS;		/* the caller runs them one by one */
 }
 
 const struct mq_backend_ops mq_backend_pgsql = {

@@ -80,7 +80,7 @@ sqlite_connect(struct mq_backend *be, char *error, size_t errlen)
 	rc = sqlite3_open_v2(be->db->path, &be->handle,
 	    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		snprintf(error, errlen, "sqlite: %s: %s", be->db->path,
+		mq_set_error(error, errlen, "sqlite: %s: %s", be->db->path,
 		    be->handle != NULL ? sqlite3_errmsg(be->handle) : sqlite3_errstr(rc));
 		sqlite_disconnect(be);
 		return -1;
@@ -96,7 +96,7 @@ sqlite_connect(struct mq_backend *be, char *error, size_t errlen)
 	sqlite3_exec(be->handle, "PRAGMA cache_size = -256", NULL, NULL, NULL);
 	if (sqlite3_prepare_v2(be->handle, "BEGIN", -1, &be->begin, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(be->handle, "COMMIT", -1, &be->commit, NULL) != SQLITE_OK) {
-		snprintf(error, errlen, "sqlite: %s", sqlite3_errmsg(be->handle));
+		mq_set_error(error, errlen, "sqlite: %s", sqlite3_errmsg(be->handle));
 		sqlite_disconnect(be);
 		return -1;
 	}
@@ -106,7 +106,7 @@ sqlite_connect(struct mq_backend *be, char *error, size_t errlen)
 		rc = sqlite3_prepare_v2(be->handle, be->sql[i].text, -1,
 		    &be->stmt[i], NULL);
 		if (rc != SQLITE_OK) {
-			snprintf(error, errlen, "sqlite: %s query: %s",
+			mq_set_error(error, errlen, "sqlite: %s query: %s",
 			    mq_query_kind_name((enum mq_query_kind)i),
 			    sqlite3_errmsg(be->handle));
 			sqlite_disconnect(be);
@@ -142,7 +142,7 @@ sqlite_query(struct mq_backend *be, enum mq_query_kind kind,
 	int rc, ncols, result = MQ_NOTFOUND;
 
 	if (be->sql[kind].text == NULL) {
-		snprintf(error, errlen, "no %s query configured", mq_query_kind_name(kind));
+		mq_set_error(error, errlen, "no %s query configured", mq_query_kind_name(kind));
 		return MQ_TEMPFAIL;
 	}
 	if (sqlite_connect(be, error, errlen) < 0)
@@ -152,7 +152,7 @@ sqlite_query(struct mq_backend *be, enum mq_query_kind kind,
 		const char *v = mq_sql_param_value(be->sql[kind].params[i], key);
 
 		if (sqlite3_bind_text(st, (int)i + 1, v, -1, SQLITE_STATIC) != SQLITE_OK) {
-			snprintf(error, errlen, "sqlite: bind: %s", sqlite3_errmsg(be->handle));
+			mq_set_error(error, errlen, "sqlite: bind: %s", sqlite3_errmsg(be->handle));
 			sqlite3_reset(st);
 			return MQ_TEMPFAIL;
 		}
@@ -175,11 +175,11 @@ sqlite_query(struct mq_backend *be, enum mq_query_kind kind,
 	be->deadline_ns = 0;
 	if (rc != SQLITE_DONE) {
 		if (rc == SQLITE_INTERRUPT)
-			snprintf(error, errlen, "sqlite: %s query: still running "
+			mq_set_error(error, errlen, "sqlite: %s query: still running "
 			    "after query_timeout (%d s): abandoned",
 			    mq_query_kind_name(kind), be->db->query_timeout);
 		else
-			snprintf(error, errlen, "sqlite: %s query: %s",
+			mq_set_error(error, errlen, "sqlite: %s query: %s",
 			    mq_query_kind_name(kind), sqlite3_errmsg(be->handle));
 		result = MQ_TEMPFAIL;
 		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED && rc != SQLITE_INTERRUPT) {
@@ -246,7 +246,7 @@ sqlite_columns(struct mq_backend *be, enum mq_query_kind kind,
 	int ncols;
 
 	if (be->sql[kind].text == NULL) {
-		snprintf(error, errlen, "no %s query configured", mq_query_kind_name(kind));
+		mq_set_error(error, errlen, "no %s query configured", mq_query_kind_name(kind));
 		return MQ_TEMPFAIL;
 	}
 	if (sqlite_connect(be, error, errlen) < 0)

@@ -12,6 +12,10 @@
  * else stat) when Maildir++ says so. Results are kept in a usage cache
  * validated against the mtimes of maildirsize and of the counted
  * directories, so a recount is never redone per request.
+ *
+ * The code behind this header: maildir.c (the figure and the cache),
+ * maildir_path.c (the confined walk), maildir_recount.c (the recount) and
+ * maildirsize_file.c (reading and rewriting maildirsize).
  */
 #ifndef MQ_MAILDIR_H
 #define MQ_MAILDIR_H

@@ -4,7 +4,7 @@
  * whether its figure may be believed, and read the ",S=" size out of a
  * Maildir file name, and format the definition line that recalc writes.
  * No I/O, no allocation, no logging: this is the part fed by the fuzzer.
- * maildir.c does the reading and writing.
+ * maildirsize_file.c does the reading and writing.
  *
  * The rules are Dovecot 2.3's (src/plugins/quota/quota-maildir.c), down
  * to how a line is read: limits clamp to INT64_MAX, a usage line is

@@ -65,8 +65,11 @@ int mq_maildir_filename_size(const char *name, uint64_t *size_r);
 /*
  * mq_maildirsize_definition - the definition line for the limits (0 =
  * unlimited), without the newline: "NNNS,NNNC", a part left out when its
- * limit is 0, "0S" when both are (as Dovecot writes it).
+ * limit is 0, "0S" when both are (as Dovecot writes it). A buffer of
+ * MQ_MDS_DEFINITION_SIZE bytes holds any of them (limits are held at
+ * INT64_MAX: 19 digits each).
  */
+#define MQ_MDS_DEFINITION_SIZE 48
 void mq_maildirsize_definition(char *buf, size_t size, uint64_t limit_bytes,
     uint64_t limit_messages);
 

@@ -11,6 +11,8 @@
 #     engine or driver header;
 #   - backend_net.h, the network drivers' private header, is included by
 #     backend_net.c, backend_mysql.c, backend_pgsql.c (and its unit test);
+#   - maildir_recount.h and maildirsize_file.h, private to the Maildir
+#     usage code, are included by quota/maildir*.c only;
 #   - every project include names a header that exists.
 #
 # Includes are by bare name ("util.h") and are resolved as the compiler
@@ -35,6 +37,11 @@ PURE = ["quota/decide", "quota/address", "quota/maildirsize", "lib/reply",
         "lib/sqltmpl", "policyd/proto"]
 NET_USERS = ["quota/backend_net.c", "quota/backend_mysql.c",
              "quota/backend_pgsql.c", "quota/backend_net.h"]
+MAILDIR_USERS = ["quota/maildir.c", "quota/maildir_path.c",
+                 "quota/maildir_recount.c", "quota/maildirsize_file.c"]
+PRIVATE = {"quota/backend_net.h": ("the drivers'", NET_USERS),
+           "quota/maildir_recount.h": ("the Maildir code's", MAILDIR_USERS),
+           "quota/maildirsize_file.h": ("the Maildir code's", MAILDIR_USERS)}
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
 passed = failed = 0
 
@@ -81,9 +88,9 @@ def violations(root):
                 if rel[:-2] in PURE and to != rel[:-2] + ".h" and tdir != "lib":
                     out.append("%s: a pure module includes %s (only lib/ "
                                "headers allowed)" % (rel, to))
-                if to == "quota/backend_net.h" and rel not in NET_USERS:
-                    out.append("%s: includes the drivers' private "
-                               "quota/backend_net.h" % rel)
+                if to in PRIVATE and rel not in PRIVATE[to][1] and rel != to:
+                    out.append("%s: includes %s private %s"
+                               % (rel, PRIVATE[to][0], to))
     return out
 
 
@@ -105,6 +112,9 @@ SELF = [
      "warn/main.c: includes policyd/metrics.h"),
     ("backend_net.h outside its drivers", "policyd/metrics.c", "backend_net.h",
      "policyd/metrics.c: includes the drivers' private quota/backend_net.h"),
+    ("maildir_recount.h outside the Maildir code", "quota/engine.c",
+     "maildir_recount.h",
+     "quota/engine.c: includes the Maildir code's private quota/maildir_recount.h"),
     ("an include of no header", "quota/cache.c", "nosuch.h",
      "quota/cache.c: includes nosuch.h"),
 ]

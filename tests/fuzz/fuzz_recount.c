@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_recount - libFuzzer target for the recount of a Maildir
- * (quota/maildir.c): the ",S=" sizes in message file names, and the
+ * (quota/maildir_recount.c): the ",S=" sizes in message file names, and the
  * folders, on a real directory tree.
  *
  * The input is one line per message file: the first byte picks where it

@@ -340,6 +340,8 @@ START_TEST(test_message)
 	mq_net_message(out, sizeof(out), "  bad\x01" "byte \xc3\xa9\r\n");
 	ck_assert_str_eq(out, "bad?byte ??");
 	mq_net_message(out, 8, "0123456789");
+	ck_assert_str_eq(out, "0123...");
+	mq_net_message(out, 8, "0123456");
 	ck_assert_str_eq(out, "0123456");
 	mq_net_message(out, sizeof(out), NULL);
 	ck_assert_str_eq(out, "");

@@ -6,8 +6,11 @@
  */
 #include "autoconf.h"
 
+#include <sys/stat.h>
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -188,6 +191,51 @@ START_TEST(test_write_all)
 }
 END_TEST
 
+/* mq_write_atomic: the new content in place, no temp file left behind. */
+START_TEST(test_write_atomic)
+{
+	char dir[] = "/tmp/mq-check-util.XXXXXX", buf[64], err[256];
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int dfd, fd, names = 0;
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(dfd, 0);
+	ck_assert_int_eq(mq_write_atomic(dfd, "f", "old\n", 4, 0640, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(mq_write_atomic(dfd, "f", "new text\n", 9, 0600, err,
+	    sizeof(err)), 0);
+	fd = openat(dfd, "f", O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, buf, sizeof(buf));
+	ck_assert_int_eq(n, 9);
+	ck_assert(memcmp(buf, "new text\n", 9) == 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	close(fd);
+
+	/* A name that cannot be replaced: an error, and no temp file stays. */
+	ck_assert_int_eq(mkdirat(dfd, "sub", 0700), 0);
+	ck_assert_int_eq(mq_write_atomic(dfd, "sub", "x", 1, 0600, err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "cannot rename"));
+	d = fdopendir(dup(dfd));
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			names++;
+	closedir(d);
+	ck_assert_int_eq(names, 2);	/* "f" and "sub" */
+	ck_assert_int_eq(unlinkat(dfd, "f", 0), 0);
+	ck_assert_int_eq(unlinkat(dfd, "sub", AT_REMOVEDIR), 0);
+	close(dfd);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 START_TEST(test_fnv1a)
 {
 	/* the published FNV-1a 64 test vectors */
@@ -282,6 +330,7 @@ util_suite(void)
 	tcase_add_test(tc, test_sanitize);
 	tcase_add_test(tc, test_human_bytes);
 	tcase_add_test(tc, test_write_all);
+	tcase_add_test(tc, test_write_atomic);
 	tcase_add_test(tc, test_fnv1a);
 	tcase_add_test(tc, test_xalloc);
 	tcase_add_exit_test(tc, test_xreallocarray_overflow, EX_OSERR);
