@@ -214,14 +214,6 @@ key_line(const struct loadctx *ctx, const char *key)
 	return 0;
 }
 
-/* vformat - fmt with ap into *s_r, malloc'ed: a message is never cut. */
-static void MQ_PRINTF(2, 0)
-vformat(char **s_r, const char *fmt, va_list ap)
-{
-	if (vasprintf(s_r, fmt, ap) < 0)
-		mq_fatal(EX_OSERR, "out of memory");
-}
-
 /* fail - record the first error as "FILE:LINE: KEY: message"; returns -1. */
 static int MQ_PRINTF(3, 4)
 fail(struct loadctx *ctx, const char *key, const char *fmt, ...)
@@ -233,7 +225,7 @@ fail(struct loadctx *ctx, const char *key, const char *fmt, ...)
 	if (ctx->error != NULL)
 		return -1;
 	va_start(ap, fmt);
-	vformat(&msg, fmt, ap);
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	line = key_line(ctx, key);
 	if (line > 0)
@@ -264,7 +256,7 @@ conf_error(cfg_t *cfg, const char *fmt, va_list ap)
 
 	if (ctx == NULL || ctx->error != NULL)
 		return;
-	vformat(&msg, fmt, ap);
+	msg = xvasprintf(fmt, ap);
 	if (cfg != NULL && cfg->line > 0)
 		snprintf(prefix, sizeof(prefix), ":%d", cfg->line);
 	else

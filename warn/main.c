@@ -41,13 +41,10 @@ report(enum mq_log_level level, const char *fmt, ...)
 {
 	va_list ap;
 	char *line;
-	int n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&line, fmt, ap);
+	line = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		mq_fatal(EX_OSERR, "out of memory");
 	mq_log(level, "%s", line);
 	if (!log_on_stderr)
 		fprintf(stderr, "mailquota-warn: %s\n", line);
