@@ -178,7 +178,7 @@ stamp_now(struct stamp *s, const char *from)
 	strftime(s->human, sizeof(s->human), "%Y-%m-%d %H:%M %z", &tm);
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
 		rnd = mq_now_monotonic_us() ^ ((uint64_t)getpid() << 32);
-	/* warn.from is a plain address (checked at start), far shorter than mid */
+	/* warn.from passed mq_address_ok at start: its domain fits (warn.h) */
 	snprintf(s->mid, sizeof(s->mid), "mailquota-warn.%lld.%ld.%u.%016" PRIx64 "@%s",
 	    (long long)now, (long)getpid(), ++seq, rnd, at != NULL ? at + 1 : "localhost");
 }

@@ -95,7 +95,7 @@ void userlist_free(struct userlist *l);
 struct stamp {
 	char date[64];
 	char human[64];
-	char mid[256];
+	char mid[512];	/* 85 bytes before the '@', a domain of at most 255 */
 };
 
 void stamp_now(struct stamp *s, const char *from);
