@@ -29,9 +29,12 @@
 #define DEFAULT_TOP 10
 #define MAX_PERCENT 100000
 
+#define NOT_LISTED "listed by the users query, but "
+
 struct item {
 	char address[MQ_ADDRESS_MAX + 1];
-	char error[256];
+	char why[256];				/* the engine's reason */
+	char error[sizeof(NOT_LISTED) + 256];	/* the report's, never cut */
 };
 
 struct scan {
@@ -51,8 +54,7 @@ read_box(struct mq_session *s, size_t i, void *ctx)
 	const char *at;
 	int r;
 
-	r = mq_session_mailbox(s, sc->list->addr[i], &rep, it->error,
-	    sizeof(it->error));
+	r = mq_session_mailbox(s, sc->list->addr[i], &rep, it->why, sizeof(it->why));
 	if (r == MQ_FOUND)
 		mq_strlcpy(it->address, rep.address, sizeof(it->address));
 	else
@@ -62,13 +64,8 @@ read_box(struct mq_session *s, size_t i, void *ctx)
 	b->address = it->address;
 	b->domain = at != NULL ? at + 1 : "";
 	if (r != MQ_FOUND) {
-		if (r == MQ_NOTFOUND) {
-			char why[sizeof(it->error)];
-
-			mq_strlcpy(why, it->error, sizeof(why));
-			snprintf(it->error, sizeof(it->error),
-			    "listed by the users query, but %.200s", why);
-		}
+		snprintf(it->error, sizeof(it->error), "%s%s",
+		    r == MQ_NOTFOUND ? NOT_LISTED : "", it->why);
 		b->error = it->error;
 		return;
 	}
@@ -92,8 +89,57 @@ parse_percent(const char *s, uint64_t *pct_r)
 	return mq_parse_u64n(s, len, pct_r) == 0 && *pct_r <= MAX_PERCENT ? 0 : -1;
 }
 
-int
-mq_cmd_report(const struct mq_config *cfg, int argc, char **argv)
+/* The command line of `mailquota report`. */
+struct report_args {
+	struct mq_report_opts ro;
+	enum mq_report_format format;
+	const char *domain;
+};
+
+/* report_option - one option into a: 0, or EX_USAGE (said on stderr). */
+static int
+report_option(int c, struct report_args *a, bool *top_given)
+{
+	uint64_t top;
+
+	switch (c) {
+	case 'd':
+		a->domain = optarg;
+		return 0;
+	case 't':
+		if (mq_parse_u64(optarg, &top) < 0 || top > SIZE_MAX) {
+			fprintf(stderr, "mailquota: --top: not a count\n");
+			return EX_USAGE;
+		}
+		a->ro.top = (size_t)top;
+		*top_given = true;
+		return 0;
+	case 'o':
+		if (parse_percent(optarg, &a->ro.over_percent) < 0) {
+			fprintf(stderr, "mailquota: --over: a percentage from 0 to %d\n",
+			    MAX_PERCENT);
+			return EX_USAGE;
+		}
+		a->ro.over = true;
+		return 0;
+	case 'f':
+		if (mq_report_format_parse(optarg, &a->format) < 0) {
+			fprintf(stderr, "mailquota: --format: table, csv, json or html\n");
+			return EX_USAGE;
+		}
+		return 0;
+	case 'b':
+		a->ro.raw_bytes = true;
+		return 0;
+	default:
+		mq_cli_usage(stderr);
+		return EX_USAGE;
+	}
+}
+
+/* parse_args - the options of `mailquota report`: 0 or EX_USAGE. */
+static int
+parse_args(int argc, char **argv, struct report_args *a)
 {
 	static const struct option opts[] = {
 		{ "domain", required_argument, NULL, 'd' },
@@ -103,94 +149,77 @@ mq_cmd_report(const struct mq_config *cfg, int argc, char **argv)
 		{ "bytes", no_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct mq_report_opts ro = { .top = DEFAULT_TOP };
-	enum mq_report_format format = MQ_REPORT_TABLE;
-	struct mq_scan_list list = { 0 };
-	struct mq_engine *engine;
-	struct mq_session *session;
-	struct mq_report report;
-	struct scan sc = { 0 };
-	const char *domain = NULL;
-	char error[256];
 	bool top_given = false;
-	uint64_t top, start;
-	int c, r, rc = MQ_EXIT_OK;
+	int c, r;
 
 	optind = 0;	/* glibc: re-initialise after main's getopt */
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			domain = optarg;
-			break;
-		case 't':
-			if (mq_parse_u64(optarg, &top) < 0 || top > SIZE_MAX) {
-				fprintf(stderr, "mailquota: --top: not a count\n");
-				return EX_USAGE;
-			}
-			ro.top = (size_t)top;
-			top_given = true;
-			break;
-		case 'o':
-			if (parse_percent(optarg, &ro.over_percent) < 0) {
-				fprintf(stderr, "mailquota: --over: a percentage "
-				    "from 0 to %d\n", MAX_PERCENT);
-				return EX_USAGE;
-			}
-			ro.over = true;
-			break;
-		case 'f':
-			if (mq_report_format_parse(optarg, &format) < 0) {
-				fprintf(stderr, "mailquota: --format: table, csv, "
-				    "json or html\n");
-				return EX_USAGE;
-			}
-			break;
-		case 'b':
-			ro.raw_bytes = true;
-			break;
-		default:
-			mq_cli_usage(stderr);
-			return EX_USAGE;
-		}
-	}
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		if ((r = report_option(c, a, &top_given)) != 0)
+			return r;
 	if (optind != argc) {
 		mq_cli_usage(stderr);
 		return EX_USAGE;
 	}
 	/* --over lists every match unless --top caps it. */
-	if (ro.over && !top_given)
-		ro.top = 0;
+	if (a->ro.over && !top_given)
+		a->ro.top = 0;
+	return 0;
+}
 
-	engine = mq_engine_new(cfg);
-	session = mq_session_new(engine);
-	start = mq_now_monotonic_us();
-	r = mq_scan_users(session, domain, &list, error, sizeof(error));
+/*
+ * scan - every mailbox of the users query (or of the domain), read on the
+ * pool into sc: MQ_EXIT_OK, or MQ_EXIT_TEMPFAIL when the query failed.
+ */
+static int
+scan(const struct mq_config *cfg, struct report_args *a, struct mq_scan_list *list,
+    struct scan *sc)
+{
+	struct mq_engine *engine = mq_engine_new(cfg);
+	struct mq_session *session = mq_session_new(engine);
+	uint64_t start = mq_now_monotonic_us();
+	char error[256];
+	int r;
+
+	r = mq_scan_users(session, a->domain, list, error, sizeof(error));
 	mq_session_free(&session);
 	if (r != MQ_FOUND) {
 		fprintf(stderr, "mailquota: users query: %s\n", error);
 		mq_engine_free(&engine);
 		return MQ_EXIT_TEMPFAIL;
 	}
-
-	sc.list = &list;
-	sc.items = xcalloc(list.n > 0 ? list.n : 1, sizeof(*sc.items));
-	sc.boxes = xcalloc(list.n > 0 ? list.n : 1, sizeof(*sc.boxes));
-	mq_scan_run(engine, list.n, mq_scan_threads(cfg), read_box, &sc);
-	ro.seconds = (double)(mq_now_monotonic_us() - start) / 1e6;
-	ro.generated = time(NULL);
+	sc->list = list;
+	sc->items = xcalloc(list->n > 0 ? list->n : 1, sizeof(*sc->items));
+	sc->boxes = xcalloc(list->n > 0 ? list->n : 1, sizeof(*sc->boxes));
+	mq_scan_run(engine, list->n, mq_scan_threads(cfg), read_box, sc);
+	a->ro.seconds = (double)(mq_now_monotonic_us() - start) / 1e6;
+	a->ro.generated = time(NULL);
 	mq_engine_free(&engine);
+	return MQ_EXIT_OK;
+}
 
+int
+mq_cmd_report(const struct mq_config *cfg, int argc, char **argv)
+{
+	struct report_args a = { .ro = { .top = DEFAULT_TOP }, .format = MQ_REPORT_TABLE };
+	struct mq_scan_list list = { 0 };
+	struct mq_report report;
+	struct scan sc = { 0 };
+	int rc;
+
+	if ((rc = parse_args(argc, argv, &a)) != 0 ||
+	    (rc = scan(cfg, &a, &list, &sc)) != MQ_EXIT_OK)
+		return rc;
 	for (size_t i = 0; i < list.n; i++) {
 		if (sc.boxes[i].error != NULL) {
 			mq_warn("%s: %s", sc.boxes[i].address, sc.boxes[i].error);
 			rc = MQ_EXIT_TEMPFAIL;
 		}
 	}
-	mq_report_build(&report, sc.boxes, list.n, &ro);
-	if (mq_report_write(stdout, &report, format) < 0) {
+	mq_report_build(&report, sc.boxes, list.n, &a.ro);
+	if (mq_report_write(stdout, &report, a.format) < 0) {
 		fprintf(stderr, "mailquota: cannot write the report\n");
 		rc = EX_IOERR;
-	} else if (rc == MQ_EXIT_OK && ro.over && report.nover > 0) {
+	} else if (rc == MQ_EXIT_OK && a.ro.over && report.nover > 0) {
 		rc = MQ_EXIT_FOUND;
 	}
 	mq_report_free(&report);

@@ -218,20 +218,21 @@ key_line(const struct loadctx *ctx, const char *key)
 static int MQ_PRINTF(3, 4)
 fail(struct loadctx *ctx, const char *key, const char *fmt, ...)
 {
-	char msg[2048];
 	va_list ap;
+	char *msg;
 	int line;
 
 	if (ctx->error != NULL)
 		return -1;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	line = key_line(ctx, key);
 	if (line > 0)
 		ctx->error = xasprintf("%s:%d: %s: %s", ctx->file, line, key, msg);
 	else
 		ctx->error = xasprintf("%s: %s: %s", ctx->file, key, msg);
+	free(msg);
 	return -1;
 }
 
@@ -250,12 +251,12 @@ static void MQ_PRINTF(2, 0)
 conf_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	struct loadctx *ctx = cur_ctx;
-	char msg[1024], key[128], prefix[64];
+	char *msg, key[128], prefix[64];
 	const char *q, *e;
 
 	if (ctx == NULL || ctx->error != NULL)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg = xvasprintf(fmt, ap);
 	if (cfg != NULL && cfg->line > 0)
 		snprintf(prefix, sizeof(prefix), ":%d", cfg->line);
 	else
@@ -271,6 +272,7 @@ conf_error(cfg_t *cfg, const char *fmt, va_list ap)
 		ctx->error = xasprintf("%s%s: %s: %s", ctx->file, prefix, key, msg);
 	} else
 		ctx->error = xasprintf("%s%s: %s", ctx->file, prefix, msg);
+	free(msg);
 }
 
 /* record_line - validate callback on every option: remember its line. */
@@ -407,112 +409,131 @@ blank_comments(char *buf, size_t len)
  * The option tables and typed accessors.
  */
 
-/* new_cfg - the libconfuse schema, with a line recorder on every option. */
+/*
+ * The libconfuse schema, a table per section. cfg_init copies the tables;
+ * its prototype and CFG_SEC take them without const, hence the casts.
+ */
+
+/* database: the driver and where it connects. */
+static const cfg_opt_t database_opts[] = {
+	CFG_STR("driver", "sqlite", CFGF_NONE),
+	CFG_STR("path", DEF_DB_PATH, CFGF_NONE),
+	CFG_STR_LIST("hosts", "{\"localhost\"}", CFGF_NONE),
+	CFG_INT("port", 0, CFGF_NONE),
+	CFG_STR("name", "mailserver", CFGF_NONE),
+	CFG_STR("user", "mailuser", CFGF_NONE),
+	CFG_STR("password", "", CFGF_NONE),
+	CFG_STR("password_file", "", CFGF_NONE),
+	CFG_INT("connect_timeout", 5, CFGF_NONE),
+	CFG_INT("query_timeout", 5, CFGF_NONE),
+	CFG_INT("connections", 4, CFGF_NONE),
+	CFG_INT("max_replica_lag", 0, CFGF_NONE),
+	CFG_END()
+};
+
+/* queries: no defaults; unset means "use the schema's preset". */
+static const cfg_opt_t queries_opts[] = {
+	CFG_STR("user", NULL, CFGF_NODEFAULT),
+	CFG_STR("alias", NULL, CFGF_NODEFAULT),
+	CFG_STR("domain", NULL, CFGF_NODEFAULT),
+	CFG_STR("users", NULL, CFGF_NODEFAULT),
+	CFG_STR("usage", NULL, CFGF_NODEFAULT),
+	CFG_STR("alias_domain", NULL, CFGF_NODEFAULT),
+	CFG_STR("digest_to", NULL, CFGF_NODEFAULT),
+	CFG_END()
+};
+
+/* maildir: where the mailboxes are and how they are counted. */
+static const cfg_opt_t maildir_opts[] = {
+	CFG_STR("base", "/var/mail/vhosts", CFGF_NONE),
+	CFG_STR("path", "%d/%u", CFGF_NONE),
+	CFG_BOOL("recalc", cfg_true, CFGF_NONE),
+	CFG_BOOL("header_limits", cfg_true, CFGF_NONE),
+	CFG_STR_LIST("ignore", NULL, CFGF_NONE),
+	CFG_END()
+};
+
+/* quota: where usage comes from, the grace, how long a figure is reused. */
+static const cfg_opt_t quota_opts[] = {
+	CFG_STR("usage", "maildirsize", CFGF_NONE),
+	CFG_STR("grace", "0", CFGF_NONE),
+	CFG_INT("usage_ttl", 5, CFGF_NONE),
+	CFG_END()
+};
+
+/* policy: the daemon's sockets, caches, limits and replies. */
+static const cfg_opt_t policy_opts[] = {
+	CFG_STR_LIST("listen", "{\"inet:127.0.0.1:10031\"}", CFGF_NONE),
+	CFG_STR("user", "", CFGF_NONE),
+	CFG_STR("recipient_delimiter", "+", CFGF_NONE),
+	CFG_STR("alias_overquota", "all", CFGF_NONE),
+	CFG_INT("cache_ttl", 60, CFGF_NONE),
+	CFG_INT("negative_cache_ttl", 10, CFGF_NONE),
+	CFG_INT("stale_ttl", 0, CFGF_NONE),
+	CFG_INT("max_connections", 1000, CFGF_NONE),
+	CFG_INT("max_connections_per_client", 400, CFGF_NONE),
+	CFG_INT("idle_timeout", 300, CFGF_NONE),
+	CFG_INT("max_request_size", 102400, CFGF_NONE),
+	CFG_STR("reply_success", "DUNNO", CFGF_NONE),
+	CFG_STR("reply_nouser", "DUNNO", CFGF_NONE),
+	CFG_STR("reply_disabled", "550 5.2.1 Mailbox disabled", CFGF_NONE),
+	CFG_STR("reply_overquota", "552 5.2.2 Mailbox is full", CFGF_NONE),
+	CFG_STR("reply_toolarge", "", CFGF_NONE),
+	CFG_STR("reply_tempfail", "451 4.3.0 Temporary lookup failure",
+	    CFGF_NONE),
+	CFG_STR("on_error", "tempfail", CFGF_NONE),
+	CFG_BOOL("dry_run", cfg_false, CFGF_NONE),
+	CFG_STR("metrics", "", CFGF_NONE),
+	CFG_END()
+};
+
+/* warn: mailquota-warn's thresholds, delivery, state and digest. */
+static const cfg_opt_t warn_opts[] = {
+	CFG_INT_LIST("thresholds", "{80, 95, 100}", CFGF_NONE),
+	CFG_STR("from", "postmaster@localhost", CFGF_NONE),
+	CFG_STR("sendmail", "/usr/sbin/sendmail", CFGF_NONE),
+	CFG_STR("delivery", "sendmail", CFGF_NONE),
+	CFG_STR("smtp", "inet:127.0.0.1:25", CFGF_NONE),
+	CFG_STR("template", DEF_TEMPLATE, CFGF_NONE),
+	CFG_STR("state", DEF_STATE, CFGF_NONE),
+	CFG_INT("rearm", 5, CFGF_NONE),
+	CFG_INT("renotify", 0, CFGF_NONE),
+	CFG_STR("full_fallback", "none", CFGF_NONE),
+	CFG_STR("digest_to", "postmaster@%d", CFGF_NONE),
+	CFG_INT("digest_threshold", 80, CFGF_NONE),
+	CFG_INT("digest_interval", 24, CFGF_NONE),
+	CFG_STR("digest_template", DEF_DIGEST, CFGF_NONE),
+	CFG_END()
+};
+
+/* log: syslog facility and level. */
+static const cfg_opt_t log_opts[] = {
+	CFG_STR("facility", "mail", CFGF_NONE),
+	CFG_STR("level", "info", CFGF_NONE),
+	CFG_END()
+};
+
+/* The file: the top-level keys and the sections. */
+static const cfg_opt_t root_opts[] = {
+	CFG_SEC("database", (cfg_opt_t *)database_opts, CFGF_NONE),
+	CFG_STR("schema", "default", CFGF_NONE),
+	CFG_SEC("queries", (cfg_opt_t *)queries_opts, CFGF_NONE),
+	CFG_SEC("maildir", (cfg_opt_t *)maildir_opts, CFGF_NONE),
+	CFG_SEC("quota", (cfg_opt_t *)quota_opts, CFGF_NONE),
+	CFG_SEC("policy", (cfg_opt_t *)policy_opts, CFGF_NONE),
+	CFG_SEC("warn", (cfg_opt_t *)warn_opts, CFGF_NONE),
+	CFG_SEC("log", (cfg_opt_t *)log_opts, CFGF_NONE),
+	CFG_END()
+};
+
+/* new_cfg - the parser for that schema, with a line recorder on every option. */
 static cfg_t *
 new_cfg(void)
 {
-	cfg_opt_t database_opts[] = {
-		CFG_STR("driver", "sqlite", CFGF_NONE),
-		CFG_STR("path", DEF_DB_PATH, CFGF_NONE),
-		CFG_STR_LIST("hosts", "{\"localhost\"}", CFGF_NONE),
-		CFG_INT("port", 0, CFGF_NONE),
-		CFG_STR("name", "mailserver", CFGF_NONE),
-		CFG_STR("user", "mailuser", CFGF_NONE),
-		CFG_STR("password", "", CFGF_NONE),
-		CFG_STR("password_file", "", CFGF_NONE),
-		CFG_INT("connect_timeout", 5, CFGF_NONE),
-		CFG_INT("query_timeout", 5, CFGF_NONE),
-		CFG_INT("connections", 4, CFGF_NONE),
-		CFG_INT("max_replica_lag", 0, CFGF_NONE),
-		CFG_END()
-	};
-	/* No defaults: unset means "use the schema's preset". */
-	cfg_opt_t queries_opts[] = {
-		CFG_STR("user", NULL, CFGF_NODEFAULT),
-		CFG_STR("alias", NULL, CFGF_NODEFAULT),
-		CFG_STR("domain", NULL, CFGF_NODEFAULT),
-		CFG_STR("users", NULL, CFGF_NODEFAULT),
-		CFG_STR("usage", NULL, CFGF_NODEFAULT),
-		CFG_STR("alias_domain", NULL, CFGF_NODEFAULT),
-		CFG_STR("digest_to", NULL, CFGF_NODEFAULT),
-		CFG_END()
-	};
-	cfg_opt_t maildir_opts[] = {
-		CFG_STR("base", "/var/mail/vhosts", CFGF_NONE),
-		CFG_STR("path", "%d/%u", CFGF_NONE),
-		CFG_BOOL("recalc", cfg_true, CFGF_NONE),
-		CFG_BOOL("header_limits", cfg_true, CFGF_NONE),
-		CFG_STR_LIST("ignore", NULL, CFGF_NONE),
-		CFG_END()
-	};
-	cfg_opt_t quota_opts[] = {
-		CFG_STR("usage", "maildirsize", CFGF_NONE),
-		CFG_STR("grace", "0", CFGF_NONE),
-		CFG_INT("usage_ttl", 5, CFGF_NONE),
-		CFG_END()
-	};
-	cfg_opt_t policy_opts[] = {
-		CFG_STR_LIST("listen", "{\"inet:127.0.0.1:10031\"}", CFGF_NONE),
-		CFG_STR("user", "", CFGF_NONE),
-		CFG_STR("recipient_delimiter", "+", CFGF_NONE),
-		CFG_STR("alias_overquota", "all", CFGF_NONE),
-		CFG_INT("cache_ttl", 60, CFGF_NONE),
-		CFG_INT("negative_cache_ttl", 10, CFGF_NONE),
-		CFG_INT("stale_ttl", 0, CFGF_NONE),
-		CFG_INT("max_connections", 1000, CFGF_NONE),
-		CFG_INT("max_connections_per_client", 400, CFGF_NONE),
-		CFG_INT("idle_timeout", 300, CFGF_NONE),
-		CFG_INT("max_request_size", 102400, CFGF_NONE),
-		CFG_STR("reply_success", "DUNNO", CFGF_NONE),
-		CFG_STR("reply_nouser", "DUNNO", CFGF_NONE),
-		CFG_STR("reply_disabled", "550 5.2.1 Mailbox disabled", CFGF_NONE),
-		CFG_STR("reply_overquota", "552 5.2.2 Mailbox is full", CFGF_NONE),
-		CFG_STR("reply_toolarge", "", CFGF_NONE),
-		CFG_STR("reply_tempfail", "451 4.3.0 Temporary lookup failure",
-		    CFGF_NONE),
-		CFG_STR("on_error", "tempfail", CFGF_NONE),
-		CFG_BOOL("dry_run", cfg_false, CFGF_NONE),
-		CFG_STR("metrics", "", CFGF_NONE),
-		CFG_END()
-	};
-	cfg_opt_t warn_opts[] = {
-		CFG_INT_LIST("thresholds", "{80, 95, 100}", CFGF_NONE),
-		CFG_STR("from", "postmaster@localhost", CFGF_NONE),
-		CFG_STR("sendmail", "/usr/sbin/sendmail", CFGF_NONE),
-		CFG_STR("delivery", "sendmail", CFGF_NONE),
-		CFG_STR("smtp", "inet:127.0.0.1:25", CFGF_NONE),
-		CFG_STR("template", DEF_TEMPLATE, CFGF_NONE),
-		CFG_STR("state", DEF_STATE, CFGF_NONE),
-		CFG_INT("rearm", 5, CFGF_NONE),
-		CFG_INT("renotify", 0, CFGF_NONE),
-		CFG_STR("full_fallback", "none", CFGF_NONE),
-		CFG_STR("digest_to", "postmaster@%d", CFGF_NONE),
-		CFG_INT("digest_threshold", 80, CFGF_NONE),
-		CFG_INT("digest_interval", 24, CFGF_NONE),
-		CFG_STR("digest_template", DEF_DIGEST, CFGF_NONE),
-		CFG_END()
-	};
-	cfg_opt_t log_opts[] = {
-		CFG_STR("facility", "mail", CFGF_NONE),
-		CFG_STR("level", "info", CFGF_NONE),
-		CFG_END()
-	};
-	cfg_opt_t root_opts[] = {
-		CFG_SEC("database", database_opts, CFGF_NONE),
-		CFG_STR("schema", "default", CFGF_NONE),
-		CFG_SEC("queries", queries_opts, CFGF_NONE),
-		CFG_SEC("maildir", maildir_opts, CFGF_NONE),
-		CFG_SEC("quota", quota_opts, CFGF_NONE),
-		CFG_SEC("policy", policy_opts, CFGF_NONE),
-		CFG_SEC("warn", warn_opts, CFGF_NONE),
-		CFG_SEC("log", log_opts, CFGF_NONE),
-		CFG_END()
-	};
 	cfg_t *cfg;
 	size_t i, j;
 
-	/* cfg_init copies the tables, so they may live on the stack. */
-	if ((cfg = cfg_init(root_opts, CFGF_NONE)) == NULL)
+	if ((cfg = cfg_init((cfg_opt_t *)root_opts, CFGF_NONE)) == NULL)
 		mq_fatal(EX_OSERR, "cannot initialise the configuration parser");
 	cfg_set_error_function(cfg, conf_error);
 	for (i = 0; root_opts[i].name != NULL; i++) {
@@ -962,14 +983,13 @@ reply_temporary(const char *v)
 	    (n == 15 && strncasecmp(v, "DEFER_IF_PERMIT", 15) == 0);
 }
 
+/* load_listen - policy.listen, policy.user and policy.recipient_delimiter. */
 static int
-load_policy(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
+load_listen(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 {
 	const char *delim, *why, *v;
 	char shown[80];
-	long size;
 	size_t i, n;
-	int w;
 
 	n = get_size(cfg, "policy.listen");
 	if (n == 0)
@@ -995,10 +1015,15 @@ load_policy(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 		return fail(ctx, "policy.recipient_delimiter",
 		    "must not contain '@', blanks or control characters");
 	c->policy.recipient_delimiter = xstrdup(delim);
+	return 0;
+}
 
-	if (get_word(ctx, cfg, "policy.alias_overquota", alias_words, &w) < 0)
-		return -1;
-	c->policy.alias_overquota = (enum mq_alias_overquota)w;
+/* load_limits - the policy's cache lifetimes and connection limits. */
+static int
+load_limits(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
+{
+	long size;
+
 	if (get_int_as_int(ctx, cfg, "policy.cache_ttl", 0, 86400,
 	    &c->policy.cache_ttl) < 0 ||
 	    get_int_as_int(ctx, cfg, "policy.negative_cache_ttl", 0, 86400,
@@ -1015,7 +1040,13 @@ load_policy(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 	    &size) < 0)
 		return -1;
 	c->policy.max_request_size = (size_t)size;
+	return 0;
+}
 
+/* load_replies - the policy.reply_* keys; reply_toolarge defaults to reply_overquota. */
+static int
+load_replies(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
+{
 	if (get_reply(ctx, cfg, "policy.reply_success",
 	    &c->policy.reply_success) < 0 ||
 	    get_reply(ctx, cfg, "policy.reply_nouser",
@@ -1033,13 +1064,25 @@ load_policy(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
 		    "DEFER_IF_PERMIT (with a permanent one every database or "
 		    "disk error would reject mail for good)",
 		    c->policy.reply_tempfail);
-	if (get_str(cfg, "policy.reply_toolarge")[0] == '\0')
+	if (get_str(cfg, "policy.reply_toolarge")[0] == '\0') {
 		c->policy.reply_toolarge = xstrdup(c->policy.reply_overquota);
-	else if (get_reply(ctx, cfg, "policy.reply_toolarge",
-	    &c->policy.reply_toolarge) < 0)
-		return -1;
+		return 0;
+	}
+	return get_reply(ctx, cfg, "policy.reply_toolarge", &c->policy.reply_toolarge);
+}
 
-	if (get_word(ctx, cfg, "policy.on_error", on_error_words, &w) < 0)
+static int
+load_policy(struct loadctx *ctx, cfg_t *cfg, struct mq_config *c)
+{
+	const char *why, *v;
+	int w;
+
+	if (load_listen(ctx, cfg, c) < 0 ||
+	    get_word(ctx, cfg, "policy.alias_overquota", alias_words, &w) < 0)
+		return -1;
+	c->policy.alias_overquota = (enum mq_alias_overquota)w;
+	if (load_limits(ctx, cfg, c) < 0 || load_replies(ctx, cfg, c) < 0 ||
+	    get_word(ctx, cfg, "policy.on_error", on_error_words, &w) < 0)
 		return -1;
 	c->policy.on_error = (enum mq_on_error)w;
 	c->policy.dry_run = get_bool(cfg, "policy.dry_run");

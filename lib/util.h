@@ -11,6 +11,7 @@
 #define MQ_UTIL_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +28,7 @@ void *xreallocarray(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) MQ_PRINTF(1, 2);
+char *xvasprintf(const char *fmt, va_list ap) MQ_PRINTF(1, 0);
 
 int mq_parse_u64(const char *s, uint64_t *value_r);
 int mq_parse_u64n(const char *s, size_t len, uint64_t *value_r);

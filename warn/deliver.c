@@ -10,6 +10,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,14 +99,40 @@ wait_child(pid_t pid, uint64_t deadline, int *status)
 	}
 }
 
-int
-mq_deliver_sendmail(const struct mq_deliver_opts *o, const char *rcpt,
-    const char *msg, size_t len, char *error, size_t errlen)
+/*
+ * write_within - all of p to the non-blocking fd before deadline (send(2)
+ * without SIGPIPE on a socket): 0, -1 on timeout, or an errno value.
+ */
+static int
+write_within(int fd, bool sock, const char *p, size_t len, uint64_t deadline)
 {
-	uint64_t deadline = deadline_after(o->timeout);
-	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
-	size_t off = 0;
-	int p[2], status = 0, werr = 0;
+	while (len > 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		ssize_t n;
+		int r = poll(&pfd, 1, ms_left(deadline));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r == 0 ? -1 : errno;
+		n = sock ? send(fd, p, len, MSG_NOSIGNAL) : write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* spawn_sendmail - run "SENDMAIL -i -f FROM -- RCPT" on a pipe: its pid, or -1 with error. */
+static pid_t
+spawn_sendmail(const struct mq_deliver_opts *o, const char *rcpt, int *wfd_r,
+    char *error, size_t errlen)
+{
+	int p[2];
 	pid_t pid;
 
 	if (pipe2(p, O_CLOEXEC) < 0) {
@@ -130,36 +157,15 @@ mq_deliver_sendmail(const struct mq_deliver_opts *o, const char *rcpt,
 		_exit(127);
 	}
 	close(p[0]);
-	sigaction(SIGPIPE, &ign, &old);
-	(void)fcntl(p[1], F_SETFL, O_NONBLOCK);
-	while (off < len) {
-		struct pollfd pfd = { .fd = p[1], .events = POLLOUT };
-		ssize_t n;
-		int r = poll(&pfd, 1, ms_left(deadline));
+	*wfd_r = p[1];
+	return pid;
+}
 
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			werr = r == 0 ? ETIMEDOUT : errno;
-			break;
-		}
-		n = write(p[1], msg + off, len - off);
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			werr = errno;
-			break;
-		}
-		off += (size_t)n;
-	}
-	close(p[1]);
-	sigaction(SIGPIPE, &old, NULL);
-	if (wait_child(pid, werr == ETIMEDOUT ? mq_now_monotonic_us() : deadline,
-	    &status) < 0) {
-		snprintf(error, errlen, "%s: no answer within %d s, killed",
-		    o->sendmail, o->timeout);
-		return -1;
-	}
+/* sendmail_result - what sendmail's exit status says; werr: writing the message failed. */
+static int
+sendmail_result(const struct mq_deliver_opts *o, int status, int werr, char *error,
+    size_t errlen)
+{
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
 		snprintf(error, errlen, "%s: could not be run", o->sendmail);
 		return -1;
@@ -185,6 +191,32 @@ mq_deliver_sendmail(const struct mq_deliver_opts *o, const char *rcpt,
 		return -1;
 	}
 	return 0;
+}
+
+int
+mq_deliver_sendmail(const struct mq_deliver_opts *o, const char *rcpt,
+    const char *msg, size_t len, char *error, size_t errlen)
+{
+	uint64_t deadline = deadline_after(o->timeout);
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	int wfd, status = 0, werr;
+	pid_t pid;
+
+	if ((pid = spawn_sendmail(o, rcpt, &wfd, error, errlen)) < 0)
+		return -1;
+	sigaction(SIGPIPE, &ign, &old);
+	(void)fcntl(wfd, F_SETFL, O_NONBLOCK);
+	if ((werr = write_within(wfd, false, msg, len, deadline)) < 0)
+		werr = ETIMEDOUT;
+	close(wfd);
+	sigaction(SIGPIPE, &old, NULL);
+	if (wait_child(pid, werr == ETIMEDOUT ? mq_now_monotonic_us() : deadline,
+	    &status) < 0) {
+		snprintf(error, errlen, "%s: no answer within %d s, killed",
+		    o->sendmail, o->timeout);
+		return -1;
+	}
+	return sendmail_result(o, status, werr, error, errlen);
 }
 
 /* ---- SMTP ---- */
@@ -283,31 +315,13 @@ static int
 smtp_write(struct smtp *c, const char *p, size_t len, const char *step,
     char *error, size_t errlen)
 {
-	uint64_t deadline = deadline_after(c->timeout);
+	int err = write_within(c->fd, true, p, len, deadline_after(c->timeout));
 
-	while (len > 0) {
-		struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
-		ssize_t n;
-		int r = poll(&pfd, 1, ms_left(deadline));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			snprintf(error, errlen, "%s: %s: %s", c->peer, step,
-			    r == 0 ? "timed out sending" : strerror(errno));
-			return -1;
-		}
-		n = send(c->fd, p, len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			snprintf(error, errlen, "%s: %s: %s", c->peer, step, strerror(errno));
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	if (err == 0)
+		return 0;
+	snprintf(error, errlen, "%s: %s: %s", c->peer, step,
+	    err < 0 ? "timed out sending" : strerror(err));
+	return -1;
 }
 
 /* rejected - the error text for an unexpected reply (its last line, sanitised). */
@@ -339,17 +353,27 @@ refusal(const struct smtp *c)
 	return MQ_DELIVER_REFUSED;
 }
 
-/* smtp_cmd - send line (CRLF added) and read the reply: 0 when its code is ok1 or ok2. */
-static int
-smtp_cmd(struct smtp *c, const char *line, int ok1, int ok2, char *error,
-    size_t errlen)
+/*
+ * smtp_cmd - send the command (printf-style, CRLF added) and read the
+ * reply: 0 when its code is ok1 or ok2.
+ */
+static int MQ_PRINTF(6, 7)
+smtp_cmd(struct smtp *c, int ok1, int ok2, char *error, size_t errlen,
+    const char *fmt, ...)
 {
-	char *l = xasprintf("%s\r\n", line), step[32];
+	char *cmd, *line, step[32];
+	va_list ap;
 	int r;
 
-	snprintf(step, sizeof(step), "%.*s", (int)strcspn(line, ":< "), line);
-	r = smtp_write(c, l, strlen(l), step, error, errlen);
-	free(l);
+	va_start(ap, fmt);
+	cmd = xvasprintf(fmt, ap);
+	va_end(ap);
+	line = xasprintf("%s\r\n", cmd);
+	/* the step for messages: the command's verb ("MAIL", "RCPT", ...) */
+	snprintf(step, sizeof(step), "%.*s", (int)strcspn(cmd, ":< "), cmd);
+	free(cmd);
+	r = smtp_write(c, line, strlen(line), step, error, errlen);
+	free(line);
 	if (r < 0 || smtp_read(c, step, error, errlen) < 0)
 		return -1;
 	if (c->code != ok1 && c->code != ok2) {
@@ -437,102 +461,130 @@ helo_name(char *buf, size_t size)
 		mq_strlcpy(buf, "localhost", size);
 }
 
+/* smtp_hello - EHLO, or HELO when EHLO is refused for good (then no extensions). */
+static int
+smtp_hello(struct smtp *c, char *error, size_t errlen)
+{
+	char name[256];
+
+	helo_name(name, sizeof(name));
+	if (smtp_cmd(c, 250, 250, error, errlen, "EHLO %s", name) == 0)
+		return 0;
+	if (c->code < 500 || c->code > 599 ||
+	    smtp_cmd(c, 250, 250, error, errlen, "HELO %s", name) < 0)
+		return -1;
+	c->reply[0] = '\0';
+	return 0;
+}
+
+/* smtp_failed - after a failed step: QUIT, unless the connection is gone or closing (421). */
+static int
+smtp_failed(const struct smtp *c, bool *quit_r)
+{
+	*quit_r = c->fd >= 0 && c->code != 421;
+	return -1;
+}
+
+/* smtp_permanent - the last reply refused for good (5xx). */
+static bool
+smtp_permanent(const struct smtp *c)
+{
+	return c->code >= 500 && c->code <= 599;
+}
+
+/*
+ * smtp_transaction - MAIL FROM, RCPT TO and DATA for one message on a
+ * session that has said hello. *quit_r: the session may still take QUIT.
+ */
+static int
+smtp_transaction(struct smtp *c, const struct mq_deliver_opts *o, const char *rcpt,
+    const char *msg, size_t len, bool body8, bool *quit_r, char *error, size_t errlen)
+{
+	char *data;
+	size_t dlen;
+	int r;
+
+	*quit_r = true;
+	if (smtp_cmd(c, 250, 250, error, errlen, "MAIL FROM:<%s>%s", o->from,
+	    body8 ? " BODY=8BITMIME" : "") < 0)
+		return smtp_failed(c, quit_r);
+	if (smtp_cmd(c, 250, 251, error, errlen, "RCPT TO:<%s>", rcpt) < 0)
+		return c->fd >= 0 && smtp_permanent(c) ? refusal(c) : smtp_failed(c, quit_r);
+	if (smtp_cmd(c, 354, 354, error, errlen, "DATA") < 0)
+		return smtp_failed(c, quit_r);
+	data = mq_smtp_data(msg, len, &dlen);
+	r = smtp_write(c, data, dlen, "DATA", error, errlen) < 0 ||
+	    smtp_read(c, "end of data", error, errlen) < 0 ? -1 : 0;
+	free(data);
+	if (r < 0) {
+		*quit_r = false;
+		return -1;
+	}
+	if (c->code != 250) {
+		rejected(c, "end of data", error, errlen);
+		return smtp_permanent(c) ? refusal(c) : -1;
+	}
+	return 0;	/* handed over; QUIT is a courtesy */
+}
+
+/*
+ * smtp_session - from the greeting to the end of data. An 8bit message
+ * goes as quoted-printable to a server that does not offer 8BITMIME.
+ */
+static int
+smtp_session(struct smtp *c, const struct mq_deliver_opts *o, const char *rcpt,
+    const char *msg, size_t len, bool *quit_r, char *error, size_t errlen)
+{
+	bool eightbit = mq_message_is_8bit(msg, len), mime8;
+	char *qp = NULL;
+	size_t qlen;
+	int r;
+
+	*quit_r = true;
+	if (c->code != 220) {
+		rejected(c, "greeting", error, errlen);
+		return -1;
+	}
+	if (smtp_hello(c, error, errlen) < 0)
+		return smtp_failed(c, quit_r);
+	mime8 = has_extension(c->reply, "8BITMIME");
+	if (eightbit && !mime8 && (qp = mq_message_to_qp(msg, len, &qlen)) != NULL) {
+		msg = qp;
+		len = qlen;
+	}
+	r = smtp_transaction(c, o, rcpt, msg, len, eightbit && mime8, quit_r, error,
+	    errlen);
+	free(qp);
+	return r;
+}
+
 int
 mq_deliver_smtp(const struct mq_deliver_opts *o, const char *rcpt,
     const char *msg, size_t len, char *error, size_t errlen)
 {
 	struct smtp *c = xcalloc(1, sizeof(*c));
-	char *host = NULL, *port = NULL, name[256], *line, *data = NULL, *qp = NULL;
+	char *host = NULL, *port = NULL;
 	const char *why;
-	size_t dlen, qlen;
-	bool eightbit = mq_message_is_8bit(msg, len), mime8;
+	bool quit = false;
 	int r = -1;
 
 	c->fd = -1;
 	c->timeout = o->timeout;
 	c->peer = o->smtp;
-	if ((why = mq_inet_parse(o->smtp, false, &host, &port)) != NULL) {
+	if ((why = mq_inet_parse(o->smtp, false, &host, &port)) != NULL)
 		snprintf(error, errlen, "%s: %s", o->smtp, why);
-		goto out;
-	}
-	if (smtp_connect(c, host, port, error, errlen) < 0)
-		goto out;
-	if (smtp_read(c, "greeting", error, errlen) < 0)
-		goto out;
-	if (c->code != 220) {
-		rejected(c, "greeting", error, errlen);
-		goto quit;
-	}
-	helo_name(name, sizeof(name));
-	line = xasprintf("EHLO %s", name);
-	r = smtp_cmd(c, line, 250, 250, error, errlen);
-	free(line);
-	if (r < 0) {
-		if (c->code < 500 || c->code > 599)
-			goto fail;
-		line = xasprintf("HELO %s", name);
-		r = smtp_cmd(c, line, 250, 250, error, errlen);
-		free(line);
-		if (r < 0)
-			goto fail;
-		c->reply[0] = '\0';	/* no extensions */
-	}
-	r = -1;
-	mime8 = has_extension(c->reply, "8BITMIME");
-	if (eightbit && !mime8) {
-		qp = mq_message_to_qp(msg, len, &qlen);
-		if (qp != NULL) {
-			msg = qp;
-			len = qlen;
-		}
-	}
-	line = xasprintf("MAIL FROM:<%s>%s", o->from,
-	    eightbit && mime8 ? " BODY=8BITMIME" : "");
-	if (smtp_cmd(c, line, 250, 250, error, errlen) < 0) {
-		free(line);
-		goto fail;
-	}
-	free(line);
-	line = xasprintf("RCPT TO:<%s>", rcpt);
-	if (smtp_cmd(c, line, 250, 251, error, errlen) < 0) {
-		free(line);
-		if (c->fd >= 0 && c->code >= 500 && c->code <= 599) {
-			r = refusal(c);
-			goto quit;
-		}
-		goto fail;
-	}
-	free(line);
-	if (smtp_cmd(c, "DATA", 354, 354, error, errlen) < 0)
-		goto fail;
-	data = mq_smtp_data(msg, len, &dlen);
-	if (smtp_write(c, data, dlen, "DATA", error, errlen) < 0 ||
-	    smtp_read(c, "end of data", error, errlen) < 0)
-		goto out;
-	if (c->code != 250) {
-		rejected(c, "end of data", error, errlen);
-		if (c->code >= 500 && c->code <= 599)
-			r = refusal(c);
-		goto quit;
-	}
-	r = 0;		/* handed over; QUIT is a courtesy */
-	goto quit;
-fail:
-	if (c->fd < 0 || c->code == 421)
-		goto out;
-quit:
-	{
+	else if (smtp_connect(c, host, port, error, errlen) == 0 &&
+	    smtp_read(c, "greeting", error, errlen) == 0)
+		r = smtp_session(c, o, rcpt, msg, len, &quit, error, errlen);
+	if (quit) {
 		char ignore[256];
 
-		(void)smtp_cmd(c, "QUIT", 221, 221, ignore, sizeof(ignore));
+		(void)smtp_cmd(c, 221, 221, ignore, sizeof(ignore), "QUIT");
 	}
-out:
 	if (c->fd >= 0)
 		close(c->fd);
 	free(host);
 	free(port);
-	free(data);
-	free(qp);
 	free(c);
 	return r;
 }
@@ -586,43 +638,49 @@ subdir(int dfd, const char *name, const struct stat *owner, char *error,
 	return fd;
 }
 
-int
-mq_deliver_maildir(const struct mq_deliver_opts *o, const char *maildir,
-    const char *msg, size_t len, char *error, size_t errlen)
+/* open_maildir - the user's Maildir, confined under o->base: its fd, or -1 with error. */
+static int
+open_maildir(const struct mq_deliver_opts *o, const char *maildir, char *error,
+    size_t errlen)
 {
-	static unsigned seq;
-	char host[256], name[512], line[64], why[256];
-	int dfd = -1, tmpfd = -1, newfd = -1, fd = -1, r = -1, tries;
-	struct stat dst, fst;
+	int dfd = -1;
 
 	if (maildir == NULL || maildir[0] == '\0') {
 		snprintf(error, errlen, "no Maildir path for this user");
 		return -1;
 	}
-	switch (mq_maildir_open(o->base, maildir, &dfd, why, sizeof(why))) {
+	switch (mq_maildir_open(o->base, maildir, &dfd, error, errlen)) {
 	case MQ_FOUND:
-		break;
+		return dfd;
 	case MQ_NOTFOUND:
 		snprintf(error, errlen, "the Maildir does not exist yet");
 		return -1;
 	default:
-		snprintf(error, errlen, "%s", why);
 		return -1;
 	}
-	if (fstat(dfd, &dst) < 0) {
-		snprintf(error, errlen, "fstat Maildir: %s", strerror(errno));
-		goto out;
-	}
-	if ((tmpfd = subdir(dfd, "tmp", &dst, error, errlen)) < 0 ||
-	    (newfd = subdir(dfd, "new", &dst, error, errlen)) < 0)
-		goto out;
+}
+
+/*
+ * write_tmp - the message into a new file in tmp/ under a unique name
+ * (into name), synced and owned like the Maildir: 0, or -1 with error and
+ * nothing left behind.
+ */
+static int
+write_tmp(int tmpfd, const struct stat *owner, const char *msg, size_t len,
+    char *name, size_t size, char *error, size_t errlen)
+{
+	static unsigned seq;
+	char host[256];
+	struct stat fst;
+	int fd = -1;
+
 	helo_name(host, sizeof(host));
-	for (tries = 0; tries < 10; tries++) {
+	for (int tries = 0; tries < 10; tries++) {
 		struct timeval tv;
 
 		gettimeofday(&tv, NULL);
-		mq_maildir_name(name, sizeof(name), (long long)tv.tv_sec,
-		    (long)tv.tv_usec, (long)getpid(), ++seq, host, len);
+		mq_maildir_name(name, size, (long long)tv.tv_sec, (long)tv.tv_usec,
+		    (long)getpid(), ++seq, host, len);
 		fd = openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0600);
 		if (fd >= 0 || errno != EEXIST)
@@ -630,55 +688,79 @@ mq_deliver_maildir(const struct mq_deliver_opts *o, const char *maildir,
 	}
 	if (fd < 0) {
 		snprintf(error, errlen, "tmp/%s: %s", name, strerror(errno));
-		goto out;
+		return -1;
 	}
-	if (mq_write_all(fd, msg, len) < 0 || fsync(fd) < 0) {
+	if (mq_write_all(fd, msg, len) < 0 || fsync(fd) < 0)
 		snprintf(error, errlen, "tmp/%s: %s", name, strerror(errno));
-		goto unlink;
-	}
-	if (fstat(fd, &fst) == 0 && (fst.st_uid != dst.st_uid || fst.st_gid != dst.st_gid) &&
-	    fchown(fd, dst.st_uid, dst.st_gid) < 0) {
+	else if (fstat(fd, &fst) == 0 && (fst.st_uid != owner->st_uid ||
+	    fst.st_gid != owner->st_gid) && fchown(fd, owner->st_uid, owner->st_gid) < 0)
 		snprintf(error, errlen, "chown tmp/%s: %s", name, strerror(errno));
-		goto unlink;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		snprintf(error, errlen, "tmp/%s: %s", name, strerror(errno));
-		goto unlink;
-	}
-	fd = -1;
-	if (renameat(tmpfd, name, newfd, name) < 0) {
-		snprintf(error, errlen, "rename into new/: %s", strerror(errno));
-		goto unlink;
-	}
-	(void)fsync(newfd);
-	r = 0;
+	else {
+		int r = close(fd);
 
-	/* Maildir++: account for it; without a maildirsize the next reader recounts. */
-	fd = openat(dfd, "maildirsize", O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK |
+		fd = -1;	/* closed even when close(2) fails */
+		if (r == 0)
+			return 0;
+		snprintf(error, errlen, "tmp/%s: %s", name, strerror(errno));
+	}
+	if (fd >= 0)
+		(void)close(fd);
+	(void)unlinkat(tmpfd, name, 0);
+	return -1;
+}
+
+/* account - Maildir++: add the message to maildirsize; without one the next reader recounts. */
+static void
+account(int dfd, const char *maildir, size_t len)
+{
+	struct stat st;
+	char line[64];
+	int fd = openat(dfd, "maildirsize", O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC);
+
 	if (fd < 0) {
 		if (errno != ENOENT)
 			mq_warn("maildir %s: maildirsize: %s (the next recount fixes it)",
 			    maildir, strerror(errno));
-		goto out;
+		return;
 	}
 	snprintf(line, sizeof(line), "%zu 1\n", len);
-	if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode) ||
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    mq_write_all(fd, line, strlen(line)) < 0)
 		mq_warn("maildir %s: could not update maildirsize (the next recount "
 		    "fixes it)", maildir);
-	goto out;
-unlink:
-	(void)unlinkat(tmpfd, name, 0);
-out:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
+}
+
+int
+mq_deliver_maildir(const struct mq_deliver_opts *o, const char *maildir,
+    const char *msg, size_t len, char *error, size_t errlen)
+{
+	/* the host part is helo_name's: [A-Za-z0-9.-], at most 255 bytes, unescaped */
+	char name[512];
+	int dfd, tmpfd = -1, newfd = -1, r = -1;
+	struct stat dst;
+
+	if ((dfd = open_maildir(o, maildir, error, errlen)) < 0)
+		return -1;
+	if (fstat(dfd, &dst) < 0)
+		snprintf(error, errlen, "fstat Maildir: %s", strerror(errno));
+	else if ((tmpfd = subdir(dfd, "tmp", &dst, error, errlen)) >= 0 &&
+	    (newfd = subdir(dfd, "new", &dst, error, errlen)) >= 0 &&
+	    write_tmp(tmpfd, &dst, msg, len, name, sizeof(name), error, errlen) == 0) {
+		if (renameat(tmpfd, name, newfd, name) < 0) {
+			snprintf(error, errlen, "rename into new/: %s", strerror(errno));
+			(void)unlinkat(tmpfd, name, 0);
+		} else {
+			(void)fsync(newfd);
+			account(dfd, maildir, len);
+			r = 0;
+		}
+	}
 	if (newfd >= 0)
 		close(newfd);
 	if (tmpfd >= 0)
 		close(tmpfd);
-	if (dfd >= 0)
-		close(dfd);
+	close(dfd);
 	return r;
 }

@@ -560,95 +560,124 @@ fsync_dir(const char *path)
 	return r;
 }
 
-int
-mq_state_compact(struct mq_state *st, bool prune_unseen, char *error,
-    size_t errlen)
+/* pruned - a user compaction leaves out: never seen since opening, and not a digest's "@DOMAIN". */
+static bool
+pruned(const struct entry *e, bool prune_unseen)
 {
-	char *tmp = xasprintf("%s.tmp", st->path);
-	struct mq_buf out = { 0 };
-	size_t records = 0;
-	int fd = -1, nfd;
+	return prune_unseen && !e->seen && e->user[0] != '@';
+}
 
-	if (st->fd < 0) {
-		free(tmp);
-		return 0;	/* read-only */
-	}
-	mq_buf_adds(&out, HEADER);
+/* live_records - the file compaction writes: the header and one line per live mark. */
+static size_t
+live_records(const struct mq_state *st, bool prune_unseen, struct mq_buf *out)
+{
+	size_t records = 0;
+
+	mq_buf_adds(out, HEADER);
 	for (size_t i = 0; i < st->nbuckets; i++) {
 		for (struct entry *e = st->table[i]; e != NULL; e = e->next) {
-			/* "@DOMAIN": a digest's record, not a mailbox */
-			if (prune_unseen && !e->seen && e->user[0] != '@')
+			if (pruned(e, prune_unseen))
 				continue;
 			for (size_t j = 0; j < e->nmarks; j++) {
-				record_line(&out, e->user, e->marks[j].slot,
+				record_line(out, e->user, e->marks[j].slot,
 				    e->marks[j].mark, e->marks[j].when);
 				records++;
 			}
 		}
 	}
+	return records;
+}
+
+/*
+ * replace_file - out into PATH.tmp, synced, renamed over PATH, the
+ * directory synced: 0, or -1 with error (PATH.tmp removed unless the
+ * rename was done).
+ */
+static int
+replace_file(const struct mq_state *st, const struct mq_buf *out, char *error,
+    size_t errlen)
+{
+	char *tmp = xasprintf("%s.tmp", st->path);
+	int fd, r = -1;
+
 	(void)unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd >= 0)
 		own(st, fd, tmp);
-	if (fd < 0 || mq_write_all(fd, out.s, out.len) < 0 || fsync(fd) < 0) {
+	if (fd < 0 || mq_write_all(fd, out->s, out->len) < 0 || fsync(fd) < 0) {
 		snprintf(error, errlen, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
+		if (fd >= 0)
+			close(fd);
+	} else if (close(fd) < 0) {
 		snprintf(error, errlen, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, st->path) < 0) {
+	} else if (rename(tmp, st->path) < 0) {
 		snprintf(error, errlen, "rename %s: %s", tmp, strerror(errno));
-		goto fail;
+	} else {
+		if (fsync_dir(st->path) == 0)
+			r = 0;
+		else
+			snprintf(error, errlen, "%s: directory fsync: %s", st->path,
+			    strerror(errno));
+		free(tmp);
+		return r;
 	}
-	if (fsync_dir(st->path) < 0) {
-		snprintf(error, errlen, "%s: directory fsync: %s", st->path, strerror(errno));
-		goto fail_renamed;
+	(void)unlink(tmp);
+	free(tmp);
+	return -1;
+}
+
+/* drop_pruned - the users compaction left out, out of memory too. */
+static void
+drop_pruned(struct mq_state *st)
+{
+	for (size_t i = 0; i < st->nbuckets; i++) {
+		struct entry **pe = &st->table[i];
+
+		while (*pe != NULL) {
+			struct entry *e = *pe;
+
+			if (!pruned(e, true)) {
+				pe = &e->next;
+				continue;
+			}
+			*pe = e->next;
+			st->live -= e->nmarks;
+			st->nusers--;
+			free(e->marks);
+			free(e->user);
+			free(e);
+		}
 	}
+}
+
+int
+mq_state_compact(struct mq_state *st, bool prune_unseen, char *error,
+    size_t errlen)
+{
+	struct mq_buf out = { 0 };
+	size_t records;
+	int nfd;
+
+	if (st->fd < 0)
+		return 0;	/* read-only */
+	records = live_records(st, prune_unseen, &out);
+	if (replace_file(st, &out, error, errlen) < 0) {
+		mq_buf_free(&out);
+		return -1;
+	}
+	mq_buf_free(&out);
 	nfd = open(st->path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
 	if (nfd < 0) {
 		snprintf(error, errlen, "%s: %s", st->path, strerror(errno));
-		goto fail_renamed;
+		return -1;
 	}
 	close(st->fd);
 	st->fd = nfd;
 	st->dirty = false;
 	st->records = records;
-	if (prune_unseen) {
-		/* drop the pruned users from memory too */
-		for (size_t i = 0; i < st->nbuckets; i++) {
-			struct entry **pe = &st->table[i];
-
-			while (*pe != NULL) {
-				struct entry *e = *pe;
-
-				if (e->seen || e->user[0] == '@') {
-					pe = &e->next;
-					continue;
-				}
-				*pe = e->next;
-				st->live -= e->nmarks;
-				st->nusers--;
-				free(e->marks);
-				free(e->user);
-				free(e);
-			}
-		}
-	}
-	mq_buf_free(&out);
-	free(tmp);
+	if (prune_unseen)
+		drop_pruned(st);
 	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	(void)unlink(tmp);
-fail_renamed:
-	mq_buf_free(&out);
-	free(tmp);
-	return -1;
 }
 
 bool

@@ -67,8 +67,9 @@ int mq_state_compact(struct mq_state *st, bool prune_unseen, char *error,
 /* mq_state_bloated - the file holds many more records than live marks. */
 bool mq_state_bloated(const struct mq_state *st);
 
-/* Counters for log lines: users with marks, lines skipped while reading. */
+/* mq_state_users - users with marks (tests/fuzz/fuzz_state.c compares replays by it). */
 size_t mq_state_users(const struct mq_state *st);
+/* mq_state_skipped - lines skipped while reading, for the sweep's warning. */
 size_t mq_state_skipped(const struct mq_state *st);
 
 /*

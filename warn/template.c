@@ -65,6 +65,79 @@ trim_value(struct mq_template *t)
 		v[--n] = '\0';
 }
 
+/* continue_header - a continuation line (it starts with a blank) onto the last header. */
+static int
+continue_header(struct mq_template *t, const char *p, size_t llen, unsigned lineno,
+    char *error, size_t errlen)
+{
+	struct mq_buf v = { 0 };
+	char *old;
+
+	if (t->nheaders == 0) {
+		snprintf(error, errlen, "line %u: a continuation line before any header",
+		    lineno);
+		return -1;
+	}
+	old = t->headers[t->nheaders - 1].value;
+	mq_buf_adds(&v, old);
+	mq_buf_add(&v, p, llen);
+	free(old);
+	t->headers[t->nheaders - 1].value = mq_buf_steal(&v, NULL);
+	return 0;
+}
+
+/*
+ * header_line - one non-empty line before the body: a comment, a
+ * continuation, or "Name: value". 0, or -1 with "line N: why".
+ */
+static int
+header_line(struct mq_template *t, const char *p, size_t llen, unsigned lineno,
+    char *error, size_t errlen)
+{
+	size_t nlen;
+	const char *v;
+
+	if (p[0] == '#')
+		return 0;
+	if (p[0] == ' ' || p[0] == '\t')
+		return continue_header(t, p, llen, lineno, error, errlen);
+	if ((nlen = header_name_len(p, llen)) == 0) {
+		snprintf(error, errlen, "line %u: expected a header (Name: value), a # "
+		    "comment, or the empty line before the body", lineno);
+		return -1;
+	}
+	trim_value(t);
+	v = p + nlen + 1;
+	while (v < p + llen && (*v == ' ' || *v == '\t'))
+		v++;
+	add_header(t, p, nlen, v, (size_t)(p + llen - v));
+	return 0;
+}
+
+/* body_line - a body line, its CRLF or lone CRs as LF. */
+static void
+body_line(struct mq_buf *body, const char *p, size_t llen, bool newline)
+{
+	for (size_t i = 0; i < llen; i++)
+		mq_buf_addc(body, p[i] == '\r' ? '\n' : p[i]);
+	if (newline)
+		mq_buf_addc(body, '\n');
+}
+
+/* check_values - no header value may hold a carriage return: 0, or -1 with error. */
+static int
+check_values(const struct mq_template *t, char *error, size_t errlen)
+{
+	for (size_t i = 0; i < t->nheaders; i++) {
+		if (strchr(t->headers[i].value, '\r') != NULL) {
+			snprintf(error, errlen, "header %s: a carriage return "
+			    "inside the value", t->headers[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 mq_template_parse(const char *text, size_t len, const char *path,
     struct mq_template **tmpl_r, char *error, size_t errlen)
@@ -83,66 +156,25 @@ mq_template_parse(const char *text, size_t len, const char *path,
 		snprintf(error, errlen, "contains a NUL byte");
 		goto fail;
 	}
-	while (p < end) {
+	for (; p < end; lineno++) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *next = nl != NULL ? nl + 1 : end;
 		size_t llen = (size_t)((nl != NULL ? nl : end) - p);
 
-		lineno++;
 		if (llen > 0 && p[llen - 1] == '\r')
 			llen--;
-		if (!in_headers) {
-			/* Body: CRLF and lone CR become LF. */
-			for (size_t i = 0; i < llen; i++)
-				mq_buf_addc(&body, p[i] == '\r' ? '\n' : p[i]);
-			if (nl != NULL)
-				mq_buf_addc(&body, '\n');
-		} else if (llen == 0) {
+		if (!in_headers)
+			body_line(&body, p, llen, nl != NULL);
+		else if (llen == 0) {
 			trim_value(t);
-			in_headers = false;
-		} else if (p[0] == '#') {
-			/* a comment */
-		} else if (p[0] == ' ' || p[0] == '\t') {
-			struct mq_buf v = { 0 };
-			char *old;
-
-			if (t->nheaders == 0) {
-				snprintf(error, errlen, "line %u: a continuation "
-				    "line before any header", lineno);
-				goto fail;
-			}
-			old = t->headers[t->nheaders - 1].value;
-			mq_buf_adds(&v, old);
-			mq_buf_add(&v, p, llen);
-			free(old);
-			t->headers[t->nheaders - 1].value = mq_buf_steal(&v, NULL);
-		} else {
-			size_t nlen = header_name_len(p, llen);
-			const char *v;
-
-			if (nlen == 0) {
-				snprintf(error, errlen, "line %u: expected a header "
-				    "(Name: value), a # comment, or the empty line "
-				    "before the body", lineno);
-				goto fail;
-			}
-			trim_value(t);
-			v = p + nlen + 1;
-			while (v < p + llen && (*v == ' ' || *v == '\t'))
-				v++;
-			add_header(t, p, nlen, v, (size_t)(p + llen - v));
-		}
-		p = next;
+			in_headers = false;	/* the empty line before the body */
+		} else if (header_line(t, p, llen, lineno + 1, error, errlen) < 0)
+			goto fail;
+		p = nl != NULL ? nl + 1 : end;
 	}
 	if (in_headers)
 		trim_value(t);
-	for (size_t i = 0; i < t->nheaders; i++) {
-		if (strchr(t->headers[i].value, '\r') != NULL) {
-			snprintf(error, errlen, "header %s: a carriage return "
-			    "inside the value", t->headers[i].name);
-			goto fail;
-		}
-	}
+	if (check_values(t, error, errlen) < 0)
+		goto fail;
 	t->body = mq_buf_steal(&body, NULL);
 	*tmpl_r = t;
 	return 0;
