@@ -515,51 +515,40 @@ domain_state(struct state *st, const char *domain, bool *enabled_r)
 }
 
 /*
- * reparses_as_itself - whether mq_address_parse gives this address (parsed,
- * or parsed and given another domain) back unchanged. It strips one pair
- * of angle brackets and one trailing dot each time: "<<a@b>>" parses as
- * "<a@b>", which parses as "a@b".
- */
-static bool
-reparses_as_itself(const struct mq_address *a)
-{
-	size_t len = strlen(a->full), dlen = strlen(a->domain);
-
-	return len > 0 && a->full[0] != '<' && a->full[len - 1] != '>' &&
-	    !(dlen > 1 && a->domain[dlen - 1] == '.' && a->domain[dlen - 2] != '.');
-}
-
-/*
  * final_boxes - the mailboxes of the expansion's final addresses: those in
  * an enabled domain of ours with an enabled mailbox; the others are remote.
  */
 static int
-final_boxes(struct state *st)
+final_boxes(struct state *st, const struct mq_address *rcpt)
 {
 	struct mq_resolution *out = st->out;
 	const struct mq_record *rec;
-	struct mq_address box;
+	struct mq_address box, parsed;
 	bool enabled = true;
+	bool rcpt_final = mq_address_reparses(rcpt);
 	int r;
 
 	for (size_t i = 0; i < st->argv.n; i++) {
-		struct mq_address a;
+		const struct mq_address *a = &parsed;
 		const char *s = st->argv.v[i];
 
-		if (mq_address_parse(s, strlen(s), &a) < 0) {
+		/* The recipient itself (a mailbox) is parsed already. */
+		if (rcpt_final && strcmp(s, rcpt->full) == 0) {
+			a = rcpt;
+		} else if (mq_address_parse(s, strlen(s), &parsed) < 0) {
 			if (strlen(s) > MQ_ADDRESS_MAX)
 				return MQ_RES_TOOBIG;	/* cannot look it up: not judged */
 			out->nremote++;
 			continue;
 		}
-		r = domain_state(st, a.domain, &enabled);
+		r = domain_state(st, a->domain, &enabled);
 		if (r == MQ_NOTFOUND || (r == MQ_FOUND && !enabled)) {
 			out->nremote++;		/* not a virtual mailbox domain */
 			continue;
 		}
 		if (r != MQ_FOUND)
 			return r;
-		r = mailbox(st, &a, &box, &rec, NULL);
+		r = mailbox(st, a, &box, &rec, NULL);
 		if (r == MQ_NOTFOUND) {
 			out->nremote++;		/* bounces after acceptance */
 			continue;
@@ -610,21 +599,13 @@ resolve(struct state *st, const struct mq_address *rcpt)
 		}
 		if (r != MQ_FOUND)
 			goto fail;
+		mq_record_unref(&rec);
 		out->via = MQ_VIA_MAILBOX;
 		out->matched = box;
-		if (disabled != NULL)
-			mq_record_unref(&disabled);
-		/*
-		 * The expansion is the recipient alone, whose mailbox was just
-		 * found: final_boxes would parse it and find the same again.
-		 */
-		if (reparses_as_itself(rcpt)) {
-			add_box(st, &box, rec);
-			return MQ_RES_FOUND;
-		}
-		mq_record_unref(&rec);
 	}
-	return final_boxes(st);
+	if (disabled != NULL)
+		mq_record_unref(&disabled);
+	return final_boxes(st, rcpt);
 fail:
 	if (disabled != NULL)
 		mq_record_unref(&disabled);
