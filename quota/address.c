@@ -99,6 +99,23 @@ mq_address_parse(const char *text, size_t len, struct mq_address *out)
 	return MQ_ADDR_OK;
 }
 
+bool
+mq_address_reparses(const struct mq_address *a)
+{
+	size_t len = strlen(a->full), dlen = strlen(a->domain);
+
+	if (len == 0 || a->full[0] == '<' || a->full[len - 1] == '>')
+		return false;	/* brackets: stripped again */
+	if (dlen > 1 && a->domain[dlen - 1] == '.' && a->domain[dlen - 2] != '.')
+		return false;	/* a trailing dot: stripped */
+	if (strchr(a->domain, '@') != NULL)
+		return false;	/* split elsewhere */
+	for (const char *p = a->full; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			return false;	/* lower-cased */
+	return true;
+}
+
 const char *
 mq_address_error(int status)
 {

@@ -24,6 +24,7 @@
 #ifndef MQ_ADDRESS_H
 #define MQ_ADDRESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "mq.h"
 #include "sqltmpl.h"
@@ -44,6 +45,12 @@ struct mq_address {
 
 /* mq_address_parse - MQ_ADDR_OK with out filled, or a negative status. */
 int mq_address_parse(const char *text, size_t len, struct mq_address *out);
+/*
+ * mq_address_reparses - whether mq_address_parse of a->full gives a back
+ * unchanged (or refuses it), so that it need not be parsed: true for what
+ * mq_address_parse made. a's parts must agree with its full form.
+ */
+bool mq_address_reparses(const struct mq_address *a);
 /* mq_address_error - a few words for a negative status of mq_address_parse. */
 const char *mq_address_error(int status);
 int mq_address_strip_ext(const struct mq_address *in, const char *delimiters,

@@ -113,15 +113,17 @@ mq_decide_box(const struct mq_box_state *box, uint64_t size,
 }
 
 /*
- * mq_decide_boxes - combine the mailboxes of an alias. *which_r names the
- * mailbox whose figures explain the answer: the first rejecting one (for
- * OVERQUOTA one that said OVERQUOTA), the first accepting enabled one for
- * SUCCESS, the first one for DISABLED, and n when there is no mailbox.
+ * combine - mq_decide_boxes over outcomes already judged (outcomes given),
+ * or judging each mailbox here (outcomes NULL): each one is judged once.
+ * *which_r names the mailbox whose figures explain the answer: the first
+ * rejecting one (for OVERQUOTA one that said OVERQUOTA), the first
+ * accepting enabled one for SUCCESS, the first one for DISABLED, and n
+ * when there is no mailbox.
  */
-enum mq_outcome
-mq_decide_boxes(const struct mq_box_state *boxes, size_t n,
-    enum mq_alias_overquota mode, uint64_t size, const struct mq_grace *grace,
-    size_t *which_r)
+static enum mq_outcome
+combine(const struct mq_box_state *boxes, const enum mq_outcome *outcomes,
+    size_t n, enum mq_alias_overquota mode, uint64_t size,
+    const struct mq_grace *grace, size_t *which_r)
 {
 	size_t i, enabled = 0, rejects = 0, toolarge = 0;
 	size_t first_accept = n, first_over = n, first_large = n;
@@ -130,7 +132,8 @@ mq_decide_boxes(const struct mq_box_state *boxes, size_t n,
 	bool rejected;
 
 	for (i = 0; i < n; i++) {
-		out = mq_decide_box(&boxes[i], size, grace);
+		out = outcomes != NULL ? outcomes[i] :
+		    mq_decide_box(&boxes[i], size, grace);
 		switch (out) {
 		case MQ_OUT_DISABLED:
 			continue;
@@ -175,6 +178,21 @@ mq_decide_boxes(const struct mq_box_state *boxes, size_t n,
 	if (which_r != NULL)
 		*which_r = which;
 	return result;
+}
+
+enum mq_outcome
+mq_decide_boxes(const struct mq_box_state *boxes, size_t n,
+    enum mq_alias_overquota mode, uint64_t size, const struct mq_grace *grace,
+    size_t *which_r)
+{
+	return combine(boxes, NULL, n, mode, size, grace, which_r);
+}
+
+enum mq_outcome
+mq_decide_outcomes(const enum mq_outcome *outcomes, size_t n,
+    enum mq_alias_overquota mode, size_t *which_r)
+{
+	return combine(NULL, outcomes, n, mode, 0, NULL, which_r);
 }
 
 /* mq_outcome_name - the log and metrics name of an outcome. */

@@ -60,6 +60,13 @@ enum mq_outcome mq_decide_box(const struct mq_box_state *box, uint64_t size,
 enum mq_outcome mq_decide_boxes(const struct mq_box_state *boxes, size_t n,
     enum mq_alias_overquota mode, uint64_t size, const struct mq_grace *grace,
     size_t *which_r);
+/*
+ * mq_decide_outcomes - mq_decide_boxes for mailboxes already judged one by
+ * one with mq_decide_box (outcomes[i] for mailbox i), so that none is
+ * judged twice.
+ */
+enum mq_outcome mq_decide_outcomes(const enum mq_outcome *outcomes, size_t n,
+    enum mq_alias_overquota mode, size_t *which_r);
 
 const char *mq_outcome_name(enum mq_outcome outcome);
 

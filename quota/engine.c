@@ -43,12 +43,20 @@ struct mq_session {
 };
 
 #define PREFETCH_MAX 3	/* domain, alias and user of the recipient */
+#define ANSWERS_MAX 32	/* lookups a request remembers */
+#define ANSWER_KEYS 4096	/* bytes for their keys */
 
-/* An answer fetched ahead of the resolver, in one round trip. */
-struct prefetched {
+/*
+ * A lookup answered during this request: asked again (the resolver asks
+ * for the recipient's domain and mailbox more than once), it is not looked
+ * up again. MQ_MISS: the cache was asked and had nothing, so the next ask
+ * goes straight to the database.
+ */
+struct answer {
 	enum mq_query_kind kind;
-	int r;				/* MQ_FOUND or MQ_NOTFOUND */
-	const struct mq_record *rec;	/* with MQ_FOUND */
+	int r;				/* MQ_FOUND, MQ_NOTFOUND or MQ_MISS */
+	const struct mq_record *rec;	/* a reference, with MQ_FOUND */
+	size_t key;			/* offset of the cache key in keys */
 };
 
 /* One request's lookup context. */
@@ -60,9 +68,9 @@ struct request {
 	bool stale;			/* an expired cache entry answered a lookup */
 	bool refresh;			/* a cached figure asks to be re-validated */
 	char error[256];
-	struct mq_address pre_addr;	/* the address prefetched for */
-	struct prefetched pre[PREFETCH_MAX];
-	size_t npre;
+	size_t nanswers, keys_used;
+	struct answer answers[ANSWERS_MAX];
+	char keys[ANSWER_KEYS];
 };
 
 struct mq_engine *
@@ -158,54 +166,81 @@ session_connect(struct mq_session *s, char *error, size_t errlen)
 	return 0;
 }
 
-/* prefetched_get - an answer of the request's batch for this lookup, or MQ_MISS. */
-static int
-prefetched_get(struct request *rq, enum mq_query_kind kind, const char *ckey,
-    const struct mq_record **rec_r)
+/*
+ * request_init - field by field: the answers' arrays are filled as they
+ * are used, so a request on the event loop does not clear 5 KB first.
+ */
+static void
+request_init(struct request *rq, struct mq_engine *e, struct mq_session *s)
 {
-	for (size_t i = 0; i < rq->npre; i++) {
-		const struct prefetched *p = &rq->pre[i];
-
-		if (p->kind != kind || strcmp(ckey, kind == MQ_Q_DOMAIN ?
-		    rq->pre_addr.domain : rq->pre_addr.full) != 0)
-			continue;
-		if (p->r == MQ_FOUND)
-			*rec_r = mq_record_ref(p->rec);
-		return p->r;
-	}
-	return MQ_MISS;
+	rq->engine = e;
+	rq->session = s;
+	rq->now_us = mq_now_monotonic_us();
+	rq->db_failed = rq->stale = rq->refresh = false;
+	rq->error[0] = '\0';
+	rq->nanswers = rq->keys_used = 0;
 }
 
-/* request_get - struct mq_lookup's get: the cache, then (with a session) the database. */
-static int
-request_get(void *ctx, enum mq_query_kind kind, const struct mq_key *key,
-    const struct mq_record **rec_r)
+/* request_done - the references the request's answers hold. */
+static void
+request_done(struct request *rq)
 {
-	struct request *rq = ctx;
-	struct mq_engine *e = rq->engine;
-	const struct mq_config *cfg = e->cfg;
-	const char *ckey = cache_key(kind, key);
-	int r;
+	for (size_t i = 0; i < rq->nanswers; i++)
+		mq_record_unref(&rq->answers[i].rec);
+	rq->nanswers = 0;
+}
 
-	*rec_r = NULL;
-	if (!e->has_query[kind])
-		return MQ_NOTFOUND;
-	if (rq->session == NULL) {
-		bool ahead;
+/* answer_find - the index of the request's answer for this lookup, or -1. */
+static int
+answer_find(const struct request *rq, enum mq_query_kind kind, const char *ckey)
+{
+	for (size_t i = 0; i < rq->nanswers; i++)
+		if (rq->answers[i].kind == kind &&
+		    strcmp(rq->keys + rq->answers[i].key, ckey) == 0)
+			return (int)i;
+	return -1;
+}
 
-		/* Near its expiry: answer, and have it looked up again. */
-		r = mq_cache_get_ahead(e->cache, kind, ckey, rq->now_us, &ahead,
-		    rec_r);
-		if (ahead)
-			rq->refresh = true;
-		return r;
+/*
+ * answer_keep - remember an answer (a new reference to rec), in place of
+ * answer i when i >= 0. A request with no room left remembers nothing
+ * more: its further lookups go to the cache each time, as they may.
+ */
+static void
+answer_keep(struct request *rq, int i, enum mq_query_kind kind,
+    const char *ckey, int r, const struct mq_record *rec)
+{
+	struct answer *a;
+
+	if (i < 0) {
+		size_t len = strlen(ckey) + 1;
+
+		if (rq->nanswers == ANSWERS_MAX || len > ANSWER_KEYS - rq->keys_used)
+			return;
+		a = &rq->answers[rq->nanswers++];
+		a->kind = kind;
+		a->key = rq->keys_used;
+		memcpy(rq->keys + rq->keys_used, ckey, len);
+		rq->keys_used += len;
+	} else {
+		a = &rq->answers[i];
+		mq_record_unref(&a->rec);
 	}
-	/* An entry the loop asked to refresh is a miss here: the database is asked. */
-	r = mq_cache_get_ahead(e->cache, kind, ckey, rq->now_us, NULL, rec_r);
-	if (r != MQ_MISS)
-		return r;
-	if ((r = prefetched_get(rq, kind, ckey, rec_r)) != MQ_MISS)
-		return r;
+	a->r = r;
+	a->rec = r == MQ_FOUND ? mq_record_ref(rec) : NULL;
+}
+
+/*
+ * ask_database - a lookup the cache could not answer, from the database;
+ * when the database fails, an entry that was only due for a refresh, or
+ * with policy.stale_ttl an expired one.
+ */
+static int
+ask_database(struct request *rq, enum mq_query_kind kind,
+    const struct mq_key *key, const char *ckey, const struct mq_record **rec_r)
+{
+	struct mq_engine *e = rq->engine;
+	int r;
 
 	if (rq->db_failed) {
 		r = MQ_TEMPFAIL;	/* rq->error still says why */
@@ -229,67 +264,72 @@ request_get(void *ctx, enum mq_query_kind kind, const struct mq_key *key,
 	 * policy.stale_ttl: the last answer the database gave, if it is not
 	 * too old, rather than a temporary failure.
 	 */
-	if (cfg->policy.stale_ttl > 0) {
-		int s = mq_cache_get_stale(e->cache, kind, ckey, rq->now_us, rec_r);
+	if (e->cfg->policy.stale_ttl > 0) {
+		int st = mq_cache_get_stale(e->cache, kind, ckey, rq->now_us, rec_r);
 
-		if (s != MQ_MISS) {
+		if (st != MQ_MISS) {
 			rq->stale = true;
-			return s;
+			return st;
 		}
 	}
 	return MQ_TEMPFAIL;
 }
 
 /*
- * prefetch - with a driver that batches, the recipient's domain, alias and
- * user rows that are not cached, in one round trip, before the resolver
- * asks for them one after another. The address is taken as given (no
- * extension stripped, no alias domain followed): that is what the resolver
- * asks first, and whatever else it needs it still looks up itself. A batch
- * that did not work out leaves it to those lookups; a database that timed
- * out or cannot be reached fails the request as the first lookup would.
+ * request_get - struct mq_lookup's get: what this request has already been
+ * told, else the cache, then (with a session) the database.
  */
-static void
-prefetch(struct request *rq, const struct mq_check_request *req)
+static int
+request_get(void *ctx, enum mq_query_kind kind, const struct mq_key *key,
+    const struct mq_record **rec_r)
 {
-	static const enum mq_query_kind want[] = { MQ_Q_DOMAIN, MQ_Q_ALIAS,
-	    MQ_Q_USER };
+	struct request *rq = ctx;
+	struct mq_engine *e = rq->engine;
+	const char *ckey = cache_key(kind, key);
+	int i, r;
+
+	*rec_r = NULL;
+	if (!e->has_query[kind])
+		return MQ_NOTFOUND;
+	if ((i = answer_find(rq, kind, ckey)) >= 0 && rq->answers[i].r != MQ_MISS) {
+		if ((r = rq->answers[i].r) == MQ_FOUND)
+			*rec_r = mq_record_ref(rq->answers[i].rec);
+		return r;
+	}
+	if (i < 0 && rq->session == NULL) {
+		bool ahead;
+
+		/* Near its expiry: answer, and have it looked up again. */
+		r = mq_cache_get_ahead(e->cache, kind, ckey, rq->now_us, &ahead,
+		    rec_r);
+		if (ahead)
+			rq->refresh = true;
+	} else if (i < 0) {
+		/* An entry the loop asked to refresh is a miss here: the database is asked. */
+		r = mq_cache_get_ahead(e->cache, kind, ckey, rq->now_us, NULL, rec_r);
+	} else {
+		r = MQ_MISS;	/* the cache was asked already */
+	}
+	if (r == MQ_MISS && rq->session != NULL)
+		r = ask_database(rq, kind, key, ckey, rec_r);
+	if (r == MQ_FOUND || r == MQ_NOTFOUND)
+		answer_keep(rq, i, kind, ckey, r, *rec_r);
+	return r;
+}
+
+/* prefetch_batch - the n lookups in one round trip; their answers are kept. */
+static void
+prefetch_batch(struct request *rq, size_t n, const enum mq_query_kind *kinds,
+    const struct mq_key *keys, const int *slot)
+{
 	struct mq_engine *e = rq->engine;
 	struct mq_session *s = rq->session;
-	enum mq_query_kind kinds[PREFETCH_MAX];
-	struct mq_key keys[PREFETCH_MAX];
 	struct mq_lookup_rows rows[PREFETCH_MAX];
 	void *ctxs[PREFETCH_MAX];
 	int results[PREFETCH_MAX];
 	char why[PREFETCH_MAX][128];
-	size_t n = 0;
 	int r;
 
-	if (rq->db_failed || (s->open && s->conn.ops->query_batch == NULL) ||
-	    mq_address_parse(req->recipient, req->recipient_len,
-	    &rq->pre_addr) < 0)
-		return;
-	for (size_t i = 0; i < MQ_NELEM(want); i++) {
-		const struct mq_record *rec;
-		struct mq_key key = mq_address_key(&rq->pre_addr);
-
-		if (!e->has_query[want[i]])
-			continue;
-		if (want[i] == MQ_Q_DOMAIN)
-			key = (struct mq_key){ .address = rq->pre_addr.domain,
-			    .local = "", .domain = rq->pre_addr.domain };
-		if (mq_cache_get_ahead(e->cache, want[i], cache_key(want[i], &key),
-		    rq->now_us, NULL, &rec) != MQ_MISS) {
-			mq_record_unref(&rec);
-			continue;
-		}
-		kinds[n] = want[i];
-		keys[n++] = key;
-	}
-	/* One query alone gains nothing from a batch. */
-	if (n < 2 || session_connect(s, rq->error, sizeof(rq->error)) < 0 ||
-	    s->conn.ops->query_batch == NULL)
-		return;
 	for (size_t i = 0; i < n; i++) {
 		mq_lookup_rows_init(&rows[i], kinds[i], why[i], sizeof(why[i]));
 		ctxs[i] = &rows[i];
@@ -298,16 +338,17 @@ prefetch(struct request *rq, const struct mq_check_request *req)
 	    results, rq->error, sizeof(rq->error));
 	for (size_t i = 0; i < n; i++) {
 		const struct mq_record *rec;
+		const char *ckey = cache_key(kinds[i], &keys[i]);
 		int ri = mq_lookup_rows_finish(&rows[i],
 		    r == MQ_FOUND ? results[i] : MQ_TEMPFAIL, &rec);
 
 		/* A row that does not parse: its own lookup reports it. */
 		if (ri == MQ_TEMPFAIL)
 			continue;
-		cache_answer(e, kinds[i], cache_key(kinds[i], &keys[i]), ri, rec,
-		    rq->now_us);
-		rq->pre[rq->npre++] = (struct prefetched){ .kind = kinds[i],
-		    .r = ri, .rec = rec };
+		cache_answer(e, kinds[i], ckey, ri, rec, rq->now_us);
+		if (slot[i] >= 0)
+			answer_keep(rq, slot[i], kinds[i], ckey, ri, rec);
+		mq_record_unref(&rec);
 	}
 	if (r == MQ_TEMPFAIL) {
 		rq->db_failed = true;
@@ -315,13 +356,59 @@ prefetch(struct request *rq, const struct mq_check_request *req)
 	}
 }
 
-/* prefetch_release - the request's batch answers. */
+/*
+ * prefetch - with a driver that batches, the recipient's domain, alias and
+ * user rows that are not cached, in one round trip, before the resolver
+ * asks for them one after another. The address is taken as given (no
+ * extension stripped, no alias domain followed): that is what the resolver
+ * asks first, and whatever else it needs it still looks up itself. What
+ * the cache or the batch answered is the request's answer; what the cache
+ * did not have goes to the database without asking the cache again. A
+ * batch that did not work out leaves it to those lookups; a database that
+ * timed out or cannot be reached fails the request as the first lookup
+ * would.
+ */
 static void
-prefetch_release(struct request *rq)
+prefetch(struct request *rq, const struct mq_address *rcpt)
 {
-	for (size_t i = 0; i < rq->npre; i++)
-		mq_record_unref(&rq->pre[i].rec);
-	rq->npre = 0;
+	static const enum mq_query_kind want[] = { MQ_Q_DOMAIN, MQ_Q_ALIAS,
+	    MQ_Q_USER };
+	struct mq_engine *e = rq->engine;
+	struct mq_session *s = rq->session;
+	enum mq_query_kind kinds[PREFETCH_MAX];
+	struct mq_key keys[PREFETCH_MAX];
+	int slot[PREFETCH_MAX];
+	size_t n = 0;
+
+	if (rq->db_failed || (s->open && s->conn.ops->query_batch == NULL))
+		return;
+	for (size_t i = 0; i < MQ_NELEM(want); i++) {
+		const struct mq_record *rec;
+		struct mq_key key = mq_address_key(rcpt);
+		const char *ckey;
+		int r;
+
+		if (!e->has_query[want[i]])
+			continue;
+		if (want[i] == MQ_Q_DOMAIN)
+			key = (struct mq_key){ .address = rcpt->domain,
+			    .local = "", .domain = rcpt->domain };
+		ckey = cache_key(want[i], &key);
+		r = mq_cache_get_ahead(e->cache, want[i], ckey, rq->now_us, NULL,
+		    &rec);
+		answer_keep(rq, -1, want[i], ckey, r, rec);
+		mq_record_unref(&rec);
+		if (r != MQ_MISS)
+			continue;
+		slot[n] = answer_find(rq, want[i], ckey);
+		kinds[n] = want[i];
+		keys[n++] = key;
+	}
+	/* One query alone gains nothing from a batch. */
+	if (n < 2 || session_connect(s, rq->error, sizeof(rq->error)) < 0 ||
+	    s->conn.ops->query_batch == NULL)
+		return;
+	prefetch_batch(rq, n, kinds, keys, slot);
 }
 
 /*
@@ -369,7 +456,11 @@ stored_address(const struct mq_mailbox *box, struct mq_address *buf)
 {
 	const char *s = box->user->u.user.address;
 
-	if (s != NULL && mq_address_parse(s, strlen(s), buf) == MQ_ADDR_OK)
+	/* Most rows store the very address that matched: nothing to parse. */
+	if (s == NULL || (strcmp(s, box->addr.full) == 0 &&
+	    mq_address_reparses(&box->addr)))
+		return &box->addr;
+	if (mq_address_parse(s, strlen(s), buf) == MQ_ADDR_OK)
 		return buf;
 	return &box->addr;
 }
@@ -585,24 +676,120 @@ mq_how_name(enum mq_how how)
 	    names[how] : "none";
 }
 
+/*
+ * judge_boxes - the figures of each mailbox the recipient resolved to,
+ * each judged once, and the verdict they make together. MQ_MISS (cache
+ * only) when a figure is not cached, else 0.
+ */
 static int
-decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict *v)
+judge_boxes(struct request *rq, struct mq_lookup *lookup,
+    const struct mq_resolution *res, uint64_t size, struct mq_verdict *v)
+{
+	struct mq_engine *e = rq->engine;
+	enum mq_outcome *outcomes;
+	int r = MQ_FOUND;
+
+	v->nboxes = res->nboxes;
+	outcomes = xreallocarray(NULL, res->nboxes ? res->nboxes : 1,
+	    sizeof(*outcomes));
+	for (size_t i = 0; i < res->nboxes && r == MQ_FOUND; i++) {
+		struct mq_box_report tmp, *rep = i < MQ_VERDICT_BOXES ? &v->boxes[i] : &tmp;
+
+		memset(rep, 0, sizeof(*rep));
+		r = box_state(rq, lookup, &res->boxes[i], rep);
+		if (r == MQ_FOUND) {
+			outcomes[i] = mq_decide_box(&rep->state, size, &e->grace);
+		} else if (r != MQ_MISS) {
+			v->outcome = MQ_OUT_TEMPFAIL;
+			v->decisive = i;
+			v->nboxes = i + 1;	/* report no mailbox not looked at */
+			snprintf(v->reason, sizeof(v->reason), "%.64s: %.180s",
+			    res->boxes[i].addr.full, rq->error);
+		}
+	}
+	if (r == MQ_FOUND) {
+		/* Each report says its own outcome only when all are in. */
+		for (size_t i = 0; i < res->nboxes && i < MQ_VERDICT_BOXES; i++)
+			v->boxes[i].outcome = outcomes[i];
+		v->outcome = mq_decide_outcomes(outcomes, res->nboxes,
+		    e->cfg->policy.alias_overquota, &v->decisive);
+		if (v->outcome == MQ_OUT_SUCCESS && res->nboxes == 0)
+			mq_strlcpy(v->reason, "no local mailbox: every destination is remote", sizeof(v->reason));
+	}
+	free(outcomes);
+	return r == MQ_MISS ? MQ_MISS : 0;
+}
+
+/*
+ * decide_resolved - the verdict for a parsed recipient in the form the
+ * database holds: resolve, then judge the mailboxes. 0, or MQ_MISS.
+ */
+static int
+decide_resolved(struct request *rq, struct mq_lookup *lookup,
+    const struct mq_address *rcpt, uint64_t size, struct mq_verdict *v)
 {
 	const struct mq_config *cfg = rq->engine->cfg;
-	struct mq_lookup lookup = { .get = request_get, .ctx = rq };
-	struct mq_box_state *states = NULL;
-	struct mq_resolution resolution = { 0 };
-	/* Per thread, not per request: two addresses are about 8 KB. */
-	static _Thread_local struct mq_address typed, idn;
-	struct mq_resolution *res;
+	struct mq_resolution res = { 0 };
 	struct mq_resolve_opts opts = {
 		.delimiters = cfg->policy.recipient_delimiter,
 		.identity = cfg->schema == MQ_SCHEMA_DEFAULT,
 		.propagate = true,
 	};
-	const char *user = "", *rcpt = req->recipient;
-	size_t rcpt_len = req->recipient_len;
 	int r = 0;
+
+	switch (mq_resolve_address(lookup, rcpt, &opts, &res)) {
+	case MQ_RES_MISS:
+		r = MQ_MISS;
+		break;
+	case MQ_RES_TEMPFAIL:
+		v->outcome = MQ_OUT_TEMPFAIL;
+		snprintf(v->reason, sizeof(v->reason), "lookup failed: %.200s", rq->error);
+		break;
+	case MQ_RES_NOUSER:
+		v->outcome = res.domain_enabled ? MQ_OUT_NOUSER : MQ_OUT_DISABLED;
+		v->how = MQ_HOW_NOUSER;
+		break;
+	case MQ_RES_NOTLOCAL:
+		v->how = MQ_HOW_NOTLOCAL;
+		mq_strlcpy(v->reason, "domain not in the database", sizeof(v->reason));
+		break;
+	case MQ_RES_TOOBIG:
+		v->how = MQ_HOW_ALIAS;
+		mq_strlcpy(v->reason, "alias expansion where Postfix defers the message: not checked", sizeof(v->reason));
+		break;
+	case MQ_RES_FOUND:
+		v->how = via_how[res.via];
+		if (!res.domain_enabled) {
+			v->outcome = MQ_OUT_DISABLED;
+			mq_strlcpy(v->reason, "domain disabled", sizeof(v->reason));
+			break;
+		}
+		r = judge_boxes(rq, lookup, &res, size, v);
+		break;
+	default:
+		/* Not an address after all: not ours. */
+		v->how = MQ_HOW_NOTOURS;
+		mq_strlcpy(v->reason, "not ours: not a valid address", sizeof(v->reason));
+		break;
+	}
+	if (r == 0)
+		finish(cfg, res.matched.full, v);
+	mq_resolution_free(&res);
+	return r;
+}
+
+/*
+ * decide - the verdict for one request: 0, or MQ_MISS (cache only). The
+ * recipient is parsed here, once, and handed on parsed.
+ */
+static int
+decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict *v)
+{
+	struct mq_lookup lookup = { .get = request_get, .ctx = rq };
+	/* Per thread, not per request: two addresses are about 8 KB. */
+	static _Thread_local struct mq_address typed, idn;
+	const struct mq_address *rcpt = &typed;
+	int r;
 
 	memset(v, 0, offsetof(struct mq_verdict, boxes));
 	v->outcome = MQ_OUT_SUCCESS;
@@ -618,17 +805,16 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 		mq_strlcpy(v->reason, "no single recipient", sizeof(v->reason));
 		goto done;
 	}
-	memcpy(lookup.has_query, rq->engine->has_query, sizeof(lookup.has_query));
-	if (rq->session != NULL)
-		prefetch(rq, req);
-
 	/* Not ours: no domain, too long, not an address. */
-	if ((r = mq_address_parse(rcpt, rcpt_len, &typed)) != MQ_ADDR_OK) {
+	if ((r = mq_address_parse(req->recipient, req->recipient_len, &typed)) != MQ_ADDR_OK) {
 		v->how = MQ_HOW_NOTOURS;
 		snprintf(v->reason, sizeof(v->reason), "not ours: %s",
 		    mq_address_error(r));
 		goto done;
 	}
+	memcpy(lookup.has_query, rq->engine->has_query, sizeof(lookup.has_query));
+	if (rq->session != NULL)
+		prefetch(rq, &typed);
 	switch (hosted_form(&lookup, &typed, &idn)) {
 	case MQ_MISS:
 		return MQ_MISS;
@@ -637,87 +823,21 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 		snprintf(v->reason, sizeof(v->reason), "lookup failed: %.200s", rq->error);
 		goto done;
 	case MQ_FOUND:
-		rcpt = idn.full;	/* hosted in its other IDNA form */
-		rcpt_len = strlen(idn.full);
+		/* Hosted in its other IDNA form: a new address, held to the parse rules. */
+		if (mq_address_parse(idn.full, strlen(idn.full), &idn) != MQ_ADDR_OK) {
+			v->how = MQ_HOW_NOTOURS;
+			mq_strlcpy(v->reason, "not ours: not a valid address", sizeof(v->reason));
+			goto done;
+		}
+		rcpt = &idn;
 		break;
 	default:
 		break;
 	}
-
-	res = &resolution;
-	r = mq_resolve(&lookup, rcpt, rcpt_len, &opts, res);
-	user = res->status == MQ_RES_INVALID ? "" : res->matched.full;
-	switch (r) {
-	case MQ_RES_MISS:
-		mq_resolution_free(res);
-		return MQ_MISS;
-	case MQ_RES_TEMPFAIL:
-		v->outcome = MQ_OUT_TEMPFAIL;
-		snprintf(v->reason, sizeof(v->reason), "lookup failed: %.200s", rq->error);
-		break;
-	case MQ_RES_INVALID:
-		/* Parsed above: only a rewrite could get here. Not ours. */
-		v->how = MQ_HOW_NOTOURS;
-		mq_strlcpy(v->reason, "not ours: not a valid address", sizeof(v->reason));
-		break;
-	case MQ_RES_NOUSER:
-		v->outcome = res->domain_enabled ? MQ_OUT_NOUSER : MQ_OUT_DISABLED;
-		v->how = MQ_HOW_NOUSER;
-		break;
-	case MQ_RES_NOTLOCAL:
-		v->how = MQ_HOW_NOTLOCAL;
-		mq_strlcpy(v->reason, "domain not in the database", sizeof(v->reason));
-		break;
-	case MQ_RES_TOOBIG:
-		v->how = MQ_HOW_ALIAS;
-		mq_strlcpy(v->reason, "alias expansion where Postfix defers the message: not checked", sizeof(v->reason));
-		break;
-	case MQ_RES_FOUND:
-		v->how = via_how[res->via];
-		if (!res->domain_enabled) {
-			v->outcome = MQ_OUT_DISABLED;
-			mq_strlcpy(v->reason, "domain disabled", sizeof(v->reason));
-			break;
-		}
-		v->nboxes = res->nboxes;
-		states = xreallocarray(NULL, res->nboxes ? res->nboxes : 1, sizeof(*states));
-		for (size_t i = 0; i < res->nboxes; i++) {
-			struct mq_box_report tmp, *rep = i < MQ_VERDICT_BOXES ? &v->boxes[i] : &tmp;
-
-			memset(rep, 0, sizeof(*rep));
-			r = box_state(rq, &lookup, &res->boxes[i], rep);
-			if (r == MQ_MISS) {
-				mq_resolution_free(res);
-				free(states);
-				return MQ_MISS;
-			}
-			if (r != MQ_FOUND) {
-				v->outcome = MQ_OUT_TEMPFAIL;
-				v->decisive = i;
-				v->nboxes = i + 1;	/* report no mailbox not looked at */
-				snprintf(v->reason, sizeof(v->reason), "%.64s: %.180s",
-				    res->boxes[i].addr.full, rq->error);
-				break;
-			}
-			states[i] = rep->state;
-		}
-		if (v->outcome == MQ_OUT_TEMPFAIL)
-			break;
-		v->outcome = mq_decide_boxes(states, res->nboxes, cfg->policy.alias_overquota,
-		    req->size, &rq->engine->grace, &v->decisive);
-		for (size_t i = 0; i < res->nboxes && i < MQ_VERDICT_BOXES; i++)
-			v->boxes[i].outcome = mq_decide_box(&states[i], req->size, &rq->engine->grace);
-		if (v->outcome == MQ_OUT_SUCCESS && res->nboxes == 0)
-			mq_strlcpy(v->reason, "no local mailbox: every destination is remote", sizeof(v->reason));
-		break;
-	}
-	finish(cfg, user, v);
-	mq_resolution_free(res);
-	free(states);
-	return 0;
+	return decide_resolved(rq, &lookup, rcpt, req->size, v);
 done:
 	v->decisive = 0;
-	finish(cfg, user, v);
+	finish(rq->engine->cfg, "", v);
 	return 0;
 }
 
@@ -725,12 +845,14 @@ int
 mq_engine_decide_cached(struct mq_engine *e, const struct mq_check_request *req,
     struct mq_verdict *verdict)
 {
-	struct request rq = { .engine = e, .now_us = mq_now_monotonic_us() };
+	struct request rq;
 	int r;
 
+	request_init(&rq, e, NULL);
 	r = decide(&rq, req, verdict);
 	if (r == 0)
 		verdict->refresh = rq.refresh;
+	request_done(&rq);
 	return r;
 }
 
@@ -760,11 +882,11 @@ void
 mq_session_decide(struct mq_session *s, const struct mq_check_request *req,
     struct mq_verdict *verdict)
 {
-	struct request rq = { .engine = s->engine, .session = s,
-	    .now_us = mq_now_monotonic_us() };
+	struct request rq;
 
+	request_init(&rq, s->engine, s);
 	(void)decide(&rq, req, verdict);
-	prefetch_release(&rq);
+	request_done(&rq);
 	if (rq.stale && verdict->outcome != MQ_OUT_TEMPFAIL) {
 		verdict->stale = true;
 		atomic_fetch_add(&s->engine->stale_answers, 1);
@@ -772,13 +894,12 @@ mq_session_decide(struct mq_session *s, const struct mq_check_request *req,
 	}
 }
 
-int
-mq_session_mailbox(struct mq_session *s, const char *address,
+/* session_mailbox - mq_session_mailbox within one request. */
+static int
+session_mailbox(struct request *rq, const char *address,
     struct mq_box_report *rep, char *error, size_t errlen)
 {
-	struct request rq = { .engine = s->engine, .session = s,
-	    .now_us = mq_now_monotonic_us() };
-	struct mq_lookup lookup = { .get = request_get, .ctx = &rq };
+	struct mq_lookup lookup = { .get = request_get, .ctx = rq };
 	const struct mq_record *rec;
 	struct mq_mailbox box = { .domain_enabled = true };
 	struct mq_key key;
@@ -791,27 +912,40 @@ mq_session_mailbox(struct mq_session *s, const char *address,
 	}
 	key = mq_address_key(&box.addr);
 	/* A domain without a row is still reported; its users row decides. */
-	r = request_get(&rq, MQ_Q_DOMAIN, &key, &rec);
+	r = request_get(rq, MQ_Q_DOMAIN, &key, &rec);
 	if (r == MQ_FOUND) {
 		box.domain_enabled = rec->u.domain.enabled;
 		mq_record_unref(&rec);
 	} else if (r != MQ_NOTFOUND) {
-		snprintf(error, errlen, "%s", rq.error);
+		snprintf(error, errlen, "%s", rq->error);
 		return MQ_TEMPFAIL;
 	}
-	r = request_get(&rq, MQ_Q_USER, &key, &box.user);
+	r = request_get(rq, MQ_Q_USER, &key, &box.user);
 	if (r != MQ_FOUND) {
 		snprintf(error, errlen, "%s", r == MQ_NOTFOUND ? "no such mailbox" :
-		    rq.error);
+		    rq->error);
 		return r;
 	}
-	r = box_state(&rq, &lookup, &box, rep);
+	r = box_state(rq, &lookup, &box, rep);
 	if (r == MQ_FOUND)
-		rep->outcome = mq_decide_box(&rep->state, 0, &s->engine->grace);
+		rep->outcome = mq_decide_box(&rep->state, 0, &rq->engine->grace);
 	else
-		snprintf(error, errlen, "%s", rq.error);
+		snprintf(error, errlen, "%s", rq->error);
 	mq_record_unref(&box.user);
 	return r == MQ_FOUND ? MQ_FOUND : MQ_TEMPFAIL;
+}
+
+int
+mq_session_mailbox(struct mq_session *s, const char *address,
+    struct mq_box_report *rep, char *error, size_t errlen)
+{
+	struct request rq;
+	int r;
+
+	request_init(&rq, s->engine, s);
+	r = session_mailbox(&rq, address, rep, error, errlen);
+	request_done(&rq);
+	return r;
 }
 
 struct each_user {

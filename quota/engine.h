@@ -12,6 +12,9 @@
  * between threads. On a miss, a session first asks for the recipient's
  * domain, alias and mailbox rows in one round trip when the driver has
  * query_batch (PostgreSQL's pipeline, SQLite's read transaction).
+ * Within one request the recipient is parsed once, each lookup goes to the
+ * cache once and to the database at most once (a batch's answers are used
+ * as they are), and each mailbox is judged once.
  *
  * mq_engine_decide_cached answers from the caches alone and never blocks:
  * it returns 0 with a verdict, or MQ_MISS when a figure is not cached, and

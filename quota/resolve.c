@@ -239,6 +239,106 @@ lower_dup(const char *s, size_t n)
 }
 
 /*
+ * addr_keys - the keys of mail_addr_find for addr: user+ext@domain,
+ * user@domain (when there is an extension), @domain. Returns how many, 0
+ * for an address that is not a user@domain, -1 for one too long to look
+ * up; *llen_r and *cut_r get the local part's length and where its
+ * extension starts (0: none).
+ */
+static int
+addr_keys(struct state *st, const char *addr, struct mq_address keys[3],
+    size_t *llen_r, size_t *cut_r)
+{
+	const char *at = strrchr(addr, '@');
+	char local[MQ_ADDRESS_MAX + 1];
+	size_t llen, cut;
+	int n = 0;
+
+	if (at == NULL || at == addr || at[1] == '\0')
+		return 0;
+	llen = (size_t)(at - addr);
+	if (llen > MQ_ADDRESS_MAX)
+		return -1;
+	memcpy(local, addr, llen);
+	local[llen] = '\0';
+	cut = ext_cut(local, st->opts->delimiters);
+	if (key_of(&keys[n++], addr, llen, at + 1) < 0)
+		return -1;
+	if (cut > 0)
+		(void)key_of(&keys[n++], addr, cut, at + 1);
+	(void)key_of(&keys[n++], "", 0, at + 1);
+	*llen_r = llen;
+	*cut_r = cut;
+	return n;
+}
+
+/*
+ * join_at_result - Postfix prepends the local part to the whole result
+ * text and reads that as one address: "@b, x@c" for u@a is the address
+ * "u@b, x"@c. Its lookups find at most a catch-all; it is no mailbox.
+ */
+static void
+join_at_result(struct list *dest)
+{
+	size_t total = 0;
+	char *one, *p;
+
+	if (dest->n <= 1 || dest->v[0][0] != '@')
+		return;
+	for (size_t i = 0; i < dest->n; i++)
+		total += strlen(dest->v[i]) + 1;
+	one = p = xmalloc(total);
+	for (size_t i = 0; i < dest->n; i++) {
+		size_t n = strlen(dest->v[i]);
+
+		if (i > 0)
+			*p++ = ',';
+		memcpy(p, dest->v[i], n);
+		p += n;
+		free(dest->v[i]);
+	}
+	*p = '\0';
+	dest->v[0] = one;
+	dest->n = 1;
+}
+
+/*
+ * map_results - the destinations as mail_addr_map returns them: a first
+ * "@other" gets the local part of addr (its first keep bytes), and ext
+ * (the unmatched extension, elen bytes; NULL: none) goes to every result
+ * when propagated. Lower-cased into result.
+ */
+static void
+map_results(struct state *st, const char *addr, size_t keep, const char *ext,
+    size_t elen, const struct list *dest, struct list *result)
+{
+	for (size_t i = 0; i < dest->n; i++) {
+		const char *d = dest->v[i];
+		const char *dat;
+		char *s;
+
+		if (i == 0 && d[0] == '@')
+			s = xasprintf("%.*s%s", (int)keep, addr, d);
+		else
+			s = xstrdup(d);
+		if (ext != NULL && st->opts->propagate) {
+			char *t;
+
+			dat = strrchr(s, '@');
+			if (dat == NULL)
+				t = xasprintf("%s%.*s", s, (int)elen, ext);
+			else
+				t = xasprintf("%.*s%.*s%s", (int)(dat - s), s,
+				    (int)elen, ext, dat);
+			free(s);
+			s = t;
+		}
+		list_add(result, lower_dup(s, strlen(s)));
+		free(s);
+	}
+}
+
+/*
  * addr_map - Postfix's mail_addr_map for one address: the first key of
  * user+ext@domain, user@domain, @domain that any map knows; a first result
  * "@other" gets the address's local part (less an unmatched extension);
@@ -248,36 +348,20 @@ lower_dup(const char *s, size_t n)
 static int
 addr_map(struct state *st, const char *addr, struct list *result, struct hit *hit)
 {
-	const char *at = strrchr(addr, '@');
 	struct mq_address keys[3];
-	size_t nkeys = 0, llen, cut;
+	size_t llen = 0, cut = 0, matched = 0;
 	struct list dest = { 0 };
 	bool catchall = false;
-	int r = MQ_NOTFOUND;
-	size_t matched = 0;
+	int nkeys, r = MQ_NOTFOUND;
+	const char *ext;
 
-	if (at == NULL || at == addr || at[1] == '\0')
-		return MQ_NOTFOUND;
-	llen = (size_t)(at - addr);
-	{
-		char local[MQ_ADDRESS_MAX + 1];
-
-		if (llen > MQ_ADDRESS_MAX)
-			return MQ_RES_TOOBIG;
-		memcpy(local, addr, llen);
-		local[llen] = '\0';
-		cut = ext_cut(local, st->opts->delimiters);
-	}
-	if (key_of(&keys[nkeys++], addr, llen, at + 1) < 0)
-		return MQ_RES_TOOBIG;
-	if (cut > 0)
-		(void)key_of(&keys[nkeys++], addr, cut, at + 1);
-	(void)key_of(&keys[nkeys++], "", 0, at + 1);
-
-	for (size_t i = 0; i < nkeys; i++) {
+	nkeys = addr_keys(st, addr, keys, &llen, &cut);
+	if (nkeys <= 0)
+		return nkeys == 0 ? MQ_NOTFOUND : MQ_RES_TOOBIG;
+	for (int i = 0; i < nkeys; i++) {
 		r = map_key(st, &keys[i], &dest, &catchall);
 		if (r == MQ_FOUND) {
-			matched = i;
+			matched = (size_t)i;
 			break;
 		}
 		if (r != MQ_NOTFOUND) {
@@ -293,62 +377,11 @@ addr_map(struct state *st, const char *addr, struct list *result, struct hit *hi
 		hit->key = keys[matched];
 		hit->itself = dest.n == 1 && strcasecmp(dest.v[0], keys[matched].full) == 0;
 	}
-	if (dest.n > 1 && dest.v[0][0] == '@') {
-		/*
-		 * Postfix prepends the local part to the whole result text and
-		 * reads that as one address: "@b, x@c" for u@a is the address
-		 * "u@b, x"@c. Its lookups find at most a catch-all; it is no
-		 * mailbox.
-		 */
-		size_t total = 0;
-		char *one, *p;
-
-		for (size_t i = 0; i < dest.n; i++)
-			total += strlen(dest.v[i]) + 1;
-		one = p = xmalloc(total);
-		for (size_t i = 0; i < dest.n; i++) {
-			size_t n = strlen(dest.v[i]);
-
-			if (i > 0)
-				*p++ = ',';
-			memcpy(p, dest.v[i], n);
-			p += n;
-			free(dest.v[i]);
-		}
-		*p = '\0';
-		dest.v[0] = one;
-		dest.n = 1;
-	}
-	{
-		/* The unmatched extension: when user@domain matched user+ext@domain. */
-		const char *ext = cut > 0 && matched == 1 ? addr + cut : NULL;
-		size_t keep = ext != NULL ? cut : llen;
-
-		for (size_t i = 0; i < dest.n; i++) {
-			const char *d = dest.v[i];
-			const char *dat;
-			char *s;
-
-			if (i == 0 && d[0] == '@')
-				s = xasprintf("%.*s%s", (int)keep, addr, d);
-			else
-				s = xstrdup(d);
-			if (ext != NULL && st->opts->propagate) {
-				char *t;
-
-				dat = strrchr(s, '@');
-				if (dat == NULL)
-					t = xasprintf("%s%.*s", s, (int)(llen - cut), ext);
-				else
-					t = xasprintf("%.*s%.*s%s", (int)(dat - s), s,
-					    (int)(llen - cut), ext, dat);
-				free(s);
-				s = t;
-			}
-			list_add(result, lower_dup(s, strlen(s)));
-			free(s);
-		}
-	}
+	join_at_result(&dest);
+	/* The unmatched extension: when user@domain matched user+ext@domain. */
+	ext = cut > 0 && matched == 1 ? addr + cut : NULL;
+	map_results(st, addr, ext != NULL ? cut : llen, ext, llen - cut, &dest,
+	    result);
 	list_free(&dest);
 	return MQ_FOUND;
 }
@@ -481,6 +514,52 @@ domain_state(struct state *st, const char *domain, bool *enabled_r)
 	return r;
 }
 
+/*
+ * final_boxes - the mailboxes of the expansion's final addresses: those in
+ * an enabled domain of ours with an enabled mailbox; the others are remote.
+ */
+static int
+final_boxes(struct state *st, const struct mq_address *rcpt)
+{
+	struct mq_resolution *out = st->out;
+	const struct mq_record *rec;
+	struct mq_address box, parsed;
+	bool enabled = true;
+	bool rcpt_final = mq_address_reparses(rcpt);
+	int r;
+
+	for (size_t i = 0; i < st->argv.n; i++) {
+		const struct mq_address *a = &parsed;
+		const char *s = st->argv.v[i];
+
+		/* The recipient itself (a mailbox) is parsed already. */
+		if (rcpt_final && strcmp(s, rcpt->full) == 0) {
+			a = rcpt;
+		} else if (mq_address_parse(s, strlen(s), &parsed) < 0) {
+			if (strlen(s) > MQ_ADDRESS_MAX)
+				return MQ_RES_TOOBIG;	/* cannot look it up: not judged */
+			out->nremote++;
+			continue;
+		}
+		r = domain_state(st, a->domain, &enabled);
+		if (r == MQ_NOTFOUND || (r == MQ_FOUND && !enabled)) {
+			out->nremote++;		/* not a virtual mailbox domain */
+			continue;
+		}
+		if (r != MQ_FOUND)
+			return r;
+		r = mailbox(st, a, &box, &rec, NULL);
+		if (r == MQ_NOTFOUND) {
+			out->nremote++;		/* bounces after acceptance */
+			continue;
+		}
+		if (r != MQ_FOUND)
+			return r;
+		add_box(st, &box, rec);
+	}
+	return MQ_RES_FOUND;
+}
+
 static int
 resolve(struct state *st, const struct mq_address *rcpt)
 {
@@ -526,34 +605,7 @@ resolve(struct state *st, const struct mq_address *rcpt)
 	}
 	if (disabled != NULL)
 		mq_record_unref(&disabled);
-
-	for (size_t i = 0; i < st->argv.n; i++) {
-		struct mq_address a;
-		const char *s = st->argv.v[i];
-
-		if (mq_address_parse(s, strlen(s), &a) < 0) {
-			if (strlen(s) > MQ_ADDRESS_MAX)
-				return MQ_RES_TOOBIG;	/* cannot look it up: not judged */
-			out->nremote++;
-			continue;
-		}
-		r = domain_state(st, a.domain, &enabled);
-		if (r == MQ_NOTFOUND || (r == MQ_FOUND && !enabled)) {
-			out->nremote++;		/* not a virtual mailbox domain */
-			continue;
-		}
-		if (r != MQ_FOUND)
-			return r;
-		r = mailbox(st, &a, &box, &rec, NULL);
-		if (r == MQ_NOTFOUND) {
-			out->nremote++;		/* bounces after acceptance */
-			continue;
-		}
-		if (r != MQ_FOUND)
-			return r;
-		add_box(st, &box, rec);
-	}
-	return MQ_RES_FOUND;
+	return final_boxes(st, rcpt);
 fail:
 	if (disabled != NULL)
 		mq_record_unref(&disabled);
@@ -561,11 +613,10 @@ fail:
 }
 
 int
-mq_resolve(struct mq_lookup *lookup, const char *recipient, size_t len,
+mq_resolve_address(struct mq_lookup *lookup, const struct mq_address *rcpt,
     const struct mq_resolve_opts *opts, struct mq_resolution *out)
 {
 	struct state st = { .lookup = lookup, .opts = opts, .out = out };
-	struct mq_address addr;
 	int r;
 
 	out->status = MQ_RES_NOUSER;
@@ -573,13 +624,8 @@ mq_resolve(struct mq_lookup *lookup, const char *recipient, size_t len,
 	out->domain_enabled = true;
 	out->nboxes = 0;
 	out->nremote = 0;
-	if (mq_address_parse(recipient, len, &addr) < 0) {
-		memset(&out->matched, 0, sizeof(out->matched));
-		out->status = MQ_RES_INVALID;
-		return out->status;
-	}
-	out->matched = addr;
-	r = resolve(&st, &addr);
+	out->matched = *rcpt;
+	r = resolve(&st, rcpt);
 	list_free(&st.argv);
 	list_free(&st.self);
 	list_free(&st.chain);
@@ -587,6 +633,24 @@ mq_resolve(struct mq_lookup *lookup, const char *recipient, size_t len,
 		mq_resolution_release(out);
 	out->status = r;
 	return r;
+}
+
+int
+mq_resolve(struct mq_lookup *lookup, const char *recipient, size_t len,
+    const struct mq_resolve_opts *opts, struct mq_resolution *out)
+{
+	struct mq_address addr;
+
+	if (mq_address_parse(recipient, len, &addr) < 0) {
+		out->status = MQ_RES_INVALID;
+		out->via = MQ_VIA_MAILBOX;
+		out->domain_enabled = true;
+		out->nboxes = 0;
+		out->nremote = 0;
+		memset(&out->matched, 0, sizeof(out->matched));
+		return out->status;
+	}
+	return mq_resolve_address(lookup, &addr, opts, out);
 }
 
 void

@@ -70,6 +70,12 @@ struct mq_resolution {
 
 int mq_resolve(struct mq_lookup *lookup, const char *recipient, size_t len,
     const struct mq_resolve_opts *opts, struct mq_resolution *out);
+/*
+ * mq_resolve_address - mq_resolve for a recipient the caller has parsed
+ * already (mq_address_parse), so that it is not parsed again.
+ */
+int mq_resolve_address(struct mq_lookup *lookup, const struct mq_address *rcpt,
+    const struct mq_resolve_opts *opts, struct mq_resolution *out);
 /* mq_resolution_release - the records; the boxes array stays for reuse. */
 void mq_resolution_release(struct mq_resolution *res);
 /* mq_resolution_free - release and free the boxes array. */

@@ -349,6 +349,45 @@ START_TEST(test_key)
 }
 END_TEST
 
+/* A parsed address need not be parsed again: it parses as itself. */
+START_TEST(test_reparses)
+{
+	const struct parse_row *row = &parse_rows[_i];
+	size_t len = row->len == STRLEN ? strlen(row->in) : row->len;
+	struct mq_address a, again;
+
+	if (mq_address_parse(row->in, len, &a) != 0)
+		return;
+	if (!mq_address_reparses(&a))
+		return;
+	if (mq_address_parse(a.full, strlen(a.full), &again) != 0)
+		return;
+	ck_assert_str_eq(again.full, a.full);
+	ck_assert_str_eq(again.local, a.local);
+	ck_assert_str_eq(again.domain, a.domain);
+}
+END_TEST
+
+/* What a second parse would change is reported. */
+START_TEST(test_reparses_not)
+{
+	struct mq_address a, b;
+
+	ck_assert_int_eq(mq_address_parse("<<x@y>>", 7, &a), 0);
+	ck_assert_str_eq(a.full, "<x@y>");
+	ck_assert(!mq_address_reparses(&a));
+	ck_assert_int_eq(mq_address_parse("u@a", 3, &a), 0);
+	ck_assert(mq_address_reparses(&a));
+	ck_assert_int_eq(mq_address_with_domain(&a, "b.", &b), 0);
+	ck_assert(!mq_address_reparses(&b));	/* the dot goes */
+	ck_assert_int_eq(mq_address_with_domain(&a, "b..", &b), 0);
+	ck_assert(mq_address_reparses(&b));	/* ".." stays */
+	memcpy(a.full, "U@a", 4);
+	memcpy(a.local, "U", 2);
+	ck_assert(!mq_address_reparses(&a));	/* lower-cased */
+}
+END_TEST
+
 static Suite *
 address_suite(void)
 {
@@ -362,6 +401,8 @@ address_suite(void)
 	tcase_add_loop_test(tc, test_strip_ext, 0, (int)MQ_NELEM(strip_rows));
 	tcase_add_test(tc, test_with_domain);
 	tcase_add_test(tc, test_key);
+	tcase_add_loop_test(tc, test_reparses, 0, (int)MQ_NELEM(parse_rows));
+	tcase_add_test(tc, test_reparses_not);
 	suite_add_tcase(s, tc);
 	return s;
 }
