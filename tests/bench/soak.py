@@ -505,7 +505,7 @@ def main():
         m = {}
         soak.problems.append("metrics: %s" % e)
     alive = daemon.running()
-    rc, took = daemon.stop() if alive else (daemon.proc.returncode, 0.0)
+    rc, took = daemon.stop(timeout=10.0) if alive else (daemon.proc.returncode, 0.0)
     srv.stop()
 
     t = tally(soak)
