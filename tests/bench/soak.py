@@ -65,8 +65,9 @@ NOUSER = "550 5.1.1 User unknown"
 TEMPFAIL = "451 4.3.0 Temporary lookup failure"
 GROUPS = [("pass", PASS), ("full", FULL), ("disabled", DISABLED), ("nouser", NOUSER)]
 
-# ASan's own memory bounded, so that what the RSS shows growing is the
-# daemon's (see "The soak run" in docs/benchmarks.md). With the defaults the
+# ASan's own memory bounded where an option can, so that the RSS comes
+# closer to the daemon's (see "The soak run" in docs/benchmarks.md: what is
+# left is ASan's allocator and stack depot). With the defaults the
 # fake stacks of detect_stack_use_after_return, 11 MiB a thread, become
 # resident a page at a time for half an hour (0.7 MiB a minute), and a
 # 256 MiB quarantine lets the allocator's size and its shadow wander by tens
