@@ -98,13 +98,53 @@ def parse_args():
     p.add_argument("--rewrite-every", type=float, default=0.05)
     p.add_argument("--rss-every", type=float, default=5.0)
     p.add_argument("--rss-limit", type=float, default=8.0,
-                   help="MiB the RSS may grow over the second half")
+                   help="MiB the daemon may grow over the second half (the live "
+                   "heap of an ASan build, else the RSS)")
     p.add_argument("--preload", help="LD_PRELOAD for the daemon alone, e.g. "
                    "libasan and a library that samples ASan's allocator counters")
     p.add_argument("--allow-plain", action="store_true",
                    help="run a daemon built without ASan")
     p.add_argument("--json", help="write the figures here")
     return p.parse_args()
+
+
+def heapwatch(tmp, daemon_path):
+    """LD_PRELOAD that makes an ASan daemon write its live heap to a file
+    (tests/bench/heapwatch.c, built here with the system compiler): the
+    libasan the daemon links, which must come first, then the sampler.
+    (None, None) when either cannot be had."""
+    so = os.path.join(tmp, "heapwatch.so")
+    cc = os.environ.get("CC") or "cc"
+    src = os.path.join(mqtest.SRCDIR, "tests", "bench", "heapwatch.c")
+    r = subprocess.run([cc, "-shared", "-fPIC", "-O1", "-pthread", "-o", so, src],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        mqtest.log("soak: heapwatch not built: %s" % r.stdout.strip())
+        return None, None
+    ldd = subprocess.run(["ldd", daemon_path], stdout=subprocess.PIPE, text=True).stdout
+    m = re.search(r"(\S*libasan\.so\S*) => (\S+)", ldd)
+    if not m:
+        mqtest.log("soak: the daemon links no shared libasan; live heap not sampled")
+        return None, None
+    return "%s %s" % (m.group(2), so), os.path.join(tmp, "heapwatch.txt")
+
+
+def live_heap(path):
+    """[(seconds, KiB)] the sampler wrote; [] without it."""
+    try:
+        with open(path) as f:
+            return [tuple(int(x) for x in ln.split()) for ln in f if len(ln.split()) == 2]
+    except OSError:
+        return []
+
+
+def minute_medians(points):
+    """One (seconds, median) a minute: a sample taken while a reload holds
+    the old engine and the new at once is not a trend."""
+    by = {}
+    for t, v in points:
+        by.setdefault(t // 60, []).append(v)
+    return [(m * 60 + 30, sorted(v)[len(v) // 2]) for m, v in sorted(by.items())]
 
 
 def sanitized(path):
@@ -554,8 +594,14 @@ def main():
     env = dict(os.environ)
     env.setdefault("ASAN_OPTIONS", ASAN_OPTIONS)
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    heap_file = None
     if a.preload:
         env["LD_PRELOAD"] = a.preload
+    elif sanitized(mqtest.POLICYD):
+        preload, heap_file = heapwatch(tmp, mqtest.POLICYD)
+        if preload:
+            env["LD_PRELOAD"] = preload
+            env["HEAPWATCH_FILE"] = heap_file
     daemon = mqtest.Daemon(conf, ("127.0.0.1", port), env=env).start()
     confs.append(conf)
     mqtest.log("soak: %.1f minutes, daemon pid %d, PostgreSQL %d, fixture %s (seed %d)"
@@ -581,6 +627,10 @@ def main():
     rss = soak.rss
     half = [p for p in rss if p[0] >= rss[-1][0] / 2] if rss else []
     growth_half = (slope(half) * (half[-1][0] - half[0][0]) / 1024) if len(half) > 1 else 0.0
+    heap = minute_medians(live_heap(heap_file)) if heap_file else []
+    heap_half = [p for p in heap if p[0] >= heap[-1][0] / 2] if heap else []
+    heap_growth = ((slope(heap_half) * (heap_half[-1][0] - heap_half[0][0]) / 1024)
+                   if len(heap_half) > 1 else None)
     figures = {
         "minutes": round(soak.now() / 60, 2), "seed": a.seed, "users": a.users,
         "rounds": len(soak.rounds), "requests": t["requests"],
@@ -597,6 +647,9 @@ def main():
         "config_generation": generation,
         "metrics": {k: v for k, v in m.items()
                     if k.startswith(("mailquota_db_", "mailquota_requests"))},
+        "live_heap_kib_per_minute": [v for _, v in heap],
+        "live_heap_growth_second_half_mib": (round(heap_growth, 2)
+                                             if heap_growth is not None else None),
         "rss_kib_first": rss[0][1] if rss else None, "rss_kib_last": rss[-1][1] if rss else None,
         "rss_kib_max": max(p[1] for p in rss) if rss else None,
         "rss_slope_kib_per_min": round(slope(rss) * 60, 1),
@@ -645,8 +698,15 @@ def main():
     res.check("exit 0 on SIGTERM within 10 s", rc == 0 and took < 10, "exit %s after %.1f s"
               % (rc, took))
     res.check("no sanitizer report", not san, "\n".join(san[:20]))
-    res.check("RSS flat over the second half", growth_half < a.rss_limit,
-              "%.2f MiB" % growth_half)
+    if heap_growth is not None:
+        # An ASan build: its RSS also holds the sanitizer's bookkeeping,
+        # which grows by design (docs/benchmarks.md); the daemon's own
+        # memory is the live heap. The RSS is in the figures either way.
+        res.check("live heap flat over the second half", heap_growth < a.rss_limit,
+                  "%.2f MiB (RSS %.2f MiB)" % (heap_growth, growth_half))
+    else:
+        res.check("RSS flat over the second half", growth_half < a.rss_limit,
+                  "%.2f MiB" % growth_half)
     res.finish()
 
 
