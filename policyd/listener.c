@@ -33,11 +33,11 @@
 static struct client **
 client_bucket(struct mq_server *srv, const unsigned char *addr, size_t len)
 {
-	uint32_t h = 2166136261u;	/* FNV-1a */
+	uint64_t h = MQ_FNV1A_INIT;
 	struct client **pc;
 
 	for (size_t i = 0; i < len; i++)
-		h = (h ^ addr[i]) * 16777619u;
+		h = mq_fnv1a_byte(h, addr[i]);
 	for (pc = &srv->clients[h % CLIENT_BUCKETS]; *pc != NULL; pc = &(*pc)->next)
 		if ((*pc)->len == len && memcmp((*pc)->addr, addr, len) == 0)
 			break;

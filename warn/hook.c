@@ -90,7 +90,7 @@ check_args(const char *percent_arg, const char *user, struct hook *h)
 
 	if (parse_percent(percent_arg, &h->thr, &h->dir) < 0) {
 		fprintf(stderr, "mailquota-warn: PERCENT must be 1 to 100, +N, -N or "
-		    "below, not \"%s\"\n", shown(u, sizeof(u), percent_arg));
+		    "below, not \"%s\"\n", mq_shown(u, sizeof(u), percent_arg));
 		return EX_USAGE;
 	}
 	if (user[0] == '\0' || strlen(user) > MQ_ADDRESS_MAX) {
@@ -189,7 +189,7 @@ run_hook(struct warn *w, const char *percent_arg, const char *user)
 		return r;
 	if (lookup(w, user, &h.f, error, sizeof(error)) != MQ_FOUND) {
 		report(MQ_LOG_WARNING, "not sent: user=%s threshold=%u: %s",
-		    shown(u, sizeof(u), user), h.thr, error);
+		    mq_shown(u, sizeof(u), user), h.thr, error);
 		return EX_TEMPFAIL;
 	}
 	plan_hook(w, &h, now);

@@ -20,13 +20,6 @@
 #include "state.h"
 #include "warn.h"
 
-const char *
-shown(char *buf, size_t size, const char *s)
-{
-	mq_sanitize(buf, size, s, strlen(s));
-	return buf;
-}
-
 int
 load_checked(const char *path, struct mq_template **tmpl_r, char *error,
     size_t errlen)

@@ -173,13 +173,13 @@ sweep_one(struct warn *w, struct sweep *sw, char *user)
 
 	r = lookup(w, user, &f, error, sizeof(error));
 	if (r == MQ_TEMPFAIL) {
-		report(MQ_LOG_WARNING, "user=%s: %s", shown(u, sizeof(u), user), error);
+		report(MQ_LOG_WARNING, "user=%s: %s", mq_shown(u, sizeof(u), user), error);
 		sw->lookups_failed++;
 		keep_unread(w, user);
 		return;
 	}
 	if (r == MQ_NOTFOUND) {
-		mq_debug("user=%s: %s", shown(u, sizeof(u), user), error);
+		mq_debug("user=%s: %s", mq_shown(u, sizeof(u), user), error);
 		return;
 	}
 	mq_state_get(w->state, f.user, &marks);

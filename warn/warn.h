@@ -64,8 +64,6 @@ int run_digest(struct warn *w);
  */
 void report(enum mq_log_level level, const char *fmt, ...) MQ_PRINTF(2, 3);
 
-/* shown - an untrusted string for a log line (cut with "..." to fit buf). */
-const char *shown(char *buf, size_t size, const char *s);
 
 /* load_templates - the main template and every configured variant: 0 or EX_CONFIG. */
 int load_templates(struct warn *w, unsigned extra);
