@@ -309,7 +309,7 @@ vlog(enum mq_log_level level, const char *fmt, va_list ap)
 {
 	char line[LINE_MAX_LEN];
 
-	vsnprintf(line, sizeof(line), fmt, ap);
+	mq_vset_error(line, sizeof(line), fmt, ap);	/* a cut line ends in "..." */
 	if (!enqueue(level, line))
 		emit(&sinks, level, line);
 }
@@ -349,7 +349,7 @@ mq_panic(const char *fmt, ...)
 
 	mq_log_async_stop();
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	mq_vset_error(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	mq_log(MQ_LOG_ERR, "panic: %s", msg);
 	abort();

@@ -177,19 +177,26 @@ mq_sanitize(char *dst, size_t size, const char *src, size_t len)
 }
 
 void
-mq_set_error(char *error, size_t errlen, const char *fmt, ...)
+mq_vset_error(char *error, size_t errlen, const char *fmt, va_list ap)
 {
-	va_list ap;
 	int n;
 
 	if (error == NULL || errlen == 0)
 		return;
-	va_start(ap, fmt);
 	n = vsnprintf(error, errlen, fmt, ap);
-	va_end(ap);
-	/* A reason longer than the buffer says that it was cut. */
+	/* A text longer than the buffer says that it was cut. */
 	if (n >= 0 && (size_t)n >= errlen && errlen > 4)
 		memcpy(error + errlen - 4, "...", 4);
+}
+
+void
+mq_set_error(char *error, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mq_vset_error(error, errlen, fmt, ap);
+	va_end(ap);
 }
 
 const char *

@@ -50,6 +50,9 @@ void mq_sanitize(char *dst, size_t size, const char *src, size_t len);
  */
 void mq_set_error(char *error, size_t errlen, const char *fmt, ...)
     MQ_PRINTF(3, 4);
+/* mq_vset_error - the same with a va_list (log lines use it too). */
+void mq_vset_error(char *error, size_t errlen, const char *fmt, va_list ap)
+    MQ_PRINTF(3, 0);
 
 /* mq_shown - mq_sanitize of a whole string into buf (at least 2 bytes); returns buf. */
 const char *mq_shown(char *buf, size_t size, const char *s);

@@ -104,6 +104,21 @@ START_TEST(test_parse_i64n)
 }
 END_TEST
 
+START_TEST(test_set_error_marks_a_cut)
+{
+	char buf[16], big[64];
+
+	mq_set_error(buf, sizeof(buf), "%s", "short");
+	ck_assert_str_eq(buf, "short");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	mq_set_error(buf, sizeof(buf), "reason: %s", big);
+	ck_assert_uint_eq(strlen(buf), sizeof(buf) - 1);
+	ck_assert_str_eq(buf, "reason: xxxx...");
+	mq_set_error(NULL, 0, "%s", big);	/* no buffer: nothing written */
+}
+END_TEST
+
 START_TEST(test_strlcpy)
 {
 	char buf[8];
@@ -326,6 +341,7 @@ util_suite(void)
 	tcase_add_loop_test(tc, test_parse_u64, 0, (int)MQ_NELEM(u64_rows));
 	tcase_add_test(tc, test_parse_u64n_stops_at_len);
 	tcase_add_loop_test(tc, test_parse_i64n, 0, (int)MQ_NELEM(i64_rows));
+	tcase_add_test(tc, test_set_error_marks_a_cut);
 	tcase_add_test(tc, test_strlcpy);
 	tcase_add_test(tc, test_sanitize);
 	tcase_add_test(tc, test_human_bytes);
