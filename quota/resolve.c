@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "resolve.h"
 #include "util.h"
 
@@ -280,25 +281,17 @@ addr_keys(struct state *st, const char *addr, struct mq_address keys[3],
 static void
 join_at_result(struct list *dest)
 {
-	size_t total = 0;
-	char *one, *p;
+	struct mq_buf one = { 0 };
 
 	if (dest->n <= 1 || dest->v[0][0] != '@')
 		return;
-	for (size_t i = 0; i < dest->n; i++)
-		total += strlen(dest->v[i]) + 1;
-	one = p = xmalloc(total);
 	for (size_t i = 0; i < dest->n; i++) {
-		size_t n = strlen(dest->v[i]);
-
 		if (i > 0)
-			*p++ = ',';
-		memcpy(p, dest->v[i], n);
-		p += n;
+			mq_buf_addc(&one, ',');
+		mq_buf_adds(&one, dest->v[i]);
 		free(dest->v[i]);
 	}
-	*p = '\0';
-	dest->v[0] = one;
+	dest->v[0] = mq_buf_steal(&one, NULL);
 	dest->n = 1;
 }
 
