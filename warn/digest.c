@@ -240,12 +240,16 @@ digest_domain(struct warn *w, struct digest *dg, struct digest_domain *d)
 		report(MQ_LOG_WARNING, "digest not sent: domain=%s to=%s: %s", d->name,
 		    to, error);
 		dg->failed++;
-	} else if (!w->dry_run) {
-		m.mark[DIGEST_SLOT] = MQ_MARK_SENT;
-		m.when[DIGEST_SLOT] = dg->now;
-		if (mq_state_put(w->state, key, &m, true, error, sizeof(error)) < 0)
-			report(MQ_LOG_ERR, "state: %s", error);
+	} else {
+		/* a dry run counts the digest as due and records nothing */
 		dg->sent++;
+		if (!w->dry_run) {
+			m.mark[DIGEST_SLOT] = MQ_MARK_SENT;
+			m.when[DIGEST_SLOT] = dg->now;
+			if (mq_state_put(w->state, key, &m, true, error,
+			    sizeof(error)) < 0)
+				report(MQ_LOG_ERR, "state: %s", error);
+		}
 	}
 	free(key);
 	free(to);

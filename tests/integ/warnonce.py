@@ -403,6 +403,8 @@ def part_digest():
             rc == 0 and "example.org: would send the digest of 2 mailboxes" in out and
             "example.net: would send the digest of 1 mailboxes" in out and
             not W.warnings_in(org), out + err)
+    R.check("i) dry run: its summary counts the 2 digests as due",
+            "2 digests due" in err, err)
     rc, out, err = W.run_warn(conf, "--digest")
     R.check("i) --digest: exit 0", rc == 0, err)
     mqtest.wait_until(lambda: W.warnings_in(org) and W.warnings_in(net), 20)
