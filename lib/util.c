@@ -270,10 +270,12 @@ mq_write_all(int fd, const void *buf, size_t len)
 /* write_temp - fill the new temp file fd: owner, mode, data, fsync, close. */
 static int
 write_temp(int fd, const struct stat *dir, const char *tmp, const void *data,
-    size_t len, mode_t mode, char *error, size_t errlen)
+    size_t len, mode_t mode, enum mq_owner owner, char *error, size_t errlen)
 {
+	bool hand_over = owner == MQ_OWNER_DIR || geteuid() == 0;
+
 	/* Owned like the directory, so its owner's programs can replace it. */
-	if ((geteuid() != dir->st_uid || getegid() != dir->st_gid) &&
+	if (hand_over && (geteuid() != dir->st_uid || getegid() != dir->st_gid) &&
 	    fchown(fd, dir->st_uid, dir->st_gid) < 0) {
 		mq_set_error(error, errlen, "cannot give %s to uid %lu gid %lu: %s",
 		    tmp, (unsigned long)dir->st_uid, (unsigned long)dir->st_gid,
@@ -298,7 +300,7 @@ write_temp(int fd, const struct stat *dir, const char *tmp, const void *data,
 
 int
 mq_write_atomic(int dirfd, const char *name, const void *data, size_t len,
-    mode_t mode, char *error, size_t errlen)
+    mode_t mode, enum mq_owner owner, char *error, size_t errlen)
 {
 	static atomic_uint seq;
 	struct stat dir;
@@ -320,7 +322,7 @@ mq_write_atomic(int dirfd, const char *name, const void *data, size_t len,
 		free(tmp);
 		return -1;
 	}
-	if (write_temp(fd, &dir, tmp, data, len, mode, error, errlen) < 0)
+	if (write_temp(fd, &dir, tmp, data, len, mode, owner, error, errlen) < 0)
 		goto fail;
 	if (renameat(dirfd, tmp, dirfd, name) < 0) {
 		mq_set_error(error, errlen, "cannot rename %s to %s: %s", tmp,

@@ -87,18 +87,30 @@ mq_fnv1a_str(uint64_t h, const char *s)
 /* mq_write_all - write the whole buffer (retrying on EINTR); 0, or -1 with errno. */
 int mq_write_all(int fd, const void *buf, size_t len);
 
+/* Who owns the file mq_write_atomic writes. */
+enum mq_owner {
+	/* The directory's owner and group, or an error: a Maildir's files,
+	 * which Dovecot must go on reading as the mailbox's user. */
+	MQ_OWNER_DIR,
+	/* The directory's owner and group when written by root; anyone else
+	 * keeps the file as created: files shared through their group (and
+	 * mode), such as the warning state in a setgid directory. */
+	MQ_OWNER_DIR_IF_ROOT,
+};
+
 /*
  * mq_write_atomic - replace name in the directory dirfd with data so that a
  * reader sees the old file or the new one, never a part: a new temp file
- * beside it ("NAME.PID.SEQ.tmp", O_EXCL, O_NOFOLLOW) with mode, owned by the
- * directory's owner and group (fchown when the process is not already
- * both), written, fsync'ed, renamed over name, then the directory fsync'ed
- * so the rename lasts (best effort: once renamed the new file is in place,
- * so a failure there is not reported). 0, or -1 with the reason in error;
- * on failure name is untouched and the temp file removed.
+ * beside it ("NAME.PID.SEQ.tmp", O_EXCL, O_NOFOLLOW) with mode, owned as
+ * owner says (fchown when the process is not already the directory's
+ * owner and group), written, fsync'ed, renamed over name, then the
+ * directory fsync'ed so the rename lasts (best effort: once renamed the
+ * new file is in place, so a failure there is not reported). 0, or -1 with
+ * the reason in error; on failure name is untouched and the temp file
+ * removed.
  */
 int mq_write_atomic(int dirfd, const char *name, const void *data, size_t len,
-    mode_t mode, char *error, size_t errlen);
+    mode_t mode, enum mq_owner owner, char *error, size_t errlen);
 
 /* mq_cond_wait_ms - pthread_cond_timedwait for at most ms milliseconds. */
 int mq_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mtx, unsigned ms);

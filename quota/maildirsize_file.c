@@ -225,7 +225,7 @@ mq_maildir_write_size(int dirfd, uint64_t limit_bytes,
 		r = 1;
 	else
 		r = mq_write_atomic(dirfd, "maildirsize", text, strlen(text),
-		    mode, error, errlen);
+		    mode, MQ_OWNER_DIR, error, errlen);
 	free(text);
 	return r;
 }

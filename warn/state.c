@@ -340,13 +340,13 @@ dir_of(const char *path, struct stat *sb)
 }
 
 /*
- * own - give a state file (the state, its lock, its temp file) the one
- * owner the state has: the owner and group of its directory, mode 0660,
- * whatever user and umask created it. Root hands the file over (and so
- * repairs a file an older version left as root's, mode 0600); another
- * user can only set the mode of a file it owns. The hook (Dovecot's
- * script service) and the sweep (the timer's unit) then agree as long as
- * both may use the directory.
+ * own - give a state file (the state, its lock) the one owner the state
+ * has: the owner and group of its directory, mode 0660, whatever user and
+ * umask created it. Root hands the file over (and so repairs a file an
+ * older version left as root's, mode 0600); another user can only set the
+ * mode of a file it owns. The hook (Dovecot's script service) and the
+ * sweep (the timer's unit) then agree as long as both may use the
+ * directory. Compaction's new file follows the same rule (replace_file).
  */
 static void
 own(const struct mq_state *st, int fd, const char *name)
@@ -544,22 +544,6 @@ mq_state_put(struct mq_state *st, const char *user,
 	return 0;
 }
 
-/* fsync_dir - make a rename in the directory of path durable. */
-static int
-fsync_dir(const char *path)
-{
-	char *dir = dir_name(path);
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
-
-	free(dir);
-	if (fd < 0)
-		return -1;
-	if (fsync(fd) < 0 && errno != EINVAL)
-		r = -1;
-	close(fd);
-	return r;
-}
-
 /* pruned - a user compaction leaves out: never seen since opening, and not a digest's "@DOMAIN". */
 static bool
 pruned(const struct entry *e, bool prune_unseen)
@@ -589,41 +573,26 @@ live_records(const struct mq_state *st, bool prune_unseen, struct mq_buf *out)
 }
 
 /*
- * replace_file - out into PATH.tmp, synced, renamed over PATH, the
- * directory synced: 0, or -1 with error (PATH.tmp removed unless the
- * rename was done).
+ * replace_file - out in place of the state file, atomically, with the
+ * owner and mode the rest of the state has (see own): 0, or -1 with error.
  */
 static int
 replace_file(const struct mq_state *st, const struct mq_buf *out, char *error,
     size_t errlen)
 {
-	char *tmp = xasprintf("%s.tmp", st->path);
-	int fd, r = -1;
+	char *dir = dir_name(st->path);
+	const char *base = strrchr(st->path, '/');
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = -1;
 
-	(void)unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		own(st, fd, tmp);
-	if (fd < 0 || mq_write_all(fd, out->s, out->len) < 0 || fsync(fd) < 0) {
-		snprintf(error, errlen, "%s: %s", tmp, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-	} else if (close(fd) < 0) {
-		snprintf(error, errlen, "%s: %s", tmp, strerror(errno));
-	} else if (rename(tmp, st->path) < 0) {
-		snprintf(error, errlen, "rename %s: %s", tmp, strerror(errno));
-	} else {
-		if (fsync_dir(st->path) == 0)
-			r = 0;
-		else
-			snprintf(error, errlen, "%s: directory fsync: %s", st->path,
-			    strerror(errno));
-		free(tmp);
-		return r;
-	}
-	(void)unlink(tmp);
-	free(tmp);
-	return -1;
+	if (dfd < 0)
+		mq_set_error(error, errlen, "%s: %s", dir, strerror(errno));
+	else
+		r = mq_write_atomic(dfd, base != NULL ? base + 1 : st->path,
+		    out->s, out->len, 0660, MQ_OWNER_DIR_IF_ROOT, error, errlen);
+	if (dfd >= 0)
+		close(dfd);
+	free(dir);
+	return r;
 }
 
 /* drop_pruned - the users compaction left out, out of memory too. */

@@ -7,10 +7,12 @@
 #include "autoconf.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -206,6 +208,70 @@ START_TEST(test_write_all)
 }
 END_TEST
 
+/*
+ * write_as - in a child running as uid:gid, mq_write_atomic "f" into the
+ * directory dfd with owner: the child's exit status is 0 or 1 (-1 returned).
+ */
+static int
+write_as(int dfd, uid_t uid, gid_t gid, enum mq_owner owner)
+{
+	char err[256];
+	int status;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+			_exit(2);
+		_exit(mq_write_atomic(dfd, "f", "x\n", 2, 0660, owner, err,
+		    sizeof(err)) == 0 ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/*
+ * mq_write_atomic's owner: root hands the file to the directory's owner
+ * and group under either policy; a user who is not the directory's owner
+ * fails under MQ_OWNER_DIR and keeps the file under MQ_OWNER_DIR_IF_ROOT
+ * (a group-shared directory, as the warning state's). Needs root.
+ */
+START_TEST(test_write_atomic_owner)
+{
+	const uid_t owner = 1, user = 65534;	/* daemon, nobody */
+	const gid_t group = 65534;
+	char dir[] = "/tmp/mq-check-owner.XXXXXX", err[256];
+	struct stat st;
+	int dfd;
+
+	if (geteuid() != 0)
+		return;		/* the ownership rules need root to set up */
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chown(dir, owner, group), 0);
+	ck_assert_int_eq(chmod(dir, 02770), 0);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(dfd, 0);
+
+	ck_assert_int_eq(mq_write_atomic(dfd, "f", "x\n", 2, 0660,
+	    MQ_OWNER_DIR_IF_ROOT, err, sizeof(err)), 0);
+	ck_assert_int_eq(fstatat(dfd, "f", &st, 0), 0);
+	ck_assert(st.st_uid == owner && st.st_gid == group);
+
+	ck_assert_int_eq(write_as(dfd, user, group, MQ_OWNER_DIR), 1);
+	ck_assert_int_eq(fstatat(dfd, "f", &st, 0), 0);
+	ck_assert(st.st_uid == owner);		/* untouched */
+	ck_assert_int_eq(write_as(dfd, user, group, MQ_OWNER_DIR_IF_ROOT), 0);
+	ck_assert_int_eq(fstatat(dfd, "f", &st, 0), 0);
+	ck_assert(st.st_uid == user && st.st_gid == group);
+	ck_assert_int_eq(st.st_mode & 07777, 0660);
+
+	ck_assert_int_eq(unlinkat(dfd, "f", 0), 0);
+	close(dfd);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 /* mq_write_atomic: the new content in place, no temp file left behind. */
 START_TEST(test_write_atomic)
 {
@@ -219,10 +285,10 @@ START_TEST(test_write_atomic)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	ck_assert_int_ge(dfd, 0);
-	ck_assert_int_eq(mq_write_atomic(dfd, "f", "old\n", 4, 0640, err,
-	    sizeof(err)), 0);
-	ck_assert_int_eq(mq_write_atomic(dfd, "f", "new text\n", 9, 0600, err,
-	    sizeof(err)), 0);
+	ck_assert_int_eq(mq_write_atomic(dfd, "f", "old\n", 4, 0640,
+	    MQ_OWNER_DIR, err, sizeof(err)), 0);
+	ck_assert_int_eq(mq_write_atomic(dfd, "f", "new text\n", 9, 0600,
+	    MQ_OWNER_DIR, err, sizeof(err)), 0);
 	fd = openat(dfd, "f", O_RDONLY);
 	ck_assert_int_ge(fd, 0);
 	n = read(fd, buf, sizeof(buf));
@@ -234,8 +300,8 @@ START_TEST(test_write_atomic)
 
 	/* A name that cannot be replaced: an error, and no temp file stays. */
 	ck_assert_int_eq(mkdirat(dfd, "sub", 0700), 0);
-	ck_assert_int_eq(mq_write_atomic(dfd, "sub", "x", 1, 0600, err,
-	    sizeof(err)), -1);
+	ck_assert_int_eq(mq_write_atomic(dfd, "sub", "x", 1, 0600,
+	    MQ_OWNER_DIR, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "cannot rename"));
 	d = fdopendir(dup(dfd));
 	ck_assert_ptr_nonnull(d);
@@ -347,6 +413,7 @@ util_suite(void)
 	tcase_add_test(tc, test_human_bytes);
 	tcase_add_test(tc, test_write_all);
 	tcase_add_test(tc, test_write_atomic);
+	tcase_add_test(tc, test_write_atomic_owner);
 	tcase_add_test(tc, test_fnv1a);
 	tcase_add_test(tc, test_xalloc);
 	tcase_add_exit_test(tc, test_xreallocarray_overflow, EX_OSERR);
