@@ -30,27 +30,8 @@
 #define PROGRESS_WIDTH 30
 #define MAX_THREADS 64
 
-void
-mq_scan_list_add(struct mq_scan_list *list, const char *address)
-{
-	if (list->n == list->cap) {
-		list->cap = list->cap ? list->cap * 2 : 256;
-		list->addr = xreallocarray(list->addr, list->cap, sizeof(*list->addr));
-	}
-	list->addr[list->n++] = xstrdup(address);
-}
-
-void
-mq_scan_list_free(struct mq_scan_list *list)
-{
-	for (size_t i = 0; i < list->n; i++)
-		free(list->addr[i]);
-	free(list->addr);
-	memset(list, 0, sizeof(*list));
-}
-
 struct users_ctx {
-	struct mq_scan_list *list;
+	struct mq_strlist *list;
 	const char *domain;
 };
 
@@ -64,7 +45,7 @@ users_row(void *ctx, const char *address)
 	if (u->domain != NULL && ((at = strrchr(address, '@')) == NULL ||
 	    strcasecmp(at + 1, u->domain) != 0))
 		return 0;
-	mq_scan_list_add(u->list, address);
+	mq_strlist_add(u->list, address);
 	return 0;
 }
 
@@ -76,7 +57,7 @@ by_string(const void *a, const void *b)
 
 int
 mq_scan_users(struct mq_session *session, const char *domain,
-    struct mq_scan_list *list, char *error, size_t errlen)
+    struct mq_strlist *list, char *error, size_t errlen)
 {
 	struct users_ctx u = { .list = list, .domain = domain };
 	size_t i, m = 0;
@@ -86,12 +67,12 @@ mq_scan_users(struct mq_session *session, const char *domain,
 	if (r == MQ_TEMPFAIL)
 		return MQ_TEMPFAIL;
 	/* Sorted and unique: a stable order for every output. */
-	qsort(list->addr, list->n, sizeof(*list->addr), by_string);
+	qsort(list->v, list->n, sizeof(*list->v), by_string);
 	for (i = 0; i < list->n; i++) {
-		if (m > 0 && strcmp(list->addr[m - 1], list->addr[i]) == 0)
-			free(list->addr[i]);
+		if (m > 0 && strcmp(list->v[m - 1], list->v[i]) == 0)
+			free(list->v[i]);
 		else
-			list->addr[m++] = list->addr[i];
+			list->v[m++] = list->v[i];
 	}
 	list->n = m;
 	return MQ_FOUND;

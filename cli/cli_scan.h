@@ -12,11 +12,7 @@
 #include <stddef.h>
 #include "config.h"
 #include "engine.h"
-
-struct mq_scan_list {
-	char **addr;		/* as the users query returned them; owned */
-	size_t n, cap;
-};
+#include "strlist.h"
 
 /*
  * mq_scan_users - every address of the users query, only those of domain
@@ -24,9 +20,7 @@ struct mq_scan_list {
  * MQ_FOUND (maybe none), or MQ_TEMPFAIL with error set.
  */
 int mq_scan_users(struct mq_session *session, const char *domain,
-    struct mq_scan_list *list, char *error, size_t errlen);
-void mq_scan_list_add(struct mq_scan_list *list, const char *address);
-void mq_scan_list_free(struct mq_scan_list *list);
+    struct mq_strlist *list, char *error, size_t errlen);
 
 /* Called once per index, from any pool thread, with that thread's session. */
 typedef void mq_scan_fn(struct mq_session *session, size_t index, void *ctx);

@@ -313,7 +313,7 @@ mq_cmd_recalc(const struct mq_config *cfg, int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct mq_scan_list list = { 0 };
+	struct mq_strlist list = { 0 };
 	struct job job = { .cfg = cfg };
 	struct mq_engine *engine;
 	size_t count[ST_ERROR + 1] = { 0 };
@@ -353,15 +353,15 @@ mq_cmd_recalc(const struct mq_config *cfg, int argc, char **argv)
 		}
 	} else {
 		for (int i = optind; i < argc; i++)
-			mq_scan_list_add(&list, argv[i]);
+			mq_strlist_add(&list, argv[i]);
 	}
-	job.addr = list.addr;
+	job.addr = list.v;
 	job.res = xcalloc(list.n > 0 ? list.n : 1, sizeof(*job.res));
 	mq_scan_run(engine, list.n, mq_scan_threads(cfg), recalc_one, &job);
 	mq_engine_free(&engine);
 
 	for (size_t i = 0; i < list.n; i++) {
-		print_result(list.addr[i], &job.res[i]);
+		print_result(list.v[i], &job.res[i]);
 		count[job.res[i].status]++;
 	}
 	if (fflush(stdout) != 0 || ferror(stdout))
@@ -380,6 +380,6 @@ mq_cmd_recalc(const struct mq_config *cfg, int argc, char **argv)
 	    job.dry_run ? "drifting" : "rewritten", count[ST_NOMAILDIR],
 	    count[ST_NOUSER], count[ST_ERROR]);
 	free(job.res);
-	mq_scan_list_free(&list);
+	mq_strlist_free(&list);
 	return rc;
 }

@@ -38,7 +38,7 @@ struct item {
 };
 
 struct scan {
-	const struct mq_scan_list *list;
+	const struct mq_strlist *list;
 	struct item *items;
 	struct mq_report_box *boxes;
 };
@@ -54,12 +54,12 @@ read_box(struct mq_session *s, size_t i, void *ctx)
 	const char *at;
 	int r;
 
-	r = mq_session_mailbox(s, sc->list->addr[i], &rep, it->why, sizeof(it->why));
+	r = mq_session_mailbox(s, sc->list->v[i], &rep, it->why, sizeof(it->why));
 	if (r == MQ_FOUND)
 		mq_strlcpy(it->address, rep.address, sizeof(it->address));
 	else
-		mq_sanitize(it->address, sizeof(it->address), sc->list->addr[i],
-		    strlen(sc->list->addr[i]));
+		mq_sanitize(it->address, sizeof(it->address), sc->list->v[i],
+		    strlen(sc->list->v[i]));
 	at = strrchr(it->address, '@');
 	b->address = it->address;
 	b->domain = at != NULL ? at + 1 : "";
@@ -171,7 +171,7 @@ parse_args(int argc, char **argv, struct report_args *a)
  * pool into sc: MQ_EXIT_OK, or MQ_EXIT_TEMPFAIL when the query failed.
  */
 static int
-scan(const struct mq_config *cfg, struct report_args *a, struct mq_scan_list *list,
+scan(const struct mq_config *cfg, struct report_args *a, struct mq_strlist *list,
     struct scan *sc)
 {
 	struct mq_engine *engine = mq_engine_new(cfg);
@@ -201,7 +201,7 @@ int
 mq_cmd_report(const struct mq_config *cfg, int argc, char **argv)
 {
 	struct report_args a = { .ro = { .top = DEFAULT_TOP }, .format = MQ_REPORT_TABLE };
-	struct mq_scan_list list = { 0 };
+	struct mq_strlist list = { 0 };
 	struct mq_report report;
 	struct scan sc = { 0 };
 	int rc;
@@ -225,6 +225,6 @@ mq_cmd_report(const struct mq_config *cfg, int argc, char **argv)
 	mq_report_free(&report);
 	free(sc.items);
 	free(sc.boxes);
-	mq_scan_list_free(&list);
+	mq_strlist_free(&list);
 	return rc;
 }

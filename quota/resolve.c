@@ -17,20 +17,16 @@
 
 #include "buf.h"
 #include "resolve.h"
+#include "strlist.h"
 #include "util.h"
-
-struct list {
-	char **v;
-	size_t n, cap;
-};
 
 struct state {
 	struct mq_lookup *lookup;
 	const struct mq_resolve_opts *opts;
 	struct mq_resolution *out;
-	struct list argv;	/* the expansion, as cleanup's argv */
-	struct list self;	/* addresses that expanded into themselves */
-	struct list chain;	/* the addresses one slot went through */
+	struct mq_strlist argv;	/* the expansion, as cleanup's argv */
+	struct mq_strlist self;	/* addresses that expanded into themselves */
+	struct mq_strlist chain;	/* the addresses one slot went through */
 };
 
 /* What one address lookup found, for the recipient's own report. */
@@ -40,35 +36,6 @@ struct hit {
 	bool itself;		/* the key mapped to itself alone: a mailbox */
 	struct mq_address key;
 };
-
-static void
-list_add(struct list *l, char *s)
-{
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->v = xreallocarray(l->v, l->cap, sizeof(char *));
-	}
-	l->v[l->n++] = s;
-}
-
-static bool
-list_has(const struct list *l, const char *s)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return true;
-	return false;
-}
-
-static void
-list_free(struct list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = l->cap = 0;
-}
 
 /*
  * ext_cut - where the extension starts in local (Postfix's split_addr):
@@ -166,7 +133,7 @@ user_enabled(struct state *st, const struct mq_address *k, const struct mq_recor
 
 /* alias_rows - the alias query's destinations for k, appended to dest. */
 static int
-alias_rows(struct state *st, const struct mq_address *k, struct list *dest)
+alias_rows(struct state *st, const struct mq_address *k, struct mq_strlist *dest)
 {
 	const struct mq_record *rec;
 	int r = get(st, MQ_Q_ALIAS, k, &rec);
@@ -174,7 +141,7 @@ alias_rows(struct state *st, const struct mq_address *k, struct list *dest)
 	if (r != MQ_FOUND)
 		return r;
 	for (size_t i = 0; i < rec->u.alias.ndest; i++)
-		list_add(dest, xstrdup(rec->u.alias.dest[i]));
+		mq_strlist_push(dest, xstrdup(rec->u.alias.dest[i]));
 	mq_record_unref(&rec);
 	return MQ_FOUND;
 }
@@ -187,7 +154,7 @@ alias_rows(struct state *st, const struct mq_address *k, struct list *dest)
  * (owned), or NULL when nothing matched.
  */
 static int
-map_key(struct state *st, const struct mq_address *k, struct list *dest, bool *catchall_r)
+map_key(struct state *st, const struct mq_address *k, struct mq_strlist *dest, bool *catchall_r)
 {
 	const struct mq_record *rec;
 	char target[MQ_ADDRESS_MAX + 1];
@@ -204,7 +171,7 @@ map_key(struct state *st, const struct mq_address *k, struct list *dest, bool *c
 		r = user_enabled(st, k, &rec, NULL);
 		if (r == MQ_FOUND) {
 			mq_record_unref(&rec);
-			list_add(dest, xstrdup(k->full));
+			mq_strlist_push(dest, xstrdup(k->full));
 			return MQ_FOUND;
 		}
 		if (r != MQ_NOTFOUND)
@@ -279,7 +246,7 @@ addr_keys(struct state *st, const char *addr, struct mq_address keys[3],
  * "u@b, x"@c. Its lookups find at most a catch-all; it is no mailbox.
  */
 static void
-join_at_result(struct list *dest)
+join_at_result(struct mq_strlist *dest)
 {
 	struct mq_buf one = { 0 };
 
@@ -303,7 +270,7 @@ join_at_result(struct list *dest)
  */
 static void
 map_results(struct state *st, const char *addr, size_t keep, const char *ext,
-    size_t elen, const struct list *dest, struct list *result)
+    size_t elen, const struct mq_strlist *dest, struct mq_strlist *result)
 {
 	for (size_t i = 0; i < dest->n; i++) {
 		const char *d = dest->v[i];
@@ -326,7 +293,7 @@ map_results(struct state *st, const char *addr, size_t keep, const char *ext,
 			free(s);
 			s = t;
 		}
-		list_add(result, lower_dup(s, strlen(s)));
+		mq_strlist_push(result, lower_dup(s, strlen(s)));
 		free(s);
 	}
 }
@@ -339,11 +306,11 @@ map_results(struct state *st, const char *addr, size_t keep, const char *ext,
  * that is not a user@domain (it is final as it is).
  */
 static int
-addr_map(struct state *st, const char *addr, struct list *result, struct hit *hit)
+addr_map(struct state *st, const char *addr, struct mq_strlist *result, struct hit *hit)
 {
 	struct mq_address keys[3];
 	size_t llen = 0, cut = 0, matched = 0;
-	struct list dest = { 0 };
+	struct mq_strlist dest = { 0 };
 	bool catchall = false;
 	int nkeys, r = MQ_NOTFOUND;
 	const char *ext;
@@ -358,7 +325,7 @@ addr_map(struct state *st, const char *addr, struct list *result, struct hit *hi
 			break;
 		}
 		if (r != MQ_NOTFOUND) {
-			list_free(&dest);
+			mq_strlist_free(&dest);
 			return r;
 		}
 	}
@@ -375,7 +342,7 @@ addr_map(struct state *st, const char *addr, struct list *result, struct hit *hi
 	ext = cut > 0 && matched == 1 ? addr + cut : NULL;
 	map_results(st, addr, ext != NULL ? cut : llen, ext, llen - cut, &dest,
 	    result);
-	list_free(&dest);
+	mq_strlist_free(&dest);
 	return MQ_FOUND;
 }
 
@@ -390,19 +357,19 @@ expand(struct state *st, struct hit *hit)
 	for (size_t i = 0; i < st->argv.n; i++) {
 		if (st->argv.n > MQ_VIRTUAL_ALIAS_EXPANSION_LIMIT)
 			return MQ_RES_TOOBIG;
-		list_free(&st->chain);
+		mq_strlist_free(&st->chain);
 		for (size_t count = 0;; count++) {
-			struct list res = { 0 };
+			struct mq_strlist res = { 0 };
 			char *saved;
 			int r;
 
-			if (list_has(&st->self, st->argv.v[i]))
+			if (mq_strlist_has(&st->self, st->argv.v[i]))
 				break;
 			/* A chain back to an address it passed repeats until the limit. */
 			if (count >= MQ_VIRTUAL_ALIAS_RECURSION_LIMIT ||
-			    list_has(&st->chain, st->argv.v[i]))
+			    mq_strlist_has(&st->chain, st->argv.v[i]))
 				return MQ_RES_TOOBIG;
-			list_add(&st->chain, xstrdup(st->argv.v[i]));
+			mq_strlist_push(&st->chain, xstrdup(st->argv.v[i]));
 			r = addr_map(st, st->argv.v[i], &res, i == 0 && count == 0 ? hit : NULL);
 			if (r == MQ_NOTFOUND)
 				break;
@@ -410,12 +377,12 @@ expand(struct state *st, struct hit *hit)
 				return r;
 			saved = st->argv.v[i];
 			for (size_t j = 0; j < res.n; j++) {
-				if (strcmp(saved, res.v[j]) == 0 && !list_has(&st->self, saved))
-					list_add(&st->self, xstrdup(saved));
+				if (strcmp(saved, res.v[j]) == 0 && !mq_strlist_has(&st->self, saved))
+					mq_strlist_push(&st->self, xstrdup(saved));
 				if (j == 0)
 					st->argv.v[i] = res.v[j];
 				else
-					list_add(&st->argv, res.v[j]);
+					mq_strlist_push(&st->argv, res.v[j]);
 			}
 			free(saved);
 			free(res.v);	/* the strings moved to argv */
@@ -570,7 +537,7 @@ resolve(struct state *st, const struct mq_address *rcpt)
 	if (!enabled)
 		return MQ_RES_NOUSER;	/* the caller answers "disabled" */
 
-	list_add(&st->argv, xstrdup(rcpt->full));
+	mq_strlist_push(&st->argv, xstrdup(rcpt->full));
 	r = expand(st, &hit);
 	if (r != MQ_RES_FOUND)
 		return r;
@@ -619,9 +586,9 @@ mq_resolve_address(struct mq_lookup *lookup, const struct mq_address *rcpt,
 	out->nremote = 0;
 	out->matched = *rcpt;
 	r = resolve(&st, rcpt);
-	list_free(&st.argv);
-	list_free(&st.self);
-	list_free(&st.chain);
+	mq_strlist_free(&st.argv);
+	mq_strlist_free(&st.self);
+	mq_strlist_free(&st.chain);
 	if (r < 0 || r == MQ_RES_TOOBIG || r == MQ_RES_NOTLOCAL || r == MQ_RES_NOUSER)
 		mq_resolution_release(out);
 	out->status = r;

@@ -175,7 +175,7 @@ domain_of(struct digest *dg, const char *name)
 
 /* gather - every enabled mailbox at or over the threshold, under its domain. */
 static void
-gather(struct warn *w, struct digest *dg, const struct userlist *users)
+gather(struct warn *w, struct digest *dg, const struct mq_strlist *users)
 {
 	char error[1024];
 
@@ -302,7 +302,7 @@ open_digest(struct warn *w, struct mq_template **tmpl_r)
 int
 run_digest(struct warn *w)
 {
-	struct userlist users = { 0 };
+	struct mq_strlist users = { 0 };
 	struct mq_template *t = NULL;
 	struct digest dg = { .now = (int64_t)time(NULL) };
 	char error[1024];
@@ -329,7 +329,7 @@ run_digest(struct warn *w)
 		rc = dg.failed > 0 || dg.lookups_failed > 0 ? EX_TEMPFAIL : 0;
 	}
 	digest_free(&dg);
-	userlist_free(&users);
+	mq_strlist_free(&users);
 	mq_state_close(&w->state);
 	mq_template_free(&t);
 	return rc;

@@ -138,23 +138,8 @@ out:
 int
 collect_user(void *ctx, const char *address)
 {
-	struct userlist *l = ctx;
-
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 1024;
-		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
-	}
-	l->v[l->n++] = xstrdup(address);
+	mq_strlist_add(ctx, address);
 	return 0;
-}
-
-void
-userlist_free(struct userlist *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
 }
 
 void

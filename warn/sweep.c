@@ -196,7 +196,7 @@ sweep_one(struct warn *w, struct sweep *sw, char *user)
 int
 run_sweep(struct warn *w)
 {
-	struct userlist users = { 0 };
+	struct mq_strlist users = { 0 };
 	struct sweep sw = { 0 };
 	uint64_t t0 = mq_now_monotonic_us();
 	char error[1024];
@@ -230,6 +230,6 @@ run_sweep(struct warn *w)
 	    w->dry_run ? "due" : "sent", sw.refused, sw.failed, sw.unsendable,
 	    sw.lookups_failed, (double)(mq_now_monotonic_us() - t0) / 1e6,
 	    complete ? "" : ", stopped early");
-	userlist_free(&users);
+	mq_strlist_free(&users);
 	return sw.failed > 0 || sw.lookups_failed > 0 || !complete ? EX_TEMPFAIL : 0;
 }

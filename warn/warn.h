@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mq.h"
 #include "statemachine.h"
+#include "strlist.h"
 #include "template.h"
 #include "util.h"
 
@@ -45,12 +46,6 @@ struct warn {
 	struct mq_state *state;		/* NULL: hook mode without a usable state */
 	bool unrecorded;		/* a hand-over's "sent" could not be written */
 	bool dry_run;
-};
-
-/* The addresses of the users query, in its order. */
-struct userlist {
-	char **v;
-	size_t n, cap;
 };
 
 /* The modes: each returns the exit status. */
@@ -82,9 +77,8 @@ int load_checked(const char *path, struct mq_template **tmpl_r, char *error,
 int lookup(struct warn *w, const char *user, struct figures *f, char *error,
     size_t errlen);
 
-/* collect_user - mq_session_each_user's callback: the address into a struct userlist. */
+/* collect_user - mq_session_each_user's callback: the address into a struct mq_strlist. */
 int collect_user(void *ctx, const char *address);
-void userlist_free(struct userlist *l);
 
 /*
  * The header fields of a mail sent now: its Date, the same date for the

@@ -2,7 +2,9 @@
 /*
  * check_buf - the growable string (lib/buf.h): appends past the first
  * allocation, embedded NULs, printf, truncate and reset keeping the memory,
- * steal; and mq_assert, which must abort with a "panic:" line.
+ * steal; the string list (lib/strlist.h): growth, copies and taken
+ * strings, lookup, reuse after free; and mq_assert, which must abort with
+ * a "panic:" line.
  */
 #include "autoconf.h"
 
@@ -17,6 +19,37 @@
 
 #include "buf.h"
 #include "log.h"
+#include "strlist.h"
+
+/* A list past its first allocation keeps every string, copies and taken ones. */
+START_TEST(test_strlist)
+{
+	struct mq_strlist l = { 0 };
+	char name[32], *mine = xstrdup("taken");
+
+	for (int i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "user%d@example.org", i);
+		mq_strlist_add(&l, name);
+	}
+	name[0] = 'X';			/* the list holds a copy */
+	mq_strlist_push(&l, mine);
+	ck_assert_uint_eq(l.n, 101);
+	ck_assert_str_eq(l.v[0], "user0@example.org");
+	ck_assert_str_eq(l.v[99], "user99@example.org");
+	ck_assert_ptr_eq(l.v[100], mine);
+	ck_assert(mq_strlist_has(&l, "user42@example.org"));
+	ck_assert(mq_strlist_has(&l, "taken"));
+	ck_assert(!mq_strlist_has(&l, "user100@example.org"));
+	ck_assert(!mq_strlist_has(&l, "USER1@example.org"));	/* exact */
+	mq_strlist_free(&l);
+	ck_assert_uint_eq(l.n, 0);
+	ck_assert_ptr_null(l.v);
+	ck_assert(!mq_strlist_has(&l, "taken"));
+	mq_strlist_add(&l, "again");		/* usable after free */
+	ck_assert_uint_eq(l.n, 1);
+	mq_strlist_free(&l);
+}
+END_TEST
 
 START_TEST(test_empty)
 {
@@ -186,6 +219,7 @@ buf_suite(void)
 	tcase_add_test(tc, test_printf);
 	tcase_add_test(tc, test_truncate_reset);
 	tcase_add_test(tc, test_steal);
+	tcase_add_test(tc, test_strlist);
 	tcase_add_test(tc, test_assert_aborts);
 	tcase_add_test(tc, test_assert_true);
 	suite_add_tcase(s, tc);
