@@ -184,11 +184,14 @@ decode_user(const char *s, size_t len, char *out, size_t size)
 				return -1;
 			c = (char)(hi * 16 + lo);
 			i += 2;
-		} else if ((unsigned char)c < 0x20 || c == 0x7f) {
+		} else if ((unsigned char)c < 0x20 || (unsigned char)c >= 0x7f) {
 			/*
 			 * Never written raw (encode_user escapes them): a
 			 * damaged line. A raw NUL would end the name early
-			 * and merge the record into another user's.
+			 * and merge the record into another user's; a raw
+			 * byte of 0x80 or more, taken here, would be written
+			 * back three times as long, past MQ_STATE_LINE_MAX,
+			 * and lost at the next replay.
 			 */
 			return -1;
 		}
