@@ -58,6 +58,10 @@ struct mq_state {
 
 static const char *const mark_names[] = { "armed", "sending", "sent", "refused" };
 
+/* " below" or " 100", " refused", " -9223372036854775808" and "\n" after the user */
+_Static_assert(MQ_STATE_LINE_MAX > 3 * MQ_ADDRESS_MAX + 6 + 8 + 21 + 1,
+    "a record of the longest user fits in a state line");
+
 static void
 rehash(struct mq_state *st)
 {
@@ -137,6 +141,17 @@ encode_user(struct mq_buf *b, const char *user)
 		else
 			mq_buf_addc(b, (char)*p);
 	}
+}
+
+/* user_fits - false, with the error said, for a user no record line can hold. */
+static bool
+user_fits(const char *user, char *error, size_t errlen)
+{
+	if (strlen(user) <= MQ_ADDRESS_MAX)
+		return true;
+	snprintf(error, errlen, "user name of %zu bytes: longer than %d, not recorded",
+	    strlen(user), MQ_ADDRESS_MAX);
+	return false;
 }
 
 /* record_line - "USER SLOT MARK WHEN\n" onto b. */
@@ -516,6 +531,8 @@ mq_state_put(struct mq_state *st, const char *user,
 	struct entry *e;
 	size_t nrec = 0;
 
+	if (!user_fits(user, error, errlen))
+		return -1;
 	mq_state_get(st, user, &old);
 	for (unsigned s = 0; s < MQ_WARN_SLOTS; s++) {
 		unsigned mark = m->mark[s] <= MQ_MARK_REFUSED ? m->mark[s] : MQ_MARK_ARMED;
@@ -709,6 +726,8 @@ mq_state_pending_write(int dfd, const char *user, const struct mq_warn_marks *m,
 	struct mq_buf rec = { 0 };
 	int fd, r = 0;
 
+	if (!user_fits(user, error, errlen))
+		return -1;
 	for (unsigned s = 0; s < MQ_WARN_SLOTS; s++) {
 		unsigned mark = m->mark[s] <= MQ_MARK_REFUSED ? m->mark[s] : MQ_MARK_ARMED;
 

@@ -22,9 +22,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "mq.h"
 #include "statemachine.h"
 
-#define MQ_STATE_LINE_MAX 1024
+/*
+ * The longest record line: a user of MQ_ADDRESS_MAX bytes, every byte
+ * written as %XX, then " below" or " 100", the longest mark name, a
+ * signed 64-bit time and the newline. A shorter limit would make replay
+ * skip a long user's records and warn that user again.
+ */
+#define MQ_STATE_LINE_MAX (3 * MQ_ADDRESS_MAX + 64)
 
 enum mq_state_result {
 	MQ_STATE_ERROR = -1,

@@ -138,6 +138,51 @@ START_TEST(test_roundtrip)
 }
 END_TEST
 
+/*
+ * The longest user the programs take, every byte escaped three times as
+ * long, survives a reopen and a compaction; one byte more is refused
+ * with an error rather than written as a line replay would skip.
+ */
+START_TEST(test_longest_user)
+{
+	static char user[MQ_ADDRESS_MAX + 2];
+	const char *domain = "@example.org";
+	size_t dlen = strlen(domain), i;
+	struct mq_warn_marks m;
+	struct mq_state *st = open_ok();
+	char error[256];
+	int64_t when;
+
+	for (i = 0; i + dlen < MQ_ADDRESS_MAX; i += 2)
+		memcpy(user + i, "\xc3\xa9", 2);	/* é */
+	i -= (i + dlen - MQ_ADDRESS_MAX);
+	memcpy(user + i, domain, dlen + 1);
+	ck_assert_uint_eq(strlen(user), MQ_ADDRESS_MAX);
+	put(st, user, MQ_WARN_BELOW, MQ_MARK_REFUSED, INT64_MIN);
+	put(st, user, 100, MQ_MARK_SENDING, -1);
+	mq_state_close(&st);
+
+	st = open_ok();
+	ck_assert_uint_eq(mq_state_skipped(st), 0);
+	ck_assert_uint_eq(mark_of(st, user, MQ_WARN_BELOW, &when), MQ_MARK_REFUSED);
+	ck_assert_int_eq(when, INT64_MIN);
+	ck_assert_uint_eq(mark_of(st, user, 100, &when), MQ_MARK_SENDING);
+	ck_assert_int_eq(mq_state_compact(st, false, error, sizeof(error)), 0);
+	mq_state_close(&st);
+	st = open_ok();
+	ck_assert_uint_eq(mq_state_skipped(st), 0);
+	ck_assert_uint_eq(mark_of(st, user, 100, NULL), MQ_MARK_SENDING);
+
+	memmove(user + 1, user, MQ_ADDRESS_MAX + 1);
+	user[0] = 'x';
+	mq_state_get(st, user, &m);
+	m.mark[80] = MQ_MARK_SENT;
+	ck_assert_int_eq(mq_state_put(st, user, &m, true, error, sizeof(error)), -1);
+	ck_assert_ptr_nonnull(strstr(error, "longer than"));
+	mq_state_close(&st);
+}
+END_TEST
+
 START_TEST(test_unchanged_writes_nothing)
 {
 	struct mq_state *st = open_ok();
@@ -406,6 +451,7 @@ state_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_roundtrip);
+	tcase_add_test(tc, test_longest_user);
 	tcase_add_test(tc, test_unchanged_writes_nothing);
 	tcase_add_test(tc, test_torn_and_junk);
 	tcase_add_test(tc, test_compact);
