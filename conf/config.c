@@ -40,6 +40,7 @@
 
 #include <confuse.h>
 
+#include "buf.h"
 #include "config.h"
 #include "log.h"
 #include "reply.h"
@@ -641,26 +642,23 @@ get_word(struct loadctx *ctx, cfg_t *cfg, const char *key,
     const char *const *words, int *index_r)
 {
 	const char *v = get_str(cfg, key);
-	char list[256], shown[80];
-	size_t i, len = 0;
+	struct mq_buf list = { 0 };
+	char shown[80];
+	int r;
 
-	for (i = 0; words[i] != NULL; i++) {
+	for (size_t i = 0; words[i] != NULL; i++) {
 		if (strcmp(v, words[i]) == 0) {
 			*index_r = (int)i;
 			return 0;
 		}
 	}
-	list[0] = '\0';
-	for (i = 0; words[i] != NULL; i++) {
-		int n = snprintf(list + len, sizeof(list) - len, "%s%s",
-		    i == 0 ? "" : words[i + 1] == NULL ? " or " : ", ", words[i]);
-
-		if (n < 0 || (size_t)n >= sizeof(list) - len)
-			break;
-		len += (size_t)n;
-	}
-	return fail(ctx, key, "\"%s\" is not one of %s",
-	    show(shown, sizeof(shown), v), list);
+	for (size_t i = 0; words[i] != NULL; i++)
+		mq_buf_printf(&list, "%s%s", i == 0 ? "" : words[i + 1] == NULL ?
+		    " or " : ", ", words[i]);
+	r = fail(ctx, key, "\"%s\" is not one of %s", show(shown, sizeof(shown), v),
+	    list.s);
+	mq_buf_free(&list);
+	return r;
 }
 
 /* copy_list - duplicate a string list. */

@@ -480,10 +480,12 @@ struct neg {
 	const char *name;
 	const char *key;
 	int line;
+	const char *explain;	/* when set, a part of the message after the key */
 };
 
 static const struct neg negs[] = {
-	{ "driver", "database.driver", 3 },
+	{ "driver", "database.driver", 3,
+	  "\"oracle\" is not one of sqlite, mysql or pgsql" },
 	{ "sqlite_path", "database.path", 4 },
 #ifdef HAVE_MYSQL
 	{ "hosts", "database.hosts", 0 },
@@ -623,6 +625,8 @@ START_TEST(test_neg)
 	    "%s: got \"%s\", want \"%s...\"", n->name, error, want);
 	ck_assert_msg(strlen(error) > strlen(want), "%s: no explanation",
 	    n->name);
+	ck_assert_msg(n->explain == NULL || strstr(error, n->explain) != NULL,
+	    "%s: got \"%s\", want \"%s\" in it", n->name, error, n->explain);
 	free(error);
 }
 END_TEST
