@@ -42,7 +42,7 @@ print_limit(const char *label, uint64_t limit, uint64_t used, bool bytes)
 static void
 print_verdict(const char *recipient, const struct mq_verdict *v)
 {
-	char shown[MQ_ADDRESS_MAX + 8];
+	char shown[MQ_ADDRESS_MAX + 8], path[MQ_MAILDIR_PATH_MAX];
 
 	printf("action=%s\n", v->action);
 	printf("outcome:    %s%s%s\n", mq_outcome_name(v->outcome),
@@ -59,7 +59,8 @@ print_verdict(const char *recipient, const struct mq_verdict *v)
 
 		printf("mailbox:    %s%s -> %s\n", b->address,
 		    b->state.enabled ? "" : " (disabled)", mq_outcome_name(b->outcome));
-		printf("  maildir   %s\n", mq_cli_shown(shown, sizeof(shown), b->maildir));
+		printf("  maildir   %s\n", b->maildir != NULL ?
+		    mq_cli_shown(path, sizeof(path), b->maildir) : "(not known)");
 		print_limit("storage", b->state.limit_bytes, b->state.used_bytes, true);
 		printf("            limit from %s, usage from %s\n", b->limit_source,
 		    mq_cli_origin_name(b->usage_origin));
@@ -80,8 +81,8 @@ mq_cmd_check(const struct mq_config *cfg, int argc, char **argv)
 	struct mq_check_request req = { .stage = MQ_STAGE_RCPT };
 	struct mq_engine *engine;
 	struct mq_session *session;
-	struct mq_verdict v;
-	int c;
+	struct mq_verdict v = { 0 };
+	int c, code;
 
 	optind = 0;	/* glibc: re-initialise after main's getopt */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -116,14 +117,20 @@ mq_cmd_check(const struct mq_config *cfg, int argc, char **argv)
 
 	switch (v.outcome) {
 	case MQ_OUT_TEMPFAIL:
-		return MQ_EXIT_TEMPFAIL;
+		code = MQ_EXIT_TEMPFAIL;
+		break;
 	case MQ_OUT_SUCCESS:
-		return MQ_EXIT_OK;
+		code = MQ_EXIT_OK;
+		break;
 	case MQ_OUT_NOUSER:
 		/* reply_nouser may well be DUNNO: report what Postfix would do. */
-		return strcmp(cfg->policy.reply_nouser, cfg->policy.reply_success) == 0 ?
+		code = strcmp(cfg->policy.reply_nouser, cfg->policy.reply_success) == 0 ?
 		    MQ_EXIT_OK : MQ_EXIT_FOUND;
+		break;
 	default:
-		return MQ_EXIT_FOUND;
+		code = MQ_EXIT_FOUND;
+		break;
 	}
+	mq_verdict_clear(&v);
+	return code;
 }

@@ -96,7 +96,7 @@ mq_cmd_get(const struct mq_config *cfg, int argc, char **argv)
 	enum mq_report_format format = MQ_REPORT_TABLE;
 	struct mq_engine *engine;
 	struct mq_session *session;
-	struct mq_box_report rep;
+	struct mq_box_report rep = { 0 };
 	struct row rows[2];
 	char error[256], shown[MQ_ADDRESS_MAX + 8];
 	int c, r;
@@ -139,6 +139,7 @@ mq_cmd_get(const struct mq_config *cfg, int argc, char **argv)
 	fill_row(&rows[0], "STORAGE", rep.state.used_bytes, rep.state.limit_bytes, 1024);
 	fill_row(&rows[1], "MESSAGE", rep.state.used_messages,
 	    rep.state.limit_messages, 1);
+	mq_box_report_clear(&rep);
 	if (format == MQ_REPORT_JSON)
 		print_json(rows, MQ_NELEM(rows));
 	else

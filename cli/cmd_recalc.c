@@ -177,7 +177,7 @@ recalc_one(struct mq_session *s, size_t i, void *ctx)
 	struct job *job = ctx;
 	const struct mq_config *cfg = job->cfg;
 	struct result *res = &job->res[i];
-	struct mq_box_report rep;
+	struct mq_box_report rep = { 0 };
 	uint64_t lb, lm;
 	bool files_differ;
 	int root = -1, r;
@@ -186,17 +186,13 @@ recalc_one(struct mq_session *s, size_t i, void *ctx)
 	    sizeof(res->error));
 	if (r != MQ_FOUND) {
 		res->status = r == MQ_NOTFOUND ? ST_NOUSER : ST_ERROR;
-		return;
-	}
-	if (strlen(rep.maildir) + 1 >= sizeof(rep.maildir)) {
-		snprintf(res->error, sizeof(res->error), "maildir path too long");
-		goto error;
+		goto done;
 	}
 	r = mq_maildir_open(cfg->maildir.base, rep.maildir, &root, res->error,
 	    sizeof(res->error));
 	if (r == MQ_NOTFOUND) {
 		res->status = ST_NOMAILDIR;
-		return;
+		goto done;
 	}
 	if (r != MQ_FOUND || check_symlinks(root, res->error,
 	    sizeof(res->error)) < 0)
@@ -238,13 +234,14 @@ recalc_one(struct mq_session *s, size_t i, void *ctx)
 			goto error;
 		res->status = r == 1 ? ST_UNCHANGED : ST_REWRITTEN;
 	}
-	close(root);
-	return;
+	goto done;
 
 error:
+	res->status = ST_ERROR;
+done:
 	if (root >= 0)
 		close(root);
-	res->status = ST_ERROR;
+	mq_box_report_clear(&rep);
 }
 
 /* signed_diff - "+12" / "-3": counted minus what the file says. */

@@ -50,7 +50,7 @@ read_box(struct mq_session *s, size_t i, void *ctx)
 	struct scan *sc = ctx;
 	struct item *it = &sc->items[i];
 	struct mq_report_box *b = &sc->boxes[i];
-	struct mq_box_report rep;
+	struct mq_box_report rep = { 0 };
 	const char *at;
 	int r;
 
@@ -67,6 +67,7 @@ read_box(struct mq_session *s, size_t i, void *ctx)
 		snprintf(it->error, sizeof(it->error), "%s%s",
 		    r == MQ_NOTFOUND ? NOT_LISTED : "", it->why);
 		b->error = it->error;
+		mq_box_report_clear(&rep);
 		return;
 	}
 	b->enabled = rep.state.enabled;
@@ -76,6 +77,7 @@ read_box(struct mq_session *s, size_t i, void *ctx)
 	b->used_messages = rep.state.used_messages;
 	b->limit_source = rep.limit_source;
 	b->usage_source = mq_cli_origin_name(rep.usage_origin);
+	mq_box_report_clear(&rep);
 }
 
 /* parse_percent - "95" or "95%", 0 to MAX_PERCENT. */

@@ -86,6 +86,21 @@ mq_runtime_unref(struct mq_runtime **rtp)
 	free(rt);
 }
 
+struct mq_job *
+mq_job_new(void)
+{
+	return xcalloc(1, sizeof(struct mq_job));
+}
+
+void
+mq_job_free(struct mq_job *job)
+{
+	if (job == NULL)
+		return;
+	mq_verdict_clear(&job->verdict);
+	free(job);
+}
+
 void
 mq_job_set(struct mq_job *job, struct mq_runtime *rt,
     const struct mq_check_request *req, void *owner)
@@ -203,7 +218,7 @@ worker_main(void *arg)
 		if (background) {
 			/* Only the caches it refilled count; nobody waits for it. */
 			mq_runtime_unref(&job->rt);
-			free(job);
+			mq_job_free(job);
 		} else {
 			post_done(w, job);
 		}
@@ -283,7 +298,7 @@ mq_workers_refresh(struct mq_workers *w, struct mq_runtime *rt,
 	}
 	pthread_mutex_unlock(&w->mtx);
 
-	job = xmalloc(sizeof(*job));
+	job = mq_job_new();
 	mq_job_set(job, rt, req, NULL);
 	pthread_mutex_lock(&w->mtx);
 	if (w->rtail != NULL)
@@ -347,7 +362,7 @@ mq_workers_free(struct mq_workers **wp)
 	while ((job = w->rhead) != NULL) {
 		w->rhead = job->next;
 		mq_runtime_unref(&job->rt);
-		free(job);
+		mq_job_free(job);
 	}
 	event_free(w->done_ev);
 	mq_runtime_unref(&w->current);

@@ -69,6 +69,10 @@ struct mq_workers;
 struct mq_workers *mq_workers_new(struct event_base *base, int nthreads,
     struct mq_runtime *rt, mq_job_done_fn *done, void *arg);
 
+/* mq_job_new, mq_job_free - a job with an empty verdict; the job and what its verdict holds. */
+struct mq_job *mq_job_new(void);
+void mq_job_free(struct mq_job *job);
+
 /*
  * mq_job_set - fill a job for a request: copies the recipient (at most
  * MQ_ADDRESS_MAX + 1 bytes, enough to show it is too long) and takes a

@@ -493,21 +493,23 @@ box_state(struct request *rq, struct mq_lookup *lookup,
 	struct mq_box_state *st = &rep->state;
 	struct mq_address stored;
 	const struct mq_address *addr = stored_address(box, &stored);
-	char *path = rep->maildir;	/* its size is the limit: too long is refused */
+	char path[MQ_MAILDIR_PATH_MAX];	/* its size is the limit: too long is refused */
 	int r;
 
-	mq_strlcpy(rep->address, addr->full, sizeof(rep->address));
+	mq_assert(rep->address == NULL && rep->maildir == NULL);
+	rep->address = xstrdup(addr->full);
 	rep->limit_source = user->u.user.has_quota_bytes ? "sql" : "none";
 	rep->limit_messages_source = user->u.user.has_quota_messages ? "sql" : "none";
 	rep->outcome = MQ_OUT_TEMPFAIL;		/* until the figures are in */
 	st->enabled = user->u.user.enabled && box->domain_enabled;
 	st->limit_bytes = user->u.user.quota_bytes;
 	st->limit_messages = user->u.user.quota_messages;
-	if (maildir_path(cfg, box, addr, path, sizeof(rep->maildir)) < 0) {
+	if (maildir_path(cfg, box, addr, path, sizeof(path)) < 0) {
 		snprintf(rq->error, sizeof(rq->error), "%.200s: maildir path too long "
 		    "(%d bytes at most)", addr->full, MQ_MAILDIR_PATH_MAX - 1);
 		return MQ_TEMPFAIL;
 	}
+	rep->maildir = xstrdup(path);
 
 	if (cfg->quota.usage != MQ_USAGE_SQL) {
 		if (rq->session == NULL) {
@@ -571,6 +573,22 @@ reply_for(const struct mq_config *cfg, enum mq_outcome outcome)
 	case MQ_OUT_TEMPFAIL: return cfg->policy.reply_tempfail;
 	default: return cfg->policy.reply_success;
 	}
+}
+
+void
+mq_box_report_clear(struct mq_box_report *rep)
+{
+	free(rep->address);
+	free(rep->maildir);
+	memset(rep, 0, sizeof(*rep));
+}
+
+void
+mq_verdict_clear(struct mq_verdict *v)
+{
+	for (size_t i = 0; i < MQ_VERDICT_BOXES; i++)
+		mq_box_report_clear(&v->boxes[i]);
+	memset(v, 0, sizeof(*v));
 }
 
 /* finish - the action text for the outcome, with on_error and dry_run applied. */
@@ -693,9 +711,9 @@ judge_boxes(struct request *rq, struct mq_lookup *lookup,
 	outcomes = xreallocarray(NULL, res->nboxes ? res->nboxes : 1,
 	    sizeof(*outcomes));
 	for (size_t i = 0; i < res->nboxes && r == MQ_FOUND; i++) {
-		struct mq_box_report tmp, *rep = i < MQ_VERDICT_BOXES ? &v->boxes[i] : &tmp;
+		struct mq_box_report tmp = { 0 };
+		struct mq_box_report *rep = i < MQ_VERDICT_BOXES ? &v->boxes[i] : &tmp;
 
-		memset(rep, 0, sizeof(*rep));
 		r = box_state(rq, lookup, &res->boxes[i], rep);
 		if (r == MQ_FOUND) {
 			outcomes[i] = mq_decide_box(&rep->state, size, &e->grace);
@@ -706,6 +724,7 @@ judge_boxes(struct request *rq, struct mq_lookup *lookup,
 			snprintf(v->reason, sizeof(v->reason), "%.64s: %.180s",
 			    res->boxes[i].addr.full, rq->error);
 		}
+		mq_box_report_clear(&tmp);	/* past MQ_VERDICT_BOXES: judged, not kept */
 	}
 	if (r == MQ_FOUND) {
 		/* Each report says its own outcome only when all are in. */
@@ -791,7 +810,7 @@ decide(struct request *rq, const struct mq_check_request *req, struct mq_verdict
 	const struct mq_address *rcpt = &typed;
 	int r;
 
-	memset(v, 0, offsetof(struct mq_verdict, boxes));
+	mq_verdict_clear(v);
 	v->outcome = MQ_OUT_SUCCESS;
 	v->how = MQ_HOW_NONE;
 	v->cached = rq->session == NULL;
@@ -852,6 +871,8 @@ mq_engine_decide_cached(struct mq_engine *e, const struct mq_check_request *req,
 	r = decide(&rq, req, verdict);
 	if (r == 0)
 		verdict->refresh = rq.refresh;
+	else
+		mq_verdict_clear(verdict);	/* a miss leaves nothing to release */
 	request_done(&rq);
 	return r;
 }
@@ -905,7 +926,7 @@ session_mailbox(struct request *rq, const char *address,
 	struct mq_key key;
 	int r;
 
-	memset(rep, 0, sizeof(*rep));
+	mq_box_report_clear(rep);
 	if (mq_address_parse(address, strlen(address), &box.addr) < 0) {
 		snprintf(error, errlen, "not a valid address");
 		return MQ_NOTFOUND;

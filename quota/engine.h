@@ -17,9 +17,10 @@
  * as they are), and each mailbox is judged once.
  *
  * mq_engine_decide_cached answers from the caches alone and never blocks:
- * it returns 0 with a verdict, or MQ_MISS when a figure is not cached, and
- * the caller hands the request to a worker's mq_session_decide, which may
- * block on the database and the disk and fills the caches.
+ * it returns 0 with a verdict, or MQ_MISS (the verdict left empty) when a
+ * figure is not cached, and the caller hands the request to a worker's
+ * mq_session_decide, which may block on the database and the disk and
+ * fills the caches.
  *
  * With policy.stale_ttl, a lookup whose database query fails falls back to
  * an expired cache entry (expired at most stale_ttl seconds ago), and the
@@ -52,9 +53,15 @@ struct mq_check_request {
  */
 #define MQ_MAILDIR_PATH_MAX 4096
 
+/*
+ * A box report owns its two strings, so a verdict stays small (about
+ * 1.5 KB) however long the addresses and paths are. A report or verdict
+ * starts zeroed; deciding into one releases what it held before, and
+ * mq_box_report_clear / mq_verdict_clear release it at the end.
+ */
 struct mq_box_report {
-	char address[MQ_ADDRESS_MAX + 1];
-	char maildir[MQ_MAILDIR_PATH_MAX];
+	char *address;			/* the address its row is stored under */
+	char *maildir;			/* relative to maildir.base; NULL until known */
 	struct mq_box_state state;
 	const char *limit_source;	/* "sql", "maildirsize", "none" */
 	const char *limit_messages_source;	/* the same, for the message limit */
@@ -99,6 +106,9 @@ struct mq_verdict {
 	 */
 	bool refresh;
 };
+
+void mq_box_report_clear(struct mq_box_report *rep);
+void mq_verdict_clear(struct mq_verdict *v);
 
 struct mq_engine;
 struct mq_session;

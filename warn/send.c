@@ -100,7 +100,7 @@ lookup(struct warn *w, const char *user, struct figures *f, char *error,
 {
 	struct mq_check_request req = { .recipient = user,
 	    .recipient_len = strlen(user), .size = 0, .stage = MQ_STAGE_RCPT };
-	struct mq_verdict *v = xmalloc(sizeof(*v));
+	struct mq_verdict *v = xcalloc(1, sizeof(*v));
 	const struct mq_box_report *b = NULL;
 	int r = MQ_FOUND;
 
@@ -131,6 +131,7 @@ lookup(struct warn *w, const char *user, struct figures *f, char *error,
 	f->messages = b->state.used_messages;
 	f->enabled = b->state.enabled;
 out:
+	mq_verdict_clear(v);
 	free(v);
 	return r;
 }

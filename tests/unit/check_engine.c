@@ -223,7 +223,6 @@ decide(const char *rcpt, uint64_t size, struct mq_verdict *v)
 {
 	struct mq_check_request req = rcpt_request(rcpt, size);
 
-	memset(v, 0, sizeof(*v));
 	mq_session_decide(session, &req, v);
 }
 
@@ -251,7 +250,7 @@ static const struct {
 
 START_TEST(test_answers)
 {
-	struct mq_verdict v;
+	struct mq_verdict v = { 0 };
 
 	start("");
 	decide(answers[_i].rcpt, 100, &v);
@@ -259,26 +258,28 @@ START_TEST(test_answers)
 	ck_assert_int_eq(v.how, answers[_i].how);
 	ck_assert_uint_eq(v.nboxes, answers[_i].nboxes);
 	ck_assert_str_eq(v.action, answers[_i].action);
+	mq_verdict_clear(&v);
 }
 END_TEST
 
 /* A broken row (a quota of "abc") is a temporary failure, never a reject. */
 START_TEST(test_broken_row_is_tempfail)
 {
-	struct mq_verdict v;
+	struct mq_verdict v = { 0 };
 
 	start("");
 	decide("broken@example.org", 100, &v);
 	ck_assert_int_eq(v.outcome, MQ_OUT_TEMPFAIL);
 	ck_assert_str_eq(v.action, "451 4.3.0 Temporary lookup failure");
 	ck_assert_msg(strstr(v.reason, "quota") != NULL, "reason: %s", v.reason);
+	mq_verdict_clear(&v);
 }
 END_TEST
 
 /* The figures behind a mailbox's answer: the row's quota, maildirsize's usage. */
 START_TEST(test_mailbox_figures)
 {
-	struct mq_verdict v;
+	struct mq_verdict v = { 0 };
 
 	start("");
 	decide("alice@example.org", 100, &v);
@@ -287,25 +288,27 @@ START_TEST(test_mailbox_figures)
 	ck_assert_uint_eq(v.boxes[0].state.limit_bytes, 1000000);
 	ck_assert_uint_eq(v.boxes[0].state.used_bytes, 1000);
 	ck_assert_uint_gt(fake_queries[MQ_Q_USER], 0);
+	mq_verdict_clear(&v);
 }
 END_TEST
 
 START_TEST(test_foreign_domain_not_looked_up)
 {
-	struct mq_verdict v;
+	struct mq_verdict v = { 0 };
 
 	start("");
 	decide("someone@elsewhere.example", 100, &v);
 	ck_assert_uint_eq(fake_queries[MQ_Q_DOMAIN], 1);
 	ck_assert_uint_eq(fake_queries[MQ_Q_USER], 0);
 	ck_assert_uint_eq(fake_queries[MQ_Q_ALIAS], 0);
+	mq_verdict_clear(&v);
 }
 END_TEST
 
 /* An alias to alice (room) and bob (full): "all" passes, "any" rejects. */
 START_TEST(test_alias_one_full)
 {
-	struct mq_verdict v;
+	struct mq_verdict v = { 0 };
 
 	start(_i == 0 ? "" : "  alias_overquota = \"any\"\n");
 	decide("team@example.org", 100, &v);
@@ -319,6 +322,7 @@ START_TEST(test_alias_one_full)
 		ck_assert_uint_lt(v.decisive, v.nboxes);
 		ck_assert_str_eq(v.boxes[v.decisive].address, "bob@example.org");
 	}
+	mq_verdict_clear(&v);
 }
 END_TEST
 
@@ -330,7 +334,7 @@ END_TEST
 START_TEST(test_backend_failure_is_tempfail)
 {
 	static const char *const tempfail = "451 4.3.0 Temporary lookup failure";
-	struct mq_verdict v;
+	struct mq_verdict v = { 0 };
 
 	start(_i == 0 ? "" : "  on_error = \"pass\"\n");
 	fake_down = true;
@@ -343,6 +347,7 @@ START_TEST(test_backend_failure_is_tempfail)
 	fake_down = false;
 	decide("bob@example.org", 100, &v);
 	ck_assert_int_eq(v.outcome, MQ_OUT_OVERQUOTA);
+	mq_verdict_clear(&v);
 }
 END_TEST
 
@@ -350,7 +355,7 @@ END_TEST
 START_TEST(test_second_request_is_cached)
 {
 	struct mq_check_request req = rcpt_request("team@example.org", 100);
-	struct mq_verdict v;
+	struct mq_verdict v = { 0 };
 	unsigned before;
 
 	start("");
@@ -362,11 +367,11 @@ START_TEST(test_second_request_is_cached)
 	ck_assert_int_eq(v.outcome, MQ_OUT_SUCCESS);
 	ck_assert_uint_eq(queries_total(), before);
 	/* the event loop's path answers it from the caches alone */
-	memset(&v, 0, sizeof(v));
 	ck_assert_int_eq(mq_engine_decide_cached(engine, &req, &v), 0);
 	ck_assert(v.cached);
 	ck_assert_int_eq(v.outcome, MQ_OUT_SUCCESS);
 	ck_assert_uint_eq(queries_total(), before);
+	mq_verdict_clear(&v);
 }
 END_TEST
 
@@ -374,12 +379,12 @@ END_TEST
 START_TEST(test_cold_cache_is_a_miss)
 {
 	struct mq_check_request req = rcpt_request("alice@example.org", 100);
-	struct mq_verdict v;
+	struct mq_verdict v = { 0 };
 
 	start("");
-	memset(&v, 0, sizeof(v));
 	ck_assert_int_eq(mq_engine_decide_cached(engine, &req, &v), MQ_MISS);
 	ck_assert_uint_eq(queries_total(), 0);
+	mq_verdict_clear(&v);
 }
 END_TEST
 
