@@ -319,6 +319,8 @@ policy {
     cache_ttl = $2
     $neg
     max_connections = $((idle + 100))
+    # every connection of the kit comes from 127.0.0.1
+    max_connections_per_client = $((idle + 100))
     reply_nouser = "DUNNO"
     reply_overquota = "552 5.2.2 Mailbox is full"
 }
