@@ -98,6 +98,8 @@ PFA_CASES = [
     ("the maildir column decides, not maildir.path", "moved@pfa.example", 1000, FULL),
     ("unlimited (quota 0)", "unlimited@pfa.example", 5000000, ACCEPT),
     ("inactive mailbox", "off@pfa.example", 1000, DISABLED),
+    # Postfix accepts it (and bounces it at delivery); so must the daemon
+    ("inactive mailbox, its self-alias left active", "offself@pfa.example", 1000, ACCEPT),
     ("mailbox in an inactive domain", "user@pfa-off.example", 1000, DISABLED),
     ("unknown user", "nosuch@pfa.example", 1000, NOUSER),
     ("alias to an over-quota mailbox", "to-full@pfa.example", 1000, FULL),
@@ -210,12 +212,16 @@ PFA_MAILBOXES = [
     ("unlimited@pfa.example", "pfa.example/u-unlimited/", 0, True,
      {"usage": [(50 * GIB, 500000)]}),
     ("off@pfa.example", "pfa.example/u-off/", QUOTA, False, {"usage": [(1000, 1)]}),
+    ("offself@pfa.example", "pfa.example/u-offself/", QUOTA, False, {"usage": [(1000, 1)]}),
     ("user@pfa-off.example", "pfa-off.example/u-user/", QUOTA, True, {"usage": [(1000, 1)]}),
     ("sqlfull@pfa.example", "pfa.example/u-sqlfull/", QUOTA, True, {"usage": [(1000, 1)]}),
     ("sqlunder@pfa.example", "pfa.example/u-sqlunder/", QUOTA, True, {"usage": [(1000, 1)]}),
     ("real@pfa-catch.example", "pfa-catch.example/u-real/", QUOTA, True, {"usage": [(1000, 1)]}),
 ]
 PFA_ALIAS_COLS = ["address", "goto", "domain", "active"]
+# Inactive mailboxes whose self-alias was left active (PostfixAdmin itself
+# deactivates both): Postfix's alias map still knows the address.
+PFA_SELF_ALIAS_LEFT_ACTIVE = {"offself@pfa.example"}
 PFA_ALIASES = [
     ("to-full@pfa.example", "full@pfa.example", True),
     ("to-under@pfa.example", "under@pfa.example", True),
@@ -260,7 +266,8 @@ def load_pfa(srv, database):
     # PostfixAdmin keeps an alias row address -> itself for every mailbox,
     # active as the mailbox is (an active self-alias of an inactive mailbox
     # makes Postfix accept the address and bounce it later; so does the daemon).
-    self_rows = [(a, a, a.split("@")[1], active) for a, _, _, active, _ in PFA_MAILBOXES]
+    self_rows = [(a, a, a.split("@")[1], active or a in PFA_SELF_ALIAS_LEFT_ACTIVE)
+                 for a, _, _, active, _ in PFA_MAILBOXES]
     srv.insert("alias", PFA_ALIAS_COLS, self_rows + [
         (a, goto, a.split("@")[1], active) for a, goto, active in PFA_ALIASES],
         database)
