@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # run.sh - every test mailquota has, as CI runs it.
 #
-#   1. installs the Debian packages it needs when some are missing
+#   1. installs the Debian packages it needs when some are missing, and
+#      unpacks (does not install) Debian's postfixadmin for schemas.py
 #   2. build/       out-of-tree build, --with-check=yes, make check (unit tests,
 #                   then the programs against real Postfix, Dovecot, MariaDB
 #                   and PostgreSQL instances of their own)
@@ -43,12 +44,20 @@ export MQ_REQUIRE_ALL
 # build the package for tests/deb.sh, lintian checks it. postfix-sqlite,
 # -mysql and -pgsql give the private Postfix the tables it is the oracle
 # with; galera-4 and rsync make a Galera cluster; dovecot-lmtpd and
-# dovecot-pgsql let a private Dovecot write usage to SQL.
+# dovecot-pgsql let a private Dovecot write usage to SQL. php-cli with
+# php-mysql, php-pgsql and php-mbstring run PostfixAdmin's own upgrade.php,
+# which builds the real PostfixAdmin schema for tests/integ/schemas.py (the
+# postfixadmin package itself is only unpacked: see unpack_postfixadmin).
 PKGS="build-essential autoconf automake pkg-config libevent-dev libconfuse-dev
 libsqlite3-dev libmariadb-dev libpq-dev libidn2-dev check sqlite3 netcat-openbsd
 postfix postfix-sqlite postfix-mysql postfix-pgsql dovecot-core dovecot-lmtpd
 dovecot-pgsql mariadb-server galera-4 rsync postgresql chromium python3 clang
-libclang-rt-14-dev systemd dpkg-dev debhelper lintian"
+libclang-rt-14-dev systemd dpkg-dev debhelper lintian php-cli php-mysql
+php-pgsql php-mbstring"
+# where Debian's postfixadmin package is unpacked (schemas.py reads it there)
+PFA_ROOT=${MQ_POSTFIXADMIN_ROOT:-/var/cache/mailquota-tests/postfixadmin}
+MQ_POSTFIXADMIN_ROOT=$PFA_ROOT
+export MQ_POSTFIXADMIN_ROOT
 
 SUMMARY=""
 FAILED=0
@@ -119,6 +128,34 @@ install_missing() {
 	rc=$?
 	[ -n "$ours" ] && $sudo rm -f /usr/sbin/policy-rc.d
 	return "$rc"
+}
+
+# unpack_postfixadmin - Debian's postfixadmin package, unpacked into
+# $PFA_ROOT and not installed: installing it would pull in a web server and
+# configure a database through dbconfig-common. The tests need its PHP only.
+unpack_postfixadmin() {
+	if [ -f "$PFA_ROOT/usr/share/postfixadmin/public/upgrade.php" ]; then
+		echo "PostfixAdmin already unpacked in $PFA_ROOT"
+		return 0
+	fi
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "not root: schemas.py will skip the PostfixAdmin schema check" >&2
+		return 0
+	fi
+	dl=$(mktemp -d) || return 1
+	chmod 755 "$dl"		# apt's download user writes here
+	if ! (cd "$dl" && apt-get download postfixadmin); then
+		apt-get update && (cd "$dl" && apt-get download postfixadmin) ||
+			{ rm -rf "$dl"; return 1; }
+	fi
+	deb=$(ls "$dl"/postfixadmin_*.deb)
+	mkdir -p "$PFA_ROOT.new" &&
+		dpkg-deb -x "$deb" "$PFA_ROOT.new" &&
+		rm -rf "$PFA_ROOT" && mv "$PFA_ROOT.new" "$PFA_ROOT"
+	rc=$?
+	[ $rc -eq 0 ] && echo "$(basename "$deb") unpacked in $PFA_ROOT"
+	rm -rf "$dl" "$PFA_ROOT.new"
+	return $rc
 }
 
 # show_test_logs DIR - the failing tests' logs and the integration summaries.
@@ -248,6 +285,7 @@ START=$(date +%s)
 LEAKS=1
 
 step "install missing packages" install_missing || true
+step "unpack PostfixAdmin" unpack_postfixadmin || true
 if step "autoreconf" autoreconf -fi; then
 	if ! lsan_works; then
 		echo "LeakSanitizer cannot run on this machine (ptrace?): leak checking is off"

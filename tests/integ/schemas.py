@@ -12,6 +12,13 @@
                 refuses: a tempfail), a self alias per mailbox,
                 alias domains, backup MX, quota2; on all three engines, and
                 on PostgreSQL once more with SMALLINT flags.
+  postfixadmin-real
+                the same rows and answers on the tables PostfixAdmin's own
+                upgrade.php creates (Debian 12's postfixadmin package,
+                unpacked by tests/run.sh into $MQ_POSTFIXADMIN_ROOT, run
+                with php-cli) on MariaDB and PostgreSQL; and every column
+                of conf/schema-postfixadmin-* has the same name, type and
+                nullability there, so the restated schema cannot drift.
   iredmail      iRedMail's vmail tables (conf/schema-iredmail-*) filled as
                 its tools do: quota in MB, the Maildir under Dovecot's
                 lower-cased home, forwardings with a self row per mailbox,
@@ -39,6 +46,7 @@ MQ_REQUIRE_ALL=1.
 
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -55,6 +63,10 @@ DISABLED = REPLY["reply_disabled"]
 FULL = REPLY["reply_overquota"]
 MB = 1048576            # iRedMail: Dovecot gets quota * 1048576 bytes
 PFA_MB = 1024000        # PostfixAdmin's default quota_multiplier
+# Debian's postfixadmin package unpacked (dpkg-deb -x): usr/share/postfixadmin
+# and etc/postfixadmin. tests/run.sh puts it here.
+PFA_ROOT = os.environ.get("MQ_POSTFIXADMIN_ROOT",
+                          "/var/cache/mailquota-tests/postfixadmin")
 
 # Flag column types per engine (MariaDB's BOOLEAN is TINYINT(1) already).
 FLAG_TYPES = {
@@ -227,15 +239,111 @@ def flags(db, base):
 
 # --- PostfixAdmin -------------------------------------------------------------
 
-def postfixadmin(db, base, ftype=None):
-    name = "pfa" + ("_" + ftype.lower() if ftype else "")
-    label = "%s/postfixadmin%s" % (db.driver, "/" + ftype if ftype else "")
-    text = schema_text("postfixadmin", db.driver)
-    if ftype:
-        text = retype_flags(text, ["active", "backupmx", "smtp_active"],
-                            ftype, db.driver)
+def pfa_upgrade(db, name):
+    """pfa_upgrade - database name with the tables PostfixAdmin's own
+    upgrade.php creates in it (the daemon's account may only read them)."""
+    tree = os.path.join(PFA_ROOT, "usr", "share", "postfixadmin")
     db.create_database(name)
-    db.sql(text, name)
+    if db.driver == "mysql":
+        dbtype, user, password = "mysqli", "pfaadmin", "pfa-admin-pass"
+        db.sql("CREATE USER IF NOT EXISTS '%s'@'127.0.0.1' IDENTIFIED BY '%s';\n"
+               "GRANT ALL ON `%s`.* TO '%s'@'127.0.0.1';\n"
+               % (user, password, name, user), database="")
+    else:
+        # the superuser, so the default privileges give the reader SELECT
+        dbtype, user, password = "pgsql", "postgres", db.superpass
+    app = os.path.join(mqtest.tempdir("mq-schemas-pfa-"), "postfixadmin")
+    shutil.copytree(tree, app, symlinks=True)
+    for link in ("config.inc.php", "config.local.php", "templates_c"):
+        os.unlink(os.path.join(app, link))     # symlinks into /etc and /var
+    os.mkdir(os.path.join(app, "templates_c"))
+    shutil.copy(os.path.join(PFA_ROOT, "etc", "postfixadmin", "config.inc.php"),
+                os.path.join(app, "config.inc.php"))
+    # config.inc.php reads dbconfig.inc.php for these, as on Debian
+    with open(os.path.join(app, "dbconfig.inc.php"), "w") as f:
+        f.write("<?php\n$dbtype = '%s';\n$dbserver = '127.0.0.1';\n"
+                "$dbuser = '%s';\n$dbpass = '%s';\n$dbname = '%s';\n"
+                % (dbtype, user, password, name))
+    with open(os.path.join(app, "config.local.php"), "w") as f:
+        f.write("<?php\n$CONF['database_port'] = '%d';\n" % db.port)
+    r = subprocess.run(["php", os.path.join("public", "upgrade.php")], cwd=app,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=300)
+    if not R.check("%s/postfixadmin: PostfixAdmin's upgrade.php builds its schema"
+                   % db.driver, r.returncode == 0 and "updating to version" in r.stdout,
+                   "exit %d: %s" % (r.returncode, r.stdout[-2000:])):
+        raise AssertionError("no PostfixAdmin schema")
+
+
+def columns(db, database, tables):
+    """columns - {(table, column): (type, nullable)} of the named tables."""
+    if db.driver == "mysql":
+        q = ("SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE "
+             "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '%s'" % database)
+    else:
+        q = ("SELECT table_name, column_name, data_type, is_nullable "
+             "FROM information_schema.columns WHERE table_schema = 'public'")
+    sep = "\t" if db.driver == "mysql" else "|"
+    out = {}
+    for line in db.sql(q + ";\n", database).splitlines():
+        t, c, typ, null = line.split(sep)
+        if t in tables:
+            out[(t, c)] = (typ.lower(), null)
+    return out
+
+
+def postfixadmin_real(db, base):
+    """The PostfixAdmin rows and answers on PostfixAdmin's own tables, and
+    the restated schema file held to them column by column."""
+    if not os.path.isdir(os.path.join(PFA_ROOT, "usr", "share", "postfixadmin")) or \
+            shutil.which("php") is None:
+        R.skip("%s/postfixadmin-real" % db.driver,
+               "php-cli or PostfixAdmin not at %s (tests/run.sh unpacks it)" % PFA_ROOT)
+        return
+    postfixadmin(db, base, real=True)
+    restated = columns(db, "pfa", PFA_TABLES)
+    real = columns(db, "pfa_real", PFA_TABLES)
+    R.check("%s/postfixadmin: the restated schema has columns" % db.driver,
+            len(restated) >= 20, "%d columns" % len(restated))
+    for key in sorted(restated):
+        want = restated[key]
+        if key in PFA_33_DIFFERS:
+            want = PFA_33_DIFFERS[key] if db.driver in PFA_33_DIFFERS_ON[key] else want
+        R.check("%s/postfixadmin: column %s.%s as PostfixAdmin creates it" % (
+            (db.driver,) + key), real.get(key) == want,
+            "restated %r, want %r from PostfixAdmin, got %r" % (
+                restated[key], want, real.get(key)))
+
+
+PFA_TABLES = ("domain", "mailbox", "alias", "alias_domain", "quota2")
+# The restated schema is PostfixAdmin 4.0's (database version 1856);
+# Debian 12 ships 3.3.13 (version 1847), whose tables differ in these:
+# None where 3.3 has no such column.
+PFA_33_DIFFERS = {
+    ("mailbox", "totp_secret"): None,           # 4.0's upgrade_1849
+    ("mailbox", "smtp_active"): None,           # upgrade_1850
+    ("alias", "description"): None,             # upgrade_1854
+    ("alias_domain", "description"): None,      # upgrade_1854
+    # 3.3's upgrade_1847_mysql widens it; 4.0 keeps varchar(100)
+    ("quota2", "username"): ("varchar(255)", "NO"),
+}
+PFA_33_DIFFERS_ON = {k: ("mysql", "pgsql") for k in PFA_33_DIFFERS}
+PFA_33_DIFFERS_ON[("quota2", "username")] = ("mysql",)
+
+
+def postfixadmin(db, base, ftype=None, real=False):
+    name = "pfa" + ("_" + ftype.lower() if ftype else "") + ("_real" if real else "")
+    label = "%s/postfixadmin%s%s" % (db.driver, "/" + ftype if ftype else "",
+                                     "/upgrade.php" if real else "")
+    if real:
+        pfa_upgrade(db, name)
+    else:
+        text = schema_text("postfixadmin", db.driver)
+        if ftype:
+            text = retype_flags(text, ["active", "backupmx", "smtp_active"],
+                                ftype, db.driver)
+        db.create_database(name)
+        db.sql(text, name)
     bool_flags = db.driver == "pgsql" and ftype is None
     f = (lambda v: bool(v)) if bool_flags else (lambda v: 1 if v else 0)
     # As PostfixAdmin writes them: every domain (alias domains too) in
@@ -564,6 +672,7 @@ def main():
             R.run("pgsql postfixadmin smallint", postfixadmin, db, base,
                   "SMALLINT")
         if db.driver != "sqlite":
+            R.run("%s postfixadmin-real" % db.driver, postfixadmin_real, db, base)
             R.run("%s iredmail" % db.driver, iredmail, db, base)
             R.run("%s quota_clone" % db.driver, quota_clone, db, base)
         R.run("%s -t" % db.driver, test_columns, db, base)
